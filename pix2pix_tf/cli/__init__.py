@@ -1,0 +1,48 @@
+"""The ``pix2pix-tf`` command: one subcommand per job, each a thin absl program."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU feature notes) hides the messages that matter;
+# real failures still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL=0 to see it all.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SUBCOMMANDS = {
+    "train": ("pix2pix_tf.cli.train", "Train a generator and discriminator (resumes from --workdir)."),
+}
+
+
+def usage() -> str:
+    lines = ["usage: pix2pix-tf COMMAND [--flags]   (pix2pix-tf COMMAND --helpfull for every flag)", "", "commands:"]
+    lines += [f"  {name:<10} {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def _show_flags_in_help(program: str, module_name: str) -> None:
+    """Makes ``--help`` list the subcommand's own flags (absl shows the main module's key flags)."""
+    from absl import flags
+
+    for name in (module_name, "pix2pix_tf.cli.config_flags"):
+        for flag in flags.FLAGS.get_flags_for_module(name):
+            flags.FLAGS.register_key_flag_for_module(program, flag)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatches ``pix2pix-tf COMMAND ...`` to the subcommand's absl program."""
+    argv = list(sys.argv if argv is None else argv)
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(usage())
+        sys.exit(0 if len(argv) >= 2 else 2)
+    command = argv[1]
+    if command not in SUBCOMMANDS:
+        print(f"pix2pix-tf: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(SUBCOMMANDS[command][0])
+    program = f"pix2pix-tf {command}"
+    sys.argv[0] = program  # absl's --help shows the program name and the main module's docstring
+    sys.modules["__main__"].__doc__ = module.__doc__
+    _show_flags_in_help(program, module.__name__)
+    module.run([program] + argv[2:])

@@ -1,0 +1,237 @@
+"""Frozen configuration dataclasses: the one source of truth for every option.
+
+Defaults follow the paper (Isola et al., 2017) and the authors' PyTorch reference. Each field
+carries its help text (and, for enumerations, its choices) in its metadata; the command-line
+flags are generated from these fields, so a flag and its config field can never disagree.
+The resolved config is written to ``workdir/config.json`` and read back on resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+
+def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    """A dataclass field with its help text and, for enumerations, the allowed values."""
+    metadata = {"help": help}
+    if choices is not None:
+        metadata["choices"] = choices
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+class _Validated:
+    """Checks enumerated fields against their choices when the dataclass is built."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            choices = field.metadata.get("choices")
+            value = getattr(self, field.name)
+            if choices is not None and value not in choices:
+                raise ValueError(
+                    f"{field.name}={value!r} is not valid; choose one of: {', '.join(choices)}"
+                )
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks relations between fields; raises ValueError naming the field."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(_Validated):
+    """Generator and discriminator architecture."""
+
+    generator: str = option("unet", "Generator architecture.", ("unet", "resnet"))
+    filters: int = option(64, "Generator base width (ngf); doubles per level up to 8x.")
+    norm: str = option("batch", "Normalization in both networks.", ("batch", "instance", "none"))
+    dropout: float = option(0.5, "Dropout rate in the U-Net decoder blocks next to the innermost.")
+    upsample: str = option(
+        "transpose",
+        "U-Net decoder upsampling: transposed conv (paper) or resize + conv (no checkerboard).",
+        ("transpose", "resize"),
+    )
+    resnet_blocks: int = option(9, "Residual blocks of the ResNet generator (6 or 9 usual).")
+    disc_layers: int = option(
+        3, "PatchGAN depth: 0 = 1x1 PixelGAN, 1 = 16x16, 3 = 70x70 (paper), 5 = 286x286."
+    )
+    disc_filters: int = option(64, "Discriminator base width (ndf).")
+    conditional: bool = option(True, "Discriminator sees input and output (cGAN); False: output only.")
+    input_channels: int = option(3, "Channels of the generator input (1 = gray, 3 = RGB).")
+    output_channels: int = option(3, "Channels of the generator output (1 = gray, 3 = RGB).")
+
+    def validate(self) -> None:
+        _require(self.filters >= 1, f"filters must be >= 1, got {self.filters}")
+        _require(self.disc_filters >= 1, f"disc_filters must be >= 1, got {self.disc_filters}")
+        _require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        _require(self.disc_layers >= 0, f"disc_layers must be >= 0, got {self.disc_layers}")
+        _require(self.resnet_blocks >= 1, f"resnet_blocks must be >= 1, got {self.resnet_blocks}")
+        for name in ("input_channels", "output_channels"):
+            value = getattr(self, name)
+            _require(value in (1, 3), f"{name} must be 1 or 3, got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig(_Validated):
+    """Where the paired images come from and how they are jittered."""
+
+    data: str = option(
+        "", "Folder of paired images (A|B side by side in train/ and val/); empty: built-in data."
+    )
+    direction: str = option("AtoB", "Translate A (left half) to B (right half), or back.", ("AtoB", "BtoA"))
+    image_size: int = option(256, "Training crop size in pixels (a power of two, 32 to 1024).")
+    load_size: int = option(
+        0, "Resize to this before the random crop; 0: image_size * 286 / 256 (286 at 256 px)."
+    )
+    preprocess: str = option(
+        "resize_and_crop",
+        "Jitter: resize to load_size then random crop (paper), or resize straight to image_size.",
+        ("resize_and_crop", "resize"),
+    )
+    flip: bool = option(True, "Random horizontal mirror, identical on both sides of a pair.")
+    cache: bool = option(False, "Keep decoded images in memory after the first epoch.")
+
+    def validate(self) -> None:
+        size = self.image_size
+        _require(
+            32 <= size <= 1024 and size & (size - 1) == 0,
+            f"image_size must be a power of two from 32 to 1024, got {size}",
+        )
+        _require(
+            self.load_size == 0 or self.load_size >= size,
+            f"load_size must be 0 (auto) or >= image_size ({size}), got {self.load_size}",
+        )
+
+    @property
+    def resolved_load_size(self) -> int:
+        """The resize target before cropping, in pixels."""
+        return self.load_size or round(self.image_size * 286 / 256)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(_Validated):
+    """Optimisation, schedule, losses and bookkeeping."""
+
+    batch_size: int = option(1, "Images per step (the paper uses 1 for most tasks).")
+    epochs: int = option(100, "Epochs at the initial learning rate.")
+    decay_epochs: int = option(100, "Epochs of linear learning-rate decay to zero after those.")
+    steps: int = option(0, "Stop after this many steps in total; 0: epochs + decay_epochs.")
+    learning_rate: float = option(2e-4, "Adam learning rate of both networks.")
+    beta1: float = option(0.5, "Adam beta1.")
+    beta2: float = option(0.999, "Adam beta2.")
+    gan_loss: str = option("vanilla", "Adversarial loss.", ("vanilla", "lsgan", "hinge"))
+    recon_loss: str = option("l1", "Reconstruction loss against the target.", ("l1", "l2"))
+    gan_weight: float = option(1.0, "Weight of the adversarial term in G's loss (0: L1-only ablation).")
+    l1_weight: float = option(100.0, "Weight of the reconstruction term (lambda; 0: cGAN-only ablation).")
+    jit_compile: bool = option(False, "Compile the train step with XLA.")
+    seed: int = option(0, "Seed of weights, data order and jitter.")
+    log_every: int = option(50, "Steps between TensorBoard scalars and progress lines.")
+    sample_every: int = option(500, "Steps between sample grids (PNG and TensorBoard).")
+    checkpoint_every: int = option(1000, "Steps between checkpoints (one is always written at the end).")
+    keep_checkpoints: int = option(3, "Most recent checkpoints kept.")
+    num_samples: int = option(4, "Fixed validation images shown in the sample grids.")
+    eval_mode: str = option(
+        "paper",
+        "Inference for samples and metrics: paper = dropout on and per-image batch statistics "
+        "(as the paper evaluates); eval = moving statistics, no dropout.",
+        ("paper", "eval"),
+    )
+
+    def validate(self) -> None:
+        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "decay_epochs", "steps", "num_samples"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
+        _require(
+            self.epochs + self.decay_epochs > 0 or self.steps > 0,
+            "nothing to train: epochs + decay_epochs is 0 and steps is 0",
+        )
+        _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
+        _require(
+            self.gan_weight > 0 or self.l1_weight > 0,
+            "gan_weight and l1_weight are both 0: the generator would have no loss",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a run needs; written to ``workdir/config.json``."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, dict[str, Any]]) -> Config:
+        """Builds a config; unknown sections or keys raise ValueError naming them."""
+        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        unknown = set(values) - set(sections)
+        if unknown:
+            raise ValueError(f"unknown config sections: {sorted(unknown)}")
+        built = {}
+        for name, section_cls in sections.items():
+            section = values.get(name, {})
+            known = {field.name for field in dataclasses.fields(section_cls)}
+            extra = set(section) - known
+            if extra:
+                raise ValueError(f"unknown keys in config section {name!r}: {sorted(extra)}")
+            built[name] = section_cls(**section)
+        return cls(**built)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the JSON atomically (temp file + rename): a crash never leaves half a config."""
+        temp_path = f"{os.fspath(path)}.tmp"
+        with open(temp_path, "w", encoding="utf-8") as file:
+            file.write(self.to_json() + "\n")
+        os.replace(temp_path, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Config:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        try:
+            return cls.from_json(text)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{os.fspath(path)}: {error}") from error
+
+    def replace(self, **sections: Any) -> Config:
+        """A copy with whole sections replaced, e.g. ``config.replace(train=new_train)``."""
+        return dataclasses.replace(self, **sections)
+
+
+PRESETS = ("paper", "quick")
+
+
+def get_preset(name: str) -> Config:
+    """Named starting points for a run.
+
+    - ``paper``: the paper's recipe (256 px, batch 1, 100 + 100 epochs); for real datasets.
+    - ``quick``: the built-in synthetic façades at 64 px, sized to train in about 8 minutes
+      on a 2-core CPU; what ``pix2pix-tf train`` runs when no ``--data`` is given.
+    """
+    if name == "paper":
+        return Config()
+    if name == "quick":
+        return Config(
+            data=DataConfig(image_size=64),
+            train=TrainConfig(
+                batch_size=4, epochs=12, decay_epochs=8, sample_every=250, checkpoint_every=500
+            ),
+        )
+    raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")

@@ -1,0 +1,258 @@
+"""The one pix2pix train step, and the training program around it.
+
+``Pix2Pix.train_step`` is the only train step in the codebase: the loop here, benchmarks and
+distribution strategies all call it. ``train_and_evaluate(config, workdir)`` is what the
+``pix2pix-tf train`` command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, visualize
+from pix2pix_tf.config import Config
+from pix2pix_tf.progress import Progress
+
+# Settings that may change between a run and its resumption; the rest must match the checkpoint.
+RESUMABLE_FIELDS = {
+    "data": {"data", "cache"},
+    "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
+              "keep_checkpoints", "num_samples", "eval_mode", "jit_compile"},
+}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``initial`` for ``constant_steps``, then linear decay to 0 over ``decay_steps`` (the paper's schedule)."""
+
+    def __init__(self, initial: float, constant_steps: int, decay_steps: int):
+        self.initial = float(initial)
+        self.constant_steps = int(constant_steps)
+        self.decay_steps = int(decay_steps)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        decayed = (step - self.constant_steps) / max(self.decay_steps, 1)
+        factor = 1.0 - tf.clip_by_value(decayed, 0.0, 1.0) if self.decay_steps else 1.0
+        return self.initial * factor
+
+    def get_config(self):
+        return {"initial": self.initial, "constant_steps": self.constant_steps, "decay_steps": self.decay_steps}
+
+
+class Pix2Pix:
+    """Generator, discriminator, their optimizers and the step counter.
+
+    Args:
+      config: the run's Config.
+      steps_per_epoch: optimizer steps in one epoch; sets the learning-rate schedule.
+    """
+
+    def __init__(self, config: Config, steps_per_epoch: int):
+        self.config = config
+        train = config.train
+        self.generator = models.build_generator(config.model, config.data.image_size)
+        self.discriminator = models.build_discriminator(config.model)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+
+        def adam():
+            schedule = ConstantThenLinearDecay(
+                train.learning_rate, train.epochs * steps_per_epoch, train.decay_epochs * steps_per_epoch
+            )
+            return keras.optimizers.Adam(schedule, beta_1=train.beta1, beta_2=train.beta2)
+
+        self.generator_optimizer = adam()
+        self.discriminator_optimizer = adam()
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.compiled_train_step = tf.function(self.train_step, jit_compile=train.jit_compile)
+
+    def checkpoint(self, **extra) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            generator_optimizer=self.generator_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer,
+            step=self.step,
+            **extra,
+        )
+
+    def _discriminate(self, inputs, images):
+        pair = [inputs, images] if self.config.model.conditional else images
+        return self.discriminator(pair, training=True)
+
+    def _update_discriminator(self, inputs, targets, outputs) -> dict[str, tf.Tensor]:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            real_logits = self._discriminate(inputs, targets)
+            fake_logits = self._discriminate(inputs, tf.stop_gradient(outputs))
+            loss = losses.discriminator_loss(real_logits, fake_logits, self.config.train.gan_loss)
+            replica_loss = loss / replicas  # summed over replicas: the mean over the global batch
+        variables = self.discriminator.trainable_variables
+        gradients = tape.gradient(replica_loss, variables)
+        self.discriminator_optimizer.apply(gradients, variables)
+        return {
+            "d_loss": loss,
+            "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+            "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
+        }
+
+    def train_step(self, inputs: tf.Tensor, targets: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One optimisation step of D, then G, on the same generated batch (as the reference).
+
+        Args:
+          inputs: (batch, H, W, input_channels) float32 in [-1, 1].
+          targets: (batch, H, W, output_channels) float32 in [-1, 1].
+        Returns:
+          Scalars g_loss (total), g_gan, g_recon, and with a GAN term d_loss, d_real, d_fake
+          (mean D probabilities on real and generated pairs).
+        """
+        train = self.config.train
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        generator_tape = tf.GradientTape()
+        with generator_tape:
+            outputs = self.generator(inputs, training=True)
+        metrics, fake_logits = {}, tf.zeros([1])
+        if train.gan_weight > 0:
+            metrics = self._update_discriminator(inputs, targets, outputs)
+        with generator_tape:  # resumes recording: D, already updated, judges the same outputs
+            if train.gan_weight > 0:
+                fake_logits = self._discriminate(inputs, outputs)
+            generator_losses = losses.generator_loss(
+                fake_logits, targets, outputs, train.gan_loss, train.recon_loss,
+                train.gan_weight, train.l1_weight,
+            )
+            replica_loss = generator_losses["total"] / replicas
+        variables = self.generator.trainable_variables
+        gradients = generator_tape.gradient(replica_loss, variables)
+        self.generator_optimizer.apply(gradients, variables)
+        self.step.assign_add(1)
+        metrics.update(
+            g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"]
+        )
+        return metrics
+
+
+def _check_resumable(saved: Config, requested: Config, config_path: pathlib.Path) -> None:
+    """ValueError listing the settings that differ from the checkpointed run's."""
+    differences = []
+    saved_dict, requested_dict = saved.to_dict(), requested.to_dict()
+    for section, values in saved_dict.items():
+        for key, value in values.items():
+            if key not in RESUMABLE_FIELDS.get(section, ()) and requested_dict[section][key] != value:
+                differences.append(f"{section}.{key}: {value!r} in the checkpoint, {requested_dict[section][key]!r} now")
+    if differences:
+        raise ValueError(
+            f"{config_path} records a different run; use a new --workdir or the same settings:\n  "
+            + "\n  ".join(differences)
+        )
+
+
+def _write_json(path: pathlib.Path, values: dict) -> None:
+    temp_path = path.with_suffix(path.suffix + ".tmp")
+    temp_path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp_path, path)
+
+
+def total_steps(config: Config, steps_per_epoch: int) -> int:
+    """The step the run ends at: ``train.steps`` if set, else all its epochs."""
+    return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
+
+
+def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
+    """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
+
+    Writes ``config.json``, ``checkpoints/``, ``tensorboard/``, ``samples/step_*.png`` and
+    ``metrics.json`` (val L1/PSNR of the model and of two trivial baselines) into ``workdir``.
+    Returns the final metrics.
+    """
+    workdir = pathlib.Path(workdir).expanduser()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    if config_path.exists():
+        _check_resumable(Config.load(config_path), config, config_path)
+    data_dir = input_pipeline.resolve_data_dir(config.data)
+    logging.info("data: %s", data_dir)
+    train = config.train
+    keras.utils.set_random_seed(train.seed)
+
+    steps_per_epoch = math.ceil(input_pipeline.count_images(config, "train", data_dir) / train.batch_size)
+    last_step = total_steps(config, steps_per_epoch)
+    train_dataset = input_pipeline.make_dataset(
+        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir
+    )
+    train_iterator = iter(train_dataset)
+    model = Pix2Pix(config, steps_per_epoch)
+    manager = tf.train.CheckpointManager(
+        model.checkpoint(data=train_iterator), workdir / "checkpoints", max_to_keep=train.keep_checkpoints
+    )
+    if manager.latest_checkpoint:
+        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(model.step))
+    config.save(config_path)
+
+    val_dataset = input_pipeline.make_dataset(
+        config, "val", training=False, batch_size=max(train.num_samples, 1), data_dir=data_dir
+    )
+    sample_inputs, sample_targets = next(iter(val_dataset))
+    generate = inference.make_generate_fn(model.generator, train.eval_mode)
+    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
+    (workdir / "samples").mkdir(exist_ok=True)
+
+    def write_samples(step: int) -> None:
+        outputs = generate(sample_inputs).numpy()
+        visualize.save_sample_grid(
+            workdir / "samples" / f"step_{step:07d}.png", sample_inputs.numpy(), sample_targets.numpy(),
+            outputs, title=f"step {step} ({train.eval_mode} mode)",
+        )
+        with writer.as_default(step=step):
+            tf.summary.image("input|target|output", tf.concat([sample_inputs, sample_targets, outputs], 2) * 0.5 + 0.5,
+                             max_outputs=train.num_samples)
+
+    step = int(model.step)
+    progress = Progress(last_step, step, train.batch_size)
+    logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
+    try:
+        while step < last_step:
+            inputs, targets = next(train_iterator)
+            metrics = model.compiled_train_step(inputs, targets)
+            step = int(model.step)
+            if step % train.log_every == 0 or step == last_step:
+                values = {name: float(value) for name, value in metrics.items()}
+                progress.update(step, values)
+                with writer.as_default(step=step):
+                    for name, value in values.items():
+                        tf.summary.scalar(f"train/{name}", value)
+                    tf.summary.scalar("train/learning_rate", float(model.generator_optimizer.learning_rate))
+            if step % train.sample_every == 0:
+                write_samples(step)
+            if step % train.checkpoint_every == 0:
+                manager.save(checkpoint_number=step)
+    except KeyboardInterrupt:
+        progress.close()
+        path = manager.save(checkpoint_number=step)
+        logging.warning("interrupted at step %d; saved %s; run the same command to resume", step, path)
+        raise
+    progress.close()
+    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+        manager.save(checkpoint_number=step)
+    write_samples(step)
+
+    started = time.perf_counter()
+    results = evaluation.evaluate(generate, val_dataset)
+    results.update(step=step, eval_mode=train.eval_mode, seconds=round(time.perf_counter() - started, 1))
+    _write_json(workdir / "metrics.json", results)
+    with writer.as_default(step=step):
+        for name in ("l1", "psnr"):
+            tf.summary.scalar(f"val/{name}", results[name])
+    writer.flush()
+    logging.info("val (%s mode): %s", train.eval_mode, json.dumps(results, sort_keys=True))
+    return results

@@ -1,0 +1,27 @@
+"""Installs pix2pix_tf and its `pix2pix-tf` command."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+README = pathlib.Path(__file__).with_name("README.md")
+
+setup(
+    name="pix2pix_tf",
+    version="0.1.0",
+    description="Paired image-to-image translation with conditional GANs (pix2pix) in Keras/TensorFlow",
+    long_description=README.read_text(encoding="utf-8") if README.exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "tensorboard>=2.20",  # tf.summary needs it; TensorFlow 2.21 no longer installs it
+        "tensorflow-datasets>=4.9",
+        "matplotlib>=3.8",
+        "absl-py>=2.1",
+        "ai-edge-litert>=2.0",
+    ],
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["pix2pix-tf=pix2pix_tf.cli:main"]},
+)
