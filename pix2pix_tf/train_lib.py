@@ -256,3 +256,22 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     writer.flush()
     logging.info("val (%s mode): %s", train.eval_mode, json.dumps(results, sort_keys=True))
     return results
+
+
+def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:
+    """The generator of a run folder, restored from its latest (or the given) checkpoint.
+
+    Reads ``workdir/config.json`` for the architecture, so no flags are needed.
+    Raises ValueError naming the folder when it holds no config or no checkpoint.
+    """
+    workdir = pathlib.Path(workdir).expanduser()
+    config_path = workdir / "config.json"
+    if not config_path.exists():
+        raise ValueError(f"{workdir} is not a pix2pix_tf run folder: no config.json")
+    config = Config.load(config_path)
+    checkpoint = checkpoint or tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    if checkpoint is None:
+        raise ValueError(f"{workdir / 'checkpoints'} holds no checkpoint")
+    generator = models.build_generator(config.model, config.data.image_size)
+    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    return generator, config

@@ -1,6 +1,6 @@
 """pix2pix-tf train: train on a folder of paired images, or on the built-in data with no flags.
 
-  pix2pix-tf train                                            # built-in façades, 64 px, ~8 min on 2 cores
+  pix2pix-tf train                                            # built-in façades, 64 px, ~7 min on 2 cores
   pix2pix-tf train --data=path/to/facades --direction=BtoA    # the paper's recipe at 256 px
 """
 
@@ -18,7 +18,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: config, checkpoints, samples, TensorBoard logs. "
                     "Default: runs/<dataset name>. An existing run there is resumed.")
 flags.DEFINE_enum("preset", None, list(PRESETS), "Starting config before the flags apply: paper (the "
-                  "paper's recipe) or quick (built-in data at 64 px, batch 4, 12 + 8 epochs). Default: "
+                  "paper's recipe) or quick (built-in data at 64 px, 32 filters, batch 4, 12 + 8 epochs). Default: "
                   "quick without --data, paper with it. A resumed run starts from its saved config.")
 config_flags.define_config_flags()
 
