@@ -18,12 +18,18 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
 def resolve_data_dir(data_config: DataConfig) -> pathlib.Path:
-    """The dataset folder: ``data_config.data``, or the built-in synthetic façades (made on first use)."""
+    """The dataset folder: ``data_config.data``, or the built-in synthetic façades (made on first use).
+
+    The built-in pairs are rendered at the training size (as façades come at 256 px for 256 px
+    training): a 64 px run then decodes 64 px files instead of shrinking 256 px ones every step.
+    Each size has its own cache folder, so switching sizes never re-renders.
+    """
     if data_config.data:
         return pathlib.Path(data_config.data).expanduser()
     from pix2pix_tf.datasets import synthetic
 
-    return synthetic.make_synthetic_dataset()
+    size = data_config.image_size
+    return synthetic.make_synthetic_dataset(synthetic.default_data_dir() / f"{size}px", image_size=size)
 
 
 def list_images(data_dir: str | os.PathLike, split: str) -> list[str]:

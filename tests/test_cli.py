@@ -77,7 +77,7 @@ def test_train_without_data_uses_built_in_pairs(tmp_path):
     data_root = tmp_path / "cache"
     result = run_cli("train", "--steps=1", *TINY, env={"PIX2PIX_TF_DATA_DIR": str(data_root)}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert list((data_root / "synthetic-v1" / "train").glob("*.jpg"))
+    assert list((data_root / "synthetic-v1" / "32px" / "train").glob("*.jpg"))
     config = json.loads((tmp_path / "runs" / "synthetic" / "config.json").read_text())
     assert config["data"]["data"] == ""
     assert config["train"]["batch_size"] == 2
