@@ -23,17 +23,22 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import dataclasses  # noqa: E402
+import math  # noqa: E402
 import pathlib  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf import input_pipeline, visualize  # noqa: E402
+from pix2pix_tf import input_pipeline, models, visualize  # noqa: E402
 
-FLAGS = flags.DEFINE_string("data", "", "Folder of A|B pairs with train/ and val/; empty: built-in data.")
+DATA = flags.DEFINE_string("data", "", "Folder of A|B pairs with train/ and val/; empty: built-in data.")
 DIRECTION = flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"], "Default: BtoA for --data, AtoB built-in.")
 WORKDIR = flags.DEFINE_string("workdir", "runs/train_facades", "Where the run is written (and resumed from).")
 STEPS = flags.DEFINE_integer("steps", 0, "Stop after this many steps (0: the recipe's full schedule).")
+
+
+def trainable_parameters(model) -> int:
+    return sum(math.prod(weight.shape) for weight in model.trainable_weights)
 
 
 def main(argv: list[str]) -> None:
@@ -41,10 +46,10 @@ def main(argv: list[str]) -> None:
     # 1. Configuration ---------------------------------------------------------------------
     # Every option lives in a frozen dataclass. The "paper" preset is the paper's recipe
     # (256 px, batch 1, 100 + 100 epochs); "quick" is a small recipe for the built-in data.
-    config = pix2pix_tf.get_preset("paper" if FLAGS.value else "quick")
-    direction = DIRECTION.value or ("BtoA" if FLAGS.value else "AtoB")
+    config = pix2pix_tf.get_preset("paper" if DATA.value else "quick")
+    direction = DIRECTION.value or ("BtoA" if DATA.value else "AtoB")
     config = config.replace(
-        data=dataclasses.replace(config.data, data=FLAGS.value, direction=direction),
+        data=dataclasses.replace(config.data, data=DATA.value, direction=direction),
         train=dataclasses.replace(config.train, steps=STEPS.value),
     )
     print(config.to_json())
@@ -62,13 +67,14 @@ def main(argv: list[str]) -> None:
     visualize.save_sample_grid(workdir / "training_pairs.png", inputs, targets, targets, "jittered pairs")
 
     # 3. Models ------------------------------------------------------------------------------
-    # The U-Net has log2(image_size) stride-2 levels; at 256 px it has 54,413,955 parameters,
-    # the PyTorch reference's count. The 70x70 PatchGAN outputs one logit per patch.
-    generator = pix2pix_tf.unet_generator(config.data.image_size)
-    discriminator = pix2pix_tf.patchgan_discriminator()
-    print(f"generator: {generator.count_params():,} parameters; "
-          f"discriminator: {discriminator.count_params():,} parameters, "
-          f"{pix2pix_tf.receptive_field(3)}x{pix2pix_tf.receptive_field(3)} px receptive field")
+    # The U-Net has log2(image_size) stride-2 levels; at 256 px with 64 filters it has 54,413,955
+    # trainable parameters, the PyTorch reference's count. The 70x70 PatchGAN outputs one logit
+    # per patch. (The quick recipe halves both widths.)
+    generator = models.build_generator(config.model, config.data.image_size)
+    discriminator = models.build_discriminator(config.model)
+    field = pix2pix_tf.receptive_field(config.model.disc_layers)
+    print(f"generator: {trainable_parameters(generator):,} parameters; "
+          f"discriminator: {trainable_parameters(discriminator):,} parameters, {field}x{field} px patches")
 
     # 4. Training ----------------------------------------------------------------------------
     # train_and_evaluate runs the one train step (D, then G against the updated D, with

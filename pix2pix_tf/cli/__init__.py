@@ -33,6 +33,17 @@ def _show_flags_in_help(program: str, module_name: str) -> None:
             flags.FLAGS.register_key_flag_for_module(program, flag)
 
 
+def _quiet_library_info() -> None:
+    """Shows INFO lines from pix2pix_tf only (TensorFlow logs one per checkpoint); warnings from all."""
+    import logging
+
+    from absl import logging as absl_logging
+
+    absl_logging.get_absl_handler().addFilter(
+        lambda record: record.levelno >= logging.WARNING or "pix2pix_tf" in record.pathname
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Dispatches ``pix2pix-tf COMMAND ...`` to the subcommand's absl program."""
     argv = list(sys.argv if argv is None else argv)
@@ -48,4 +59,5 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv[0] = program  # absl's --help shows the program name and the main module's docstring
     sys.modules["__main__"].__doc__ = module.__doc__
     _show_flags_in_help(program, module.__name__)
+    _quiet_library_info()
     module.run([program] + argv[2:])
