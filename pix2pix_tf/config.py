@@ -82,20 +82,37 @@ class DataConfig(_Validated):
     """Where the paired images come from and how they are jittered."""
 
     data: str = option(
-        "", "Folder of paired images (A|B side by side in train/ and val/); empty: built-in data."
+        "",
+        "Paired images: a folder (A|B files in train/ and val/, or A/ and B/ folders), "
+        "tfds:pix2pix/NAME for a TFDS build, or empty for the built-in synthetic façades.",
     )
-    direction: str = option("AtoB", "Translate A (left half) to B (right half), or back.", ("AtoB", "BtoA"))
+    direction: str = option("AtoB", "Translate A (left half or A/) to B, or back.", ("AtoB", "BtoA"))
+    task: str = option(
+        "none",
+        "Make pairs from plain photos in --data: colorize (gray -> colour), edges (sketch -> photo), "
+        "inpaint (photo with holes -> photo), superres (4x downscaled -> photo); none: --data holds pairs.",
+        ("none", "colorize", "edges", "inpaint", "superres"),
+    )
     image_size: int = option(256, "Training crop size in pixels (a power of two, 32 to 1024).")
     load_size: int = option(
         0, "Resize to this before the random crop; 0: image_size * 286 / 256 (286 at 256 px)."
     )
     preprocess: str = option(
         "resize_and_crop",
-        "Jitter: resize to load_size then random crop (paper), or resize straight to image_size.",
-        ("resize_and_crop", "resize"),
+        "resize_and_crop: resize to load_size, random crop (paper); crop: random crop at native "
+        "resolution (keeps fine detail); scale_width: width to load_size, keep aspect; "
+        "scale_width_and_crop: that, then random crop; none: native size. The last two without "
+        "crop pad to the network's multiple and need batch_size 1.",
+        ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
     )
     flip: bool = option(True, "Random horizontal mirror, identical on both sides of a pair.")
     cache: bool = option(False, "Keep decoded images in memory after the first epoch.")
+    deterministic: bool = option(
+        False, "Fixed element order through parallel decoding (reproducible runs; slightly slower)."
+    )
+    skip_bad_images: bool = option(
+        False, "Skip unreadable images (reporting how many) instead of stopping before training."
+    )
 
     def validate(self) -> None:
         size = self.image_size
@@ -107,6 +124,11 @@ class DataConfig(_Validated):
             self.load_size == 0 or self.load_size >= size,
             f"load_size must be 0 (auto) or >= image_size ({size}), got {self.load_size}",
         )
+
+    @property
+    def variable_size(self) -> bool:
+        """Whether images keep their own size (padded to the network's multiple) rather than a crop."""
+        return self.preprocess in ("scale_width", "none")
 
     @property
     def resolved_load_size(self) -> int:
@@ -159,6 +181,10 @@ class TrainConfig(_Validated):
         )
 
 
+# Channels of the input each --task makes from a photo.
+TASK_INPUT_CHANNELS = {"colorize": 1, "edges": 3, "inpaint": 3, "superres": 3}
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything a run needs; written to ``workdir/config.json``."""
@@ -166,6 +192,20 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        """Checks that span sections; raises ValueError naming the flags involved."""
+        if self.data.variable_size and self.train.batch_size != 1:
+            raise ValueError(
+                f"--preprocess={self.data.preprocess} keeps each image's own size, so a batch cannot be "
+                f"stacked: use --batch_size=1 (got {self.train.batch_size}) or a cropping --preprocess"
+            )
+        task_channels = TASK_INPUT_CHANNELS.get(self.data.task)
+        if task_channels is not None and self.model.input_channels != task_channels:
+            raise ValueError(
+                f"--task={self.data.task} makes {task_channels}-channel inputs: set "
+                f"--input_channels={task_channels} (got {self.model.input_channels})"
+            )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -1,8 +1,9 @@
-"""Paired images from folders to ``tf.data``.
+"""Paired images to ``tf.data``: every source yields the same element spec.
 
-Layout (the pix2pix standard): ``root/train/*.jpg``, ``root/val/*.jpg``, each file holding the
-A image on the left half and the B image on the right half. Every dataset yields
-``(input_image, target_image)`` float32 tensors in [-1, 1]: (batch, size, size, channels).
+Sources: a folder in any layout of ``data_layout`` (A|B files, or A/ and B/ folders), a folder of
+plain photos with ``--task`` (pairs made on the fly), a TFDS build (``tfds:pix2pix/NAME``), or
+the built-in synthetic façades. Batches are ``(input_image, target_image)``, float32
+(batch, H, W, channels) in [-1, 1].
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ import os
 import pathlib
 
 import tensorflow as tf
+from absl import logging
 
+from pix2pix_tf import data_layout
 from pix2pix_tf.config import Config, DataConfig
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+TFDS_PREFIX = "tfds:"
 
 
-def resolve_data_dir(data_config: DataConfig) -> pathlib.Path:
-    """The dataset folder: ``data_config.data``, or the built-in synthetic façades (made on first use).
+def resolve_data_dir(data_config: DataConfig) -> pathlib.Path | str:
+    """The dataset: ``data_config.data`` (a folder or ``tfds:pix2pix/NAME``), or the built-in façades.
 
     The built-in pairs are rendered at the training size (as façades come at 256 px for 256 px
     training): a 64 px run then decodes 64 px files instead of shrinking 256 px ones every step.
     Each size has its own cache folder, so switching sizes never re-renders.
     """
+    if data_config.data.startswith(TFDS_PREFIX):
+        return data_config.data
     if data_config.data:
         return pathlib.Path(data_config.data).expanduser()
     from pix2pix_tf.datasets import synthetic
@@ -32,111 +37,187 @@ def resolve_data_dir(data_config: DataConfig) -> pathlib.Path:
     return synthetic.make_synthetic_dataset(synthetic.default_data_dir() / f"{size}px", image_size=size)
 
 
-def list_images(data_dir: str | os.PathLike, split: str) -> list[str]:
-    """Sorted image paths of one split; ValueError naming the folder if it is missing or empty."""
-    root = pathlib.Path(data_dir)
-    if not root.is_dir():
-        raise ValueError(f"--data: {root} is not a folder")
-    folder = root / split
-    if not folder.is_dir():
-        present = sorted(child.name for child in root.iterdir() if child.is_dir())
-        raise ValueError(f"--data: {root} has no {split!r} split (found folders: {present or 'none'})")
-    paths = sorted(
-        str(path) for path in folder.iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS
-    )
-    if not paths:
-        raise ValueError(f"--data: {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    return paths
+def _tfds_name(data: str) -> str:
+    name = data[len(TFDS_PREFIX):]
+    return name.split("/", 1)[1] if name.startswith("pix2pix/") else name
 
 
-def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
-    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
+def decode(path: tf.Tensor) -> tf.Tensor:
+    """Any JPEG, PNG (8 or 16 bit), BMP or GIF (first frame), gray, RGB or RGBA -> float32 (H, W, 3) in [0, 255]."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, dtype=tf.float32, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image * 255.0
 
 
-def load_pair(path: tf.Tensor, direction: str, input_channels: int, output_channels: int):
-    """Reads one A|B file: (input, target) uint8 (H, W/2, channels), sides swapped for BtoA."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    half = tf.shape(image)[1] // 2
-    left, right = image[:, :half], image[:, half : 2 * half]
-    source, target = (left, right) if direction == "AtoB" else (right, left)
-    return _to_channels(source, input_channels), _to_channels(target, output_channels)
-
-
-def _resize(image: tf.Tensor, size: int) -> tf.Tensor:
-    """Bicubic resize (as the reference's PIL BICUBIC) to (size, size); float32 in [0, 255]."""
-    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bicubic", antialias=True)
+def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
+    """Bicubic resize (the reference's PIL BICUBIC), antialiased, clipped to [0, 255]."""
+    resized = tf.image.resize(image, tf.stack([height, width]), method="bicubic", antialias=True)
     return tf.clip_by_value(resized, 0.0, 255.0)
 
 
-def _normalize(image: tf.Tensor) -> tf.Tensor:
-    """[0, 255] -> [-1, 1]."""
-    return image / 127.5 - 1.0
+def _load_side_by_side(path):
+    image = decode(path)
+    half = tf.shape(image)[1] // 2
+    return image[:, :half], image[:, half : 2 * half]
 
 
-def jitter(source: tf.Tensor, target: tf.Tensor, seed: tf.Tensor, data_config: DataConfig):
-    """The paper's random jitter, identical on both sides: resize, random crop, random mirror.
+def _load_separate(a_path, b_path):
+    a, b = decode(a_path), decode(b_path)
+    shape = tf.shape(a)
+    return a, _resize(b, shape[0], shape[1])  # B follows A's size if the two differ
+
+
+def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:
+    """(A, B) float32 (H, W, 3) in [0, 255], with the files' paths as a shuffle-able first stage."""
+    from pix2pix_tf import data_check
+
+    if config.data.task != "none":
+        photos = data_layout.find_photos(data_dir, split)
+        photos = data_check.usable(photos, None, skip_bad)[0]
+        return tf.data.Dataset.from_tensor_slices(photos), len(photos)
+    files = data_layout.find_pairs(data_dir, split)
+    a, b = data_check.usable(files.a, files.b, skip_bad)
+    if b is None:
+        return tf.data.Dataset.from_tensor_slices(a), len(a)
+    return tf.data.Dataset.from_tensor_slices((a, b)), len(a)
+
+
+def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    if image.shape[-1] == channels:
+        return image
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image)
+
+
+def network_stride(config: Config) -> int:
+    """Height and width must be multiples of this: the U-Net halves them log2(image_size) times."""
+    return config.data.image_size if config.model.generator == "unet" else 4
+
+
+def _pad_to_multiple(image: tf.Tensor, multiple: int) -> tf.Tensor:
+    """Pads bottom and right by mirroring (constant -1 where the image is too small to mirror)."""
+    shape = tf.shape(image)
+    pad_height = (multiple - shape[0] % multiple) % multiple
+    pad_width = (multiple - shape[1] % multiple) % multiple
+    paddings = [[0, pad_height], [0, pad_width], [0, 0]]
+    return tf.cond(
+        tf.logical_and(pad_height < shape[0], pad_width < shape[1]),
+        lambda: tf.pad(image, paddings, mode="SYMMETRIC"),
+        lambda: tf.pad(image, paddings, constant_values=-1.0),
+    )
+
+
+def transform(source, target, seed, config: Config, training: bool):
+    """Preprocessing identical on both sides (stack, then crop and flip once).
 
     Args:
-      source, target: (H, W, channels) images, uint8 or float in [0, 255].
-      seed: int64 (2,) stateless seed; the same seed gives the same crop and flip.
+      source, target: float32 (H, W, channels) in [0, 255], same H and W.
+      seed: int (2,) stateless seed: the same seed gives the same crop and flip.
     Returns:
-      (source, target) float32 (image_size, image_size, channels) in [-1, 1].
+      (source, target) float32 in [-1, 1]: (image_size, image_size, channels) for the cropping
+      modes; for ``scale_width`` and ``none`` their own size padded to the network's multiple.
     """
-    size = data_config.image_size
-    load = data_config.resolved_load_size if data_config.preprocess == "resize_and_crop" else size
-    source, target = _resize(source, load), _resize(target, load)
-    source_channels = tf.shape(source)[-1]
-    stacked = tf.concat([source, target], axis=-1)  # crop once so both sides stay aligned
+    data = config.data
+    size, load, mode = data.image_size, data.resolved_load_size, data.preprocess
+    source_channels = source.shape[-1]
+    image = tf.concat([source, target], axis=-1)
+    shape = tf.shape(image)
+    if mode == "resize_and_crop":
+        image = _resize(image, load, load) if training else _resize(image, size, size)
+    elif mode.startswith("scale_width"):
+        height = tf.cast(tf.round(load * shape[0] / shape[1]), tf.int32)
+        image = _resize(image, tf.maximum(height, size if mode.endswith("crop") else 1), load)
+    elif mode == "crop":  # native resolution; only images smaller than the crop are enlarged
+        scale = tf.maximum(1.0, size / tf.cast(tf.minimum(shape[0], shape[1]), tf.float32))
+        image = tf.cond(scale > 1.0, lambda: _resize(image, *tf.unstack(tf.cast(tf.math.ceil(
+            scale * tf.cast(shape[:2], tf.float32)), tf.int32))), lambda: image)
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    stacked = tf.image.stateless_random_crop(stacked, (size, size, tf.shape(stacked)[-1]), crop_seed)
-    if data_config.flip:
-        stacked = tf.image.stateless_random_flip_left_right(stacked, flip_seed)
-    return _normalize(stacked[..., :source_channels]), _normalize(stacked[..., source_channels:])
+    crop_shape = (size, size, image.shape[-1])
+    if data.variable_size:
+        image = _pad_to_multiple(image / 127.5 - 1.0, network_stride(config))
+    else:
+        image = tf.image.stateless_random_crop(image, crop_shape, crop_seed) if training else (
+            tf.image.resize_with_crop_or_pad(image, size, size))
+        image = image / 127.5 - 1.0
+    if training and data.flip:
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    return image[..., :source_channels], image[..., source_channels:]
+
+
+def _pairs(config: Config, split: str, data_dir, training: bool, seed: int):
+    """Dataset of (A, B) or photos, and the example count."""
+    if isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX):
+        from pix2pix_tf.datasets import tfds_pix2pix
+
+        dataset = tfds_pix2pix.load_split(_tfds_name(data_dir), split)
+        count = int(dataset.cardinality())
+        dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32), tf.cast(b, tf.float32)))
+        if training:
+            dataset = dataset.shuffle(min(count, 2000), seed=seed, reshuffle_each_iteration=True)
+        return dataset, count
+    files, count = _file_pairs(config, split, data_dir, config.data.skip_bad_images)
+    if training and not config.data.cache:  # shuffle paths, not pixels: a full shuffle for free
+        files = files.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    if config.data.task != "none":
+        load = lambda path: (decode(path),)  # noqa: E731
+    elif isinstance(files.element_spec, tuple):
+        load = _load_separate
+    else:
+        load = _load_side_by_side
+    dataset = files.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if config.data.cache:
+        dataset = dataset.cache()
+        if training:
+            dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return dataset, count
 
 
 def make_dataset(
     config: Config, split: str, *, training: bool, batch_size: int, seed: int = 0,
     data_dir: str | os.PathLike | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (input_image, target_image), float32 (batch, size, size, channels) in [-1, 1].
+    """Batches of (input_image, target_image), float32 (batch, H, W, channels) in [-1, 1].
 
     training=True: shuffled, jittered, repeated forever, partial batches dropped.
-    training=False: files in order, resized to image_size, one pass, last batch kept.
+    training=False: in order, no randomness but fixed per-image seeds for ``--task`` pairs, one pass.
     """
-    data_config = config.data
-    paths = list_images(data_dir or resolve_data_dir(data_config), split)
-    channels = (config.model.input_channels, config.model.output_channels)
+    data = config.data
+    data_dir = data_dir or resolve_data_dir(data)
+    dataset, _ = _pairs(config, split, data_dir, training, seed)
+    if training:
+        dataset = dataset.repeat()
+    seeds = tf.data.Dataset.random(seed=seed).batch(2) if training else (
+        tf.data.Dataset.counter().map(lambda index: tf.stack([tf.cast(seed, tf.int64), index])))
 
-    def load(path):
-        return load_pair(path, data_config.direction, *channels)
+    def to_example(element, element_seed):
+        if data.task != "none":
+            from pix2pix_tf.datasets import tasks
 
-    dataset = tf.data.Dataset.from_tensor_slices(paths)
-    if not training:
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-        dataset = dataset.map(
-            lambda source, target: (_normalize(_resize(source, data_config.image_size)),
-                                    _normalize(_resize(target, data_config.image_size))),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-        if data_config.cache:
-            dataset = dataset.cache()
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+            task_seed, element_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
+            source, target = tasks.make_pair(element[0], data.task, task_seed)
+        else:
+            source, target = element if data.direction == "AtoB" else element[::-1]
+        source = _to_channels(source, config.model.input_channels)
+        target = _to_channels(target, config.model.output_channels)
+        return transform(source, target, element_seed, config, training)
 
-    # Shuffle paths, not pixels: a full shuffle of the dataset for the price of a list of strings.
-    if data_config.cache:
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
-    else:
-        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True).repeat()
-        dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    dataset = tf.data.Dataset.zip(dataset, seeds).map(
-        lambda pair, element_seed: jitter(*pair, element_seed, data_config),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.zip(dataset, seeds).map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = data.deterministic or not training
+    return dataset.with_options(options)
 
 
-def count_images(config: Config, split: str, data_dir: str | os.PathLike | None = None) -> int:
-    """Number of pairs in a split."""
-    return len(list_images(data_dir or resolve_data_dir(config.data), split))
+def count_examples(config: Config, split: str, data_dir: str | os.PathLike | None = None) -> int:
+    """Number of examples in a split (bad files excluded when ``skip_bad_images`` is set)."""
+    data_dir = data_dir or resolve_data_dir(config.data)
+    return _pairs(config, split, data_dir, training=False, seed=0)[1]
+
+
+def val_split(config: Config, data_dir) -> str:
+    """``val`` when the dataset has one, else ``train`` (with a warning): samples need some split."""
+    if isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX):
+        return "val"
+    if data_layout.has_split(data_dir, "val"):
+        return "val"
+    logging.warning("%s has no val split: samples and metrics use the train split, un-jittered", data_dir)
+    return "train"

@@ -184,7 +184,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     train = config.train
     keras.utils.set_random_seed(train.seed)
 
-    steps_per_epoch = math.ceil(input_pipeline.count_images(config, "train", data_dir) / train.batch_size)
+    steps_per_epoch = math.ceil(input_pipeline.count_examples(config, "train", data_dir) / train.batch_size)
     last_step = total_steps(config, steps_per_epoch)
     train_dataset = input_pipeline.make_dataset(
         config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir
@@ -199,23 +199,28 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(model.step))
     config.save(config_path)
 
+    val_batch = 1 if config.data.variable_size else max(train.num_samples, 1)
     val_dataset = input_pipeline.make_dataset(
-        config, "val", training=False, batch_size=max(train.num_samples, 1), data_dir=data_dir
+        config, input_pipeline.val_split(config, data_dir), training=False, batch_size=val_batch,
+        data_dir=data_dir,
     )
-    sample_inputs, sample_targets = next(iter(val_dataset))
+    samples = list(val_dataset.unbatch().take(train.num_samples))  # (input, target) pairs, any size
     generate = inference.make_generate_fn(model.generator, train.eval_mode)
     writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
     (workdir / "samples").mkdir(exist_ok=True)
 
     def write_samples(step: int) -> None:
-        outputs = generate(sample_inputs).numpy()
+        inputs = [source.numpy() for source, _ in samples]
+        targets = [target.numpy() for _, target in samples]
+        outputs = [generate(source[tf.newaxis])[0].numpy() for source in inputs]
         visualize.save_sample_grid(
-            workdir / "samples" / f"step_{step:07d}.png", sample_inputs.numpy(), sample_targets.numpy(),
-            outputs, title=f"step {step} ({train.eval_mode} mode)",
+            workdir / "samples" / f"step_{step:07d}.png", inputs, targets, outputs,
+            title=f"step {step} ({train.eval_mode} mode)",
         )
         with writer.as_default(step=step):
-            tf.summary.image("input|target|output", tf.concat([sample_inputs, sample_targets, outputs], 2) * 0.5 + 0.5,
-                             max_outputs=train.num_samples)
+            for index, row in enumerate(zip(inputs, targets, outputs)):
+                strip = tf.concat([tf.broadcast_to(image, image.shape[:2] + (3,)) for image in row], axis=1)
+                tf.summary.image(f"samples/{index} input|target|output", strip[tf.newaxis] * 0.5 + 0.5)
 
     step = int(model.step)
     progress = Progress(last_step, step, train.batch_size)

@@ -30,6 +30,9 @@ def resolve_config(workdir: pathlib.Path) -> Config:
         base = Config.load(saved)
     else:
         base = get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick"))
+    if FLAGS.task == "colorize" and not FLAGS["input_channels"].present and not saved.exists():
+        FLAGS.input_channels = 1  # a colorizer's input is the gray image; saves a second flag
+        FLAGS["input_channels"].present = 1
     return config_flags.apply_flags(base)
 
 

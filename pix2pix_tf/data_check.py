@@ -1,0 +1,51 @@
+"""Finding the files a dataset cannot use, before any training step runs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+
+import tensorflow as tf
+from absl import logging
+
+
+def read_problem(path: str) -> str | None:
+    """Why ``path`` cannot be used as an image (empty, unreadable, truncated, not an image), or None."""
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file (0 bytes)"
+        data = tf.io.read_file(path)
+        tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (tf.errors.OpError, OSError) as error:
+        message = getattr(error, "message", None) or str(error)
+        return f"unreadable: {message.strip().splitlines()[0]}"
+    return None
+
+
+def scan(paths: list[str], workers: int = 4) -> dict[str, str]:
+    """{path: problem} for every file that does not decode; decodes in parallel threads."""
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        problems = dict(zip(paths, pool.map(read_problem, paths)))
+    return {path: problem for path, problem in problems.items() if problem}
+
+
+def usable(a: list[str], b: list[str] | None, skip_bad: bool) -> tuple[list[str], list[str] | None]:
+    """The (A, B) file lists without unreadable files.
+
+    Raises ValueError naming every bad file unless ``skip_bad``; then drops those pairs and logs
+    how many.
+    """
+    problems = scan(a + (b or []))
+    if not problems:
+        return a, b
+    if not skip_bad:
+        lines = [f"{path}: {problem}" for path, problem in sorted(problems.items())]
+        raise ValueError(
+            f"{len(problems)} unusable image(s); fix or remove them, or pass --skip_bad_images:\n  "
+            + "\n  ".join(lines)
+        )
+    keep = [index for index in range(len(a)) if a[index] not in problems and (b is None or b[index] not in problems)]
+    logging.warning("skipping %d unusable image(s) of %d (--skip_bad_images)", len(a) - len(keep), len(a))
+    if not keep:
+        raise ValueError("every image is unusable; nothing to train on")
+    return [a[index] for index in keep], None if b is None else [b[index] for index in keep]

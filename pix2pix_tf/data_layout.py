@@ -1,0 +1,111 @@
+"""Where the images of a paired dataset are on disk.
+
+Three layouts are recognised, per split:
+
+- ``root/SPLIT/*.jpg``: each file holds A | B side by side (the pix2pix layout);
+- ``root/SPLIT/A/*`` and ``root/SPLIT/B/*``: separate files matched by file stem;
+- ``root/A/*`` and ``root/B/*`` with no split folders: all of it is the ``train`` split.
+
+Plain photos (for ``--task``) are ``root/SPLIT/*`` or, with no split folders, ``root/*`` (train).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+@dataclasses.dataclass(frozen=True)
+class PairFiles:
+    """The files of a split: ``a`` alone when each holds A|B side by side, else ``a`` and ``b``."""
+
+    a: list[str]
+    b: list[str] | None = None
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.b is None
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+def _images(folder: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file())
+
+
+def _check_root(root: pathlib.Path) -> None:
+    if not root.is_dir():
+        raise ValueError(f"--data: {root} is not a folder")
+
+
+def _by_stem(folder: pathlib.Path) -> dict[str, pathlib.Path]:
+    by_stem: dict[str, pathlib.Path] = {}
+    for path in _images(folder):
+        if path.stem in by_stem:
+            raise ValueError(f"--data: {by_stem[path.stem]} and {path} share the stem {path.stem!r}; "
+                             "A and B files are matched by stem, so each must be unique")
+        by_stem[path.stem] = path
+    return by_stem
+
+
+def _match_by_stem(a_folder: pathlib.Path, b_folder: pathlib.Path) -> PairFiles:
+    """A and B files paired by stem; ValueError naming every file without a partner."""
+    a_files, b_files = _by_stem(a_folder), _by_stem(b_folder)
+    unmatched = [str(a_files[stem]) + f" has no match in {b_folder}" for stem in sorted(a_files.keys() - b_files)]
+    unmatched += [str(b_files[stem]) + f" has no match in {a_folder}" for stem in sorted(b_files.keys() - a_files)]
+    if unmatched:
+        raise ValueError(f"--data: {len(unmatched)} unmatched file(s):\n  " + "\n  ".join(unmatched))
+    if not a_files:
+        raise ValueError(f"--data: {a_folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    stems = sorted(a_files)
+    return PairFiles([str(a_files[stem]) for stem in stems], [str(b_files[stem]) for stem in stems])
+
+
+def _split_folder(root: pathlib.Path, split: str) -> pathlib.Path:
+    folder = root / split
+    if not folder.is_dir():
+        present = sorted(child.name for child in root.iterdir() if child.is_dir() and not child.name.startswith("."))
+        raise ValueError(f"--data: {root} has no {split!r} split (found folders: {', '.join(present) or 'none'})")
+    return folder
+
+
+def find_pairs(root: str | os.PathLike, split: str) -> PairFiles:
+    """The pair files of one split in any of the three layouts; ValueError naming what is wrong."""
+    root = pathlib.Path(root).expanduser()
+    _check_root(root)
+    if (root / "A").is_dir() and (root / "B").is_dir() and not (root / split).is_dir():
+        if split != "train":
+            raise ValueError(f"--data: {root} holds A/ and B/ without split folders, which serve as "
+                             f"'train' only; there is no {split!r} split")
+        return _match_by_stem(root / "A", root / "B")
+    folder = _split_folder(root, split)
+    if (folder / "A").is_dir() and (folder / "B").is_dir():
+        return _match_by_stem(folder / "A", folder / "B")
+    paths = _images(folder)
+    if not paths:
+        raise ValueError(f"--data: {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return PairFiles([str(path) for path in paths])
+
+
+def find_photos(root: str | os.PathLike, split: str) -> list[str]:
+    """Plain photos of one split: root/split/*, or root/* as train when there are no split folders."""
+    root = pathlib.Path(root).expanduser()
+    _check_root(root)
+    folder = root / split
+    if not folder.is_dir():
+        if split != "train" or not _images(root):
+            _split_folder(root, split)  # raises, naming the folders that are there
+        folder = root
+    paths = _images(folder)
+    if not paths:
+        raise ValueError(f"--data: {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return [str(path) for path in paths]
+
+
+def has_split(root: str | os.PathLike, split: str) -> bool:
+    """Whether ``root`` has a ``split`` folder."""
+    return (pathlib.Path(root).expanduser() / split).is_dir()
