@@ -1,0 +1,43 @@
+"""pix2pix-tf benchmark: print speed figures, ending with one JSON line.
+
+  pix2pix-tf benchmark --what=input --data=path/to/facades --image_size=256   # input pipeline images/s
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+
+from pix2pix_tf.cli import config_flags
+from pix2pix_tf.config import PRESETS, get_preset
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("what", "input", ["input"], "What to time: input = the training input pipeline alone.")
+flags.DEFINE_integer("batches", 200, "Batches to time (after 20 of warm-up).")
+flags.DEFINE_enum("preset", None, list(PRESETS), "Starting config before the flags apply (default: "
+                  "quick without --data, paper with it).")
+config_flags.define_config_flags()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
+        from pix2pix_tf import benchmarks
+
+        results = benchmarks.benchmark_input(config, FLAGS.batches)
+    except (ValueError, OSError) as error:
+        logging.debug("details", exc_info=True)
+        print(f"pix2pix-tf benchmark: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(f"input pipeline: {results['images_per_s']:.1f} images/s "
+          f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
+          f"{results['preprocess']})")
+    print(json.dumps(results, sort_keys=True))
+
+
+def run(argv: list[str]) -> None:
+    app.run(main, argv=argv)
