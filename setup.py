@@ -18,6 +18,7 @@ setup(
         "tensorflow>=2.21,<2.22",
         "tensorboard>=2.20",  # tf.summary needs it; TensorFlow 2.21 no longer installs it
         "tensorflow-datasets>=4.9",
+        "importlib_resources",  # TFDS needs it to build datasets defined outside TFDS (tensorflow/datasets#11212)
         "matplotlib>=3.8",
         "absl-py>=2.1",
         "ai-edge-litert>=2.0",

@@ -15,6 +15,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 SUBCOMMANDS = {
     "train": ("pix2pix_tf.cli.train", "Train a generator and discriminator (resumes from --workdir)."),
+    "benchmark": ("pix2pix_tf.cli.benchmark", "Print speed figures (input pipeline), ending with a JSON line."),
+    "download": ("pix2pix_tf.cli.download", "Download and prepare a pix2pix dataset (facades, maps, ...) with TFDS."),
 }
 
 
