@@ -148,7 +148,8 @@ def _pairs(config: Config, split: str, data_dir, training: bool, seed: int):
     if isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX):
         from pix2pix_tf.datasets import tfds_pix2pix
 
-        dataset = tfds_pix2pix.load_split(_tfds_name(data_dir), split)
+        # TFDS reads TFDS_DATA_DIR once at import; read it now so a later setting counts.
+        dataset = tfds_pix2pix.load_split(_tfds_name(data_dir), split, os.environ.get("TFDS_DATA_DIR"))
         count = int(dataset.cardinality())
         dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32), tf.cast(b, tf.float32)))
         if training:
