@@ -22,11 +22,27 @@ def read_problem(path: str) -> str | None:
     return None
 
 
+# Verdicts by (path, size, modification time): a run lists a split more than once (to count it,
+# then to read it), and a changed file gets looked at again.
+_verdicts: dict[tuple[str, int, int], str | None] = {}
+
+
+def _key(path: str) -> tuple[str, int, int]:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, status.st_size, status.st_mtime_ns)
+
+
 def scan(paths: list[str], workers: int = 4) -> dict[str, str]:
-    """{path: problem} for every file that does not decode; decodes in parallel threads."""
+    """{path: problem} for every file that does not decode; decodes in parallel threads, once per file version."""
+    keys = {path: _key(path) for path in paths}
+    unseen = [path for path in paths if keys[path] not in _verdicts]
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        problems = dict(zip(paths, pool.map(read_problem, paths)))
-    return {path: problem for path, problem in problems.items() if problem}
+        for path, problem in zip(unseen, pool.map(read_problem, unseen)):
+            _verdicts[keys[path]] = problem
+    return {path: _verdicts[keys[path]] for path in paths if _verdicts[keys[path]]}
 
 
 def usable(a: list[str], b: list[str] | None, skip_bad: bool) -> tuple[list[str], list[str] | None]:

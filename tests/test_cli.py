@@ -81,3 +81,19 @@ def test_train_without_data_uses_built_in_pairs(tmp_path):
     config = json.loads((tmp_path / "runs" / "synthetic" / "config.json").read_text())
     assert config["data"]["data"] == ""
     assert config["train"]["batch_size"] == 2
+
+
+def test_corrupt_image_stops_before_training_or_is_skipped(paired_folder, tmp_path):
+    """One bad file in a dataset: named before any step runs; --skip_bad_images trains anyway."""
+    (paired_folder / "train" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    workdir = tmp_path / "run"
+    result = run_cli("train", f"--data={paired_folder}", f"--workdir={workdir}", "--steps=1", *TINY)
+    assert result.returncode == 2
+    assert "1 unusable image(s)" in result.stderr and "broken.png: unreadable" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (workdir / "checkpoints").exists()
+
+    result = run_cli("train", f"--data={paired_folder}", f"--workdir={workdir}", "--steps=1",
+                     "--skip_bad_images", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "skipping 1 unusable image(s) of 7" in result.stderr
