@@ -42,27 +42,54 @@ def _check_root(root: pathlib.Path) -> None:
         raise ValueError(f"--data: {root} is not a folder")
 
 
-def _by_stem(folder: pathlib.Path) -> dict[str, pathlib.Path]:
+def _by_stem(folder: pathlib.Path) -> tuple[dict[str, pathlib.Path], list[tuple[str, str]]]:
+    """{stem: first file with it}, and (first, other) for each further file with a stem already seen."""
     by_stem: dict[str, pathlib.Path] = {}
+    clashes: list[tuple[str, str]] = []
     for path in _images(folder):
         if path.stem in by_stem:
-            raise ValueError(f"--data: {by_stem[path.stem]} and {path} share the stem {path.stem!r}; "
-                             "A and B files are matched by stem, so each must be unique")
-        by_stem[path.stem] = path
-    return by_stem
+            clashes.append((str(by_stem[path.stem]), str(path)))
+        else:
+            by_stem[path.stem] = path
+    return by_stem, clashes
+
+
+@dataclasses.dataclass(frozen=True)
+class StemMatch:
+    """The images of an A and a B folder matched by file stem, mismatches listed rather than raised."""
+
+    pairs: list[tuple[str, str]]  # (A file, B file), in stem order
+    only_a: list[str]  # A files with no B file of the same stem
+    only_b: list[str]  # B files with no A file of the same stem
+    clashes: list[tuple[str, str]]  # (kept, other): two files of one folder sharing a stem; A's first
+
+
+def match_stems(a_folder: str | os.PathLike, b_folder: str | os.PathLike) -> StemMatch:
+    """Pairs the images of two folders by stem; never raises for unmatched or clashing files."""
+    a_files, a_clashes = _by_stem(pathlib.Path(a_folder))
+    b_files, b_clashes = _by_stem(pathlib.Path(b_folder))
+    return StemMatch(
+        pairs=[(str(a_files[stem]), str(b_files[stem])) for stem in sorted(a_files.keys() & b_files)],
+        only_a=[str(a_files[stem]) for stem in sorted(a_files.keys() - b_files)],
+        only_b=[str(b_files[stem]) for stem in sorted(b_files.keys() - a_files)],
+        clashes=a_clashes + b_clashes,
+    )
 
 
 def _match_by_stem(a_folder: pathlib.Path, b_folder: pathlib.Path) -> PairFiles:
     """A and B files paired by stem; ValueError naming every file without a partner."""
-    a_files, b_files = _by_stem(a_folder), _by_stem(b_folder)
-    unmatched = [str(a_files[stem]) + f" has no match in {b_folder}" for stem in sorted(a_files.keys() - b_files)]
-    unmatched += [str(b_files[stem]) + f" has no match in {a_folder}" for stem in sorted(b_files.keys() - a_files)]
+    match = match_stems(a_folder, b_folder)
+    if match.clashes:
+        kept, other = match.clashes[0]
+        raise ValueError(f"--data: {kept} and {other} share the stem {pathlib.Path(other).stem!r}; "
+                         "A and B files are matched by stem, so each must be unique")
+    unmatched = [f"{path} has no match in {b_folder}" for path in match.only_a]
+    unmatched += [f"{path} has no match in {a_folder}" for path in match.only_b]
     if unmatched:
         raise ValueError(f"--data: {len(unmatched)} unmatched file(s):\n  " + "\n  ".join(unmatched))
-    if not a_files:
+    if not match.pairs:
         raise ValueError(f"--data: {a_folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    stems = sorted(a_files)
-    return PairFiles([str(a_files[stem]) for stem in stems], [str(b_files[stem]) for stem in stems])
+    return PairFiles([a for a, _ in match.pairs], [b for _, b in match.pairs])
 
 
 def _split_folder(root: pathlib.Path, split: str) -> pathlib.Path:

@@ -1,0 +1,104 @@
+"""pix2pix-tf data: find every problem of a dataset at once, or make A|B files from A/ and B/ folders.
+
+  pix2pix-tf data check --data=path/to/facades                  # unreadable, unmatched, odd-sized files
+  pix2pix-tf data check --data=maps --preprocess=crop --image_size=512 --splits=train,val
+  pix2pix-tf data combine --a=labels --b=photos --out=pairs     # pairs/SPLIT/STEM.jpg holding A | B
+
+check prints one line per problem (PATH: problem) and a summary; it exits 0 when it found none,
+1 when it found some, 2 on a usage error. combine exits 1 when a file stops it (nothing is written).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import sys
+
+from absl import app, flags, logging
+
+from pix2pix_tf.config import DataConfig
+
+_DATA_FIELDS = {field.name: field for field in dataclasses.fields(DataConfig)}
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data", None, "check: the dataset folder, in any layout training reads "
+                    "(A|B files in split folders, A/ and B/ in split folders, or A/ and B/ alone as train).")
+flags.DEFINE_list("splits", None, "check: splits to check, each a problem when missing. "
+                  "Default: whichever of train, val, test are there.")
+flags.DEFINE_integer("image_size", _DATA_FIELDS["image_size"].default,
+                     "check: as in training: " + _DATA_FIELDS["image_size"].metadata["help"])
+flags.DEFINE_integer("load_size", _DATA_FIELDS["load_size"].default,
+                     "check: as in training: " + _DATA_FIELDS["load_size"].metadata["help"])
+flags.DEFINE_enum("preprocess", _DATA_FIELDS["preprocess"].default,
+                  list(_DATA_FIELDS["preprocess"].metadata["choices"]),
+                  "check: as in training (crop: images smaller than --image_size are a problem; resize "
+                  "modes: images enlarged more than 2x are a warning). "
+                  + _DATA_FIELDS["preprocess"].metadata["help"])
+flags.DEFINE_string("a", None, "combine: folder of A images (the left halves), with split subfolders or without.")
+flags.DEFINE_string("b", None, "combine: folder of B images (the right halves), matched to A by file stem.")
+flags.DEFINE_string("out", None, "combine: where the A|B files go: OUT/SPLIT/STEM.jpg (OUT/train without splits).")
+flags.DEFINE_enum("format", "jpg", ["jpg", "png"],
+                  "combine: jpg (quality 95, full-resolution colour) or png (lossless).")
+flags.DEFINE_bool("skip_unmatched", False, "combine: write the pairs that match and list the files that do not, "
+                  "instead of stopping.")
+
+
+def _fail(command: str, message: object, exit_code: int) -> None:
+    print(f"pix2pix-tf {command}: error: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def _folder_flags(command: str, names: tuple[str, ...]) -> None:
+    """Exits 2 naming each flag that is missing or not a folder; before TensorFlow loads, so at once."""
+    for name in names:
+        value = FLAGS[name].value
+        if not value:
+            _fail(command, f"--{name} is required (pix2pix-tf {command} --helpfull lists the flags)", 2)
+        if name != "out" and not pathlib.Path(value).expanduser().is_dir():
+            _fail(command, f"--{name}: {value} is not a folder", 2)
+
+
+def check() -> int:
+    """Prints every problem of --data and a summary; 1 when there are problems, else 0."""
+    _folder_flags("data check", ("data",))
+    # Imported here, not at the top: TensorFlow takes seconds to load and --help should not wait.
+    from pix2pix_tf import data_tools
+
+    try:
+        report = data_tools.check_dataset(FLAGS.data, FLAGS.splits, FLAGS.image_size, FLAGS.preprocess,
+                                          FLAGS.load_size)
+    except (ValueError, OSError) as error:
+        logging.debug("details", exc_info=True)
+        _fail("data check", error, 2)
+    print("\n".join(report.lines()))
+    return 1 if report.problems else 0
+
+
+def combine() -> int:
+    """Writes the A|B files of --a and --b into --out; 1 when a file stops it."""
+    _folder_flags("data combine", ("a", "b", "out"))
+    from pix2pix_tf import data_tools
+
+    try:
+        written = data_tools.combine(FLAGS.a, FLAGS.b, FLAGS.out, FLAGS.format, FLAGS.skip_unmatched)
+    except (ValueError, OSError) as error:
+        logging.debug("details", exc_info=True)
+        _fail("data combine", error, 1)
+    print(f"wrote {written} A|B files to {FLAGS.out}\ncheck them: pix2pix-tf data check --data={FLAGS.out}")
+    return 0
+
+
+ACTIONS = {"check": check, "combine": combine}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2 or argv[1] not in ACTIONS:
+        _fail("data", f"name one action: {' or '.join(ACTIONS)} (got {' '.join(argv[1:]) or 'none'})", 2)
+    try:
+        sys.exit(ACTIONS[argv[1]]())
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def run(argv: list[str]) -> None:
+    app.run(main, argv=argv)
