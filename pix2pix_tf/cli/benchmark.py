@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from pix2pix_tf.cli import config_flags
+from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.config import PRESETS, get_preset
 
 FLAGS = flags.FLAGS
@@ -24,15 +23,11 @@ config_flags.define_config_flags()
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    try:
+    with errors.reported_errors("benchmark"):
         config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
         from pix2pix_tf import benchmarks
 
         results = benchmarks.benchmark_input(config, FLAGS.batches)
-    except (ValueError, OSError) as error:
-        logging.debug("details", exc_info=True)
-        print(f"pix2pix-tf benchmark: error: {error}", file=sys.stderr)
-        sys.exit(2)
     print(f"input pipeline: {results['images_per_s']:.1f} images/s "
           f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
           f"{results['preprocess']})")

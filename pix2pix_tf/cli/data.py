@@ -14,8 +14,9 @@ import dataclasses
 import pathlib
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from pix2pix_tf.cli import errors
 from pix2pix_tf.config import DataConfig
 
 _DATA_FIELDS = {field.name: field for field in dataclasses.fields(DataConfig)}
@@ -43,19 +44,14 @@ flags.DEFINE_bool("skip_unmatched", False, "combine: write the pairs that match 
                   "instead of stopping.")
 
 
-def _fail(command: str, message: object, exit_code: int) -> None:
-    print(f"pix2pix-tf {command}: error: {message}", file=sys.stderr)
-    sys.exit(exit_code)
-
-
 def _folder_flags(command: str, names: tuple[str, ...]) -> None:
     """Exits 2 naming each flag that is missing or not a folder; before TensorFlow loads, so at once."""
     for name in names:
         value = FLAGS[name].value
         if not value:
-            _fail(command, f"--{name} is required (pix2pix-tf {command} --helpfull lists the flags)", 2)
+            errors.fail(command, f"--{name} is required (pix2pix-tf {command} --helpfull lists the flags)", 2)
         if name != "out" and not pathlib.Path(value).expanduser().is_dir():
-            _fail(command, f"--{name}: {value} is not a folder", 2)
+            errors.fail(command, f"--{name}: {value} is not a folder", 2)
 
 
 def check() -> int:
@@ -64,12 +60,9 @@ def check() -> int:
     # Imported here, not at the top: TensorFlow takes seconds to load and --help should not wait.
     from pix2pix_tf import data_tools
 
-    try:
+    with errors.reported_errors("data check"):
         report = data_tools.check_dataset(FLAGS.data, FLAGS.splits, FLAGS.image_size, FLAGS.preprocess,
                                           FLAGS.load_size)
-    except (ValueError, OSError) as error:
-        logging.debug("details", exc_info=True)
-        _fail("data check", error, 2)
     print("\n".join(report.lines()))
     return 1 if report.problems else 0
 
@@ -79,11 +72,8 @@ def combine() -> int:
     _folder_flags("data combine", ("a", "b", "out"))
     from pix2pix_tf import data_tools
 
-    try:
+    with errors.reported_errors("data combine", exit_code=1):
         written = data_tools.combine(FLAGS.a, FLAGS.b, FLAGS.out, FLAGS.format, FLAGS.skip_unmatched)
-    except (ValueError, OSError) as error:
-        logging.debug("details", exc_info=True)
-        _fail("data combine", error, 1)
     print(f"wrote {written} A|B files to {FLAGS.out}\ncheck them: pix2pix-tf data check --data={FLAGS.out}")
     return 0
 
@@ -93,11 +83,9 @@ ACTIONS = {"check": check, "combine": combine}
 
 def main(argv: list[str]) -> None:
     if len(argv) != 2 or argv[1] not in ACTIONS:
-        _fail("data", f"name one action: {' or '.join(ACTIONS)} (got {' '.join(argv[1:]) or 'none'})", 2)
-    try:
+        errors.fail("data", f"name one action: {' or '.join(ACTIONS)} (got {' '.join(argv[1:]) or 'none'})", 2)
+    with errors.reported_errors(f"data {argv[1]}"):
         sys.exit(ACTIONS[argv[1]]())
-    except KeyboardInterrupt:
-        sys.exit(130)
 
 
 def run(argv: list[str]) -> None:

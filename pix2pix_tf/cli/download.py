@@ -10,9 +10,9 @@ into A (left half) and B (right half); the last line printed is the command to t
 
 from __future__ import annotations
 
-import sys
+from absl import app, flags
 
-from absl import app, flags, logging
+from pix2pix_tf.cli import errors
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared datasets. "
@@ -31,17 +31,11 @@ def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise app.UsageError("name one dataset: pix2pix-tf download NAME (e.g. facades)")
     name = argv[1]
-    try:
+    with errors.reported_errors("download"):
         # Imported here, not at the top: TFDS takes seconds to load and --help should not wait.
         from pix2pix_tf.datasets import tfds_pix2pix
 
         builder = tfds_pix2pix.prepare(name, data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
-    except (ValueError, OSError) as error:
-        logging.debug("details", exc_info=True)
-        print(f"pix2pix-tf download: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
     sides = tfds_pix2pix.DATASETS[name]
     # Training reads TFDS's default folder; a dataset prepared elsewhere needs it named.
     data_dir = str(builder.data_dir_root) if FLAGS.data_dir else None

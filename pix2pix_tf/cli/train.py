@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import pathlib
-import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from pix2pix_tf.cli import config_flags
+from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.config import PRESETS, Config, get_preset
 
 FLAGS = flags.FLAGS
@@ -41,17 +40,11 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     data_name = pathlib.Path(FLAGS.data).name if FLAGS.data else "synthetic"
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
-    try:
+    with errors.reported_errors("train"):
         config = resolve_config(workdir)
         from pix2pix_tf.train_lib import train_and_evaluate
 
         results = train_and_evaluate(config, workdir)
-    except (ValueError, OSError) as error:
-        logging.debug("details", exc_info=True)
-        print(f"pix2pix-tf train: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
     print(
         f"val ({results['eval_mode']} mode, {results['images']} images): L1 {results['l1']:.4f}, "
         f"PSNR {results['psnr']:.2f} dB | baselines: mean target L1 {results['baseline_mean_target_l1']:.4f}"
