@@ -65,3 +65,73 @@ class ReflectionPadding2D(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class PerImageBatchNormalization(layers.Layer):
+    """Batch norm with the statistics of each image alone, as the paper evaluates.
+
+    Input (batch, height, width, channels) -> same shape: each image is normalized with its own
+    mean and variance over height and width, then scaled by gamma and shifted by beta. With a
+    batch of one this is what ``BatchNormalization(training=True)`` computes, but an image's
+    output never depends on the rest of its batch and no moving statistics are updated.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta") if self.center else None
+
+    def call(self, inputs, mask=None):
+        # ``mask`` is accepted (and unused) because clone_model replays BatchNormalization's call
+        # arguments on this layer. Statistics in float32 even under mixed precision, as BatchNormalization computes them.
+        values = keras.ops.cast(inputs, "float32")
+        mean, variance = keras.ops.moments(values, axes=(1, 2), keepdims=True)
+        outputs = (values - mean) * keras.ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            outputs = outputs * self.gamma
+        if self.center:
+            outputs = outputs + self.beta
+        return keras.ops.cast(outputs, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class FixedDropout(layers.Layer):
+    """Dropout that is always on, with one mask fixed by ``seed``: deterministic inference.
+
+    Input (batch, height, width, channels) -> same shape. The mask, of shape
+    (1, height, width, channels), is drawn by a stateless generator from ``seed`` and the input
+    size, so every call and every image of a batch drops the same units; kept units are scaled
+    by 1 / (1 - rate), as in training.
+    """
+
+    def __init__(self, rate: float, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"FixedDropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.seed = int(seed)
+
+    def call(self, inputs):
+        shape = keras.ops.shape(inputs)
+        noise = keras.random.uniform((1, shape[1], shape[2], shape[3]), seed=self.seed)
+        kept = inputs / (1.0 - self.rate)
+        return keras.ops.where(noise >= self.rate, kept, keras.ops.zeros_like(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,0 +1,49 @@
+"""pix2pix-tf export: a trained run -> SavedModel and TFLite files, verified against each other.
+
+  pix2pix-tf export --workdir=runs/facades --out=saved_models/facades
+  pix2pix-tf export --workdir=runs/facades --formats=saved_model,tflite_fp32,tflite_fp16,tflite_int8
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from absl import app, flags
+
+from pix2pix_tf.cli import errors
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Run folder to export (its config.json and latest checkpoint).")
+flags.DEFINE_string("out", None, "Output folder; default saved_models/<workdir name>.")
+flags.DEFINE_list("formats", ["saved_model", "tflite_fp16", "tflite_int8"],
+                  "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8.")
+flags.DEFINE_enum("mode", "eval", ["eval", "paper"], "Inference mode baked into the export: eval = moving "
+                  "statistics, no dropout; paper = per-image statistics, fixed dropout mask. Both are "
+                  "deterministic and batch-independent.")
+flags.DEFINE_integer("representative_images", 64, "Training images that calibrate full-integer int8.")
+flags.DEFINE_integer("verify_images", 16, "Validation images for the parity check of each TFLite file.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.workdir:
+        errors.fail("export", "--workdir is required: the training run to export")
+    out = pathlib.Path(FLAGS.out or f"saved_models/{pathlib.Path(FLAGS.workdir).name}")
+    with errors.reported_errors("export"):
+        from pix2pix_tf import deploy
+
+        report = deploy.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
+                                   FLAGS.representative_images, FLAGS.verify_images)
+    for name, size in report["files"].items():
+        print(f"{out / name}: {size / 1e6:.1f} MB")
+    for precision, result in report.get("parity", {}).items():
+        verdict = "ok" if result["passed"] else "BELOW THRESHOLD"
+        print(f"parity {precision:>12}: PSNR {result['psnr']:6.2f} dB (>= {result['threshold']:.0f}), "
+              f"max |diff| {result['max_abs_diff']:.4f}  {verdict}")
+    sys.exit(0 if report["passed"] else 1)
+
+
+def run(argv: list[str]) -> None:
+    app.run(main, argv=argv)

@@ -1,0 +1,84 @@
+"""From a training run to deployable files: SavedModel and TFLite, checked against each other.
+
+``export_run(workdir, out)`` is what ``pix2pix-tf export`` runs: it loads the run's generator
+(the architecture comes from ``workdir/config.json``), builds the deterministic, batch-independent
+inference graph once, writes every requested format, and ends with the parity check of each
+TFLite model against the float graph on real validation images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from pix2pix_tf import export, input_pipeline, tflite, train_lib
+from pix2pix_tf.config import Config
+
+# Format name on the command line -> TFLite precision (None: the SavedModel).
+FORMATS = {
+    "saved_model": None,
+    "tflite_fp32": "float32",
+    "tflite_fp16": "float16",
+    "tflite_dynamic_int8": "dynamic_int8",
+    "tflite_int8": "int8",
+}
+
+
+def check_formats(formats: list[str]) -> list[str]:
+    """The formats, or ValueError naming the unknown ones and the choices."""
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"--formats: unknown {unknown or 'none given'}; choose from: {', '.join(FORMATS)}")
+    return formats
+
+
+def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
+    """Up to ``count`` un-jittered input images of a split: float32 [N, S, S, C] in [-1, 1]."""
+    dataset = input_pipeline.make_dataset(config, split, training=False, batch_size=count)
+    inputs, _ = next(iter(dataset))
+    return inputs.numpy()
+
+
+def export_run(
+    workdir: str | os.PathLike,
+    out: str | os.PathLike,
+    formats: list[str] = ("saved_model", "tflite_fp16", "tflite_int8"),
+    mode: str = "eval",
+    representative_images: int = 64,
+    verify_images: int = 16,
+) -> dict:
+    """Exports the generator of ``workdir`` into ``out`` and verifies the TFLite files.
+
+    Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
+    ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
+    training images; parity is measured on ``verify_images`` validation images.
+    Returns the contents of ``export.json``; ``report["passed"]`` is False when a format falls
+    below its parity threshold.
+    """
+    formats = check_formats(list(formats))
+    generator, config = train_lib.load_generator(workdir)
+    out = pathlib.Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}
+    if "saved_model" in formats:
+        path = export.export_saved_model(generator, config, out / "saved_model", mode)
+        report["files"]["saved_model"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    precisions = [FORMATS[name] for name in formats if FORMATS[name]]
+    if precisions:
+        inference = export.inference_generator(generator, mode)
+        data_dir = input_pipeline.resolve_data_dir(config.data)
+        calibration = dataset_images(config, "train", representative_images) if "int8" in precisions else None
+        models = {}
+        for precision in precisions:
+            models[precision] = tflite.convert(inference, config.data.image_size, precision, calibration)
+            (out / f"model_{precision}.tflite").write_bytes(models[precision])
+            report["files"][f"model_{precision}.tflite"] = len(models[precision])
+        images = dataset_images(config, input_pipeline.val_split(config, data_dir), verify_images)
+        report["parity"] = tflite.verify(inference, models, images)
+    report["passed"] = all(result["passed"] for result in report.get("parity", {}).values())
+    config.save(out / "config.json")
+    (out / "export.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return report

@@ -1,0 +1,190 @@
+"""Inference graphs and the SavedModel export: numerics against Keras, any size, config round trip."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pix2pix_tf import export, models
+from pix2pix_tf.config import Config, DataConfig, ModelConfig
+from pix2pix_tf.inference import make_generate_fn
+from pix2pix_tf.layers import FixedDropout
+
+TINY_CONFIG = Config(model=ModelConfig(filters=8), data=DataConfig(image_size=64))
+
+
+def _perturbed(generator: keras.Model, seed: int = 0) -> keras.Model:
+    """Random batch-norm gamma, beta and moving statistics, so that the two modes differ."""
+    rng = np.random.default_rng(seed)
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            values = [
+                rng.uniform(0.5, 1.5, channels), rng.normal(0.0, 0.1, channels),
+                rng.normal(0.0, 0.1, channels), rng.uniform(0.5, 2.0, channels),
+            ]
+            layer.set_weights([value.astype("float32") for value in values])
+    return generator
+
+
+def _images(batch: int, height: int, width: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, height, width, channels)).astype("float32")
+
+
+GENERATORS = {
+    "unet": lambda: models.unet_generator(64, filters=8),
+    "resnet": lambda: models.resnet_generator(blocks=2, filters=8, dropout=0.5),
+}
+
+
+@pytest.fixture(scope="module")
+def unet() -> keras.Model:
+    return _perturbed(models.unet_generator(64, filters=8))
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_eval_mode_equals_keras_inference_even_when_called_training(name):
+    generator = _perturbed(GENERATORS[name]())
+    images = _images(2, 64, 64)
+    expected = generator(images, training=False)
+    inference = export.inference_generator(generator, "eval")
+    np.testing.assert_allclose(inference(images), expected, atol=1e-5)
+    np.testing.assert_allclose(inference(images, training=True), expected, atol=1e-5)
+
+
+def test_paper_mode_equals_training_statistics_of_each_image_alone():
+    generator = _perturbed(models.unet_generator(64, filters=8, dropout=0.0))
+    images = _images(3, 64, 64)
+    expected = make_generate_fn(generator, "paper")(images)
+    np.testing.assert_allclose(export.inference_generator(generator, "paper")(images), expected, atol=1e-4)
+    assert np.abs(expected - generator(images, training=False)).max() > 1e-2  # the modes differ
+
+
+@pytest.mark.parametrize("mode", ["eval", "paper"])
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_output_is_deterministic_and_independent_of_the_batch(name, mode):
+    inference = export.inference_generator(_perturbed(GENERATORS[name]()), mode)
+    images = _images(4, 64, 64)
+    batch = inference(images).numpy()
+    np.testing.assert_array_equal(inference(images), batch)
+    np.testing.assert_allclose(inference(images[2:3]), batch[2:3], atol=1e-5)
+    others = np.concatenate([_images(3, 64, 64, seed=1), images[2:3]])
+    np.testing.assert_allclose(inference(others)[3:], batch[2:3], atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["instance", "none"])
+def test_without_batch_norm_or_dropout_both_modes_equal_keras(norm):
+    generator = models.unet_generator(32, filters=8, norm=norm, dropout=0.0)
+    images = _images(2, 32, 32)
+    for mode in ("eval", "paper"):
+        inference = export.inference_generator(generator, mode)
+        np.testing.assert_allclose(inference(images), generator(images, training=False), atol=1e-5)
+
+
+def test_fixed_dropout_drops_the_same_units_of_every_image_and_call():
+    layer = FixedDropout(0.5, seed=3)
+    outputs = layer(tf.ones((2, 16, 16, 4))).numpy()
+    assert set(np.unique(outputs)) == {0.0, 2.0}
+    assert 0.4 < (outputs == 0).mean() < 0.6
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(layer(tf.ones((1, 16, 16, 4))), outputs[:1])
+    assert not np.array_equal(FixedDropout(0.5, seed=4)(tf.ones((1, 16, 16, 4))), outputs[:1])
+
+
+def test_paper_inference_model_round_trips_through_keras_file(unet, tmp_path):
+    inference = export.inference_generator(unet, "paper")
+    path = tmp_path / "paper.keras"
+    inference.save(path)
+    images = _images(2, 64, 64)
+    np.testing.assert_allclose(keras.saving.load_model(path)(images), inference(images), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def saved_unet(unet, tmp_path_factory) -> pathlib.Path:
+    return export.export_saved_model(unet, TINY_CONFIG, tmp_path_factory.mktemp("export") / "unet", "paper")
+
+
+def _padded_reference(model: keras.Model, images: np.ndarray, multiple: int) -> np.ndarray:
+    """The Keras model on the image mirrored (numpy's symmetric pad) to the multiple, cropped back."""
+    _, height, width, _ = images.shape
+    pad = [(0, 0), (0, -height % multiple), (0, -width % multiple), (0, 0)]
+    return model(np.pad(images, pad, mode="symmetric")).numpy()[:, :height, :width]
+
+
+@pytest.mark.parametrize("size", [(64, 64), (100, 150), (5, 7)])
+def test_saved_model_float_signature_equals_keras_at_any_size(unet, saved_unet, size):
+    images = _images(2, *size)
+    expected = _padded_reference(export.inference_generator(unet, "paper"), images, 64)
+    translate_float = tf.saved_model.load(str(saved_unet)).signatures["translate_float"]
+    np.testing.assert_allclose(translate_float(images=images)["output_0"], expected, atol=1e-5)
+
+
+def test_serving_signature_maps_uint8_of_any_size_to_uint8(saved_unet):
+    translate, config, mode = export.load_saved_model(saved_unet)
+    images = np.random.default_rng(0).integers(0, 256, (3, 37, 90, 3), dtype=np.uint8)
+    outputs = translate(images)
+    assert outputs.dtype == tf.uint8 and outputs.shape == (3, 37, 90, 3)
+    serving = tf.saved_model.load(str(saved_unet)).signatures["serving_default"]
+    np.testing.assert_array_equal(serving(images=images)["output_0"], outputs)
+    assert (config, mode) == (TINY_CONFIG, "paper")
+
+
+def test_resnet_and_grayscale_configs_export(tmp_path):
+    config = Config(model=ModelConfig(generator="resnet", filters=8, resnet_blocks=2, input_channels=1))
+    generator = _perturbed(models.build_generator(config.model, config.data.image_size))
+    translate, loaded_config, mode = export.load_saved_model(
+        export.export_saved_model(generator, config, tmp_path / "resnet")
+    )
+    assert (loaded_config, mode) == (config, "eval")
+    images = np.random.default_rng(0).integers(0, 256, (1, 30, 45, 1), dtype=np.uint8)
+    outputs = translate(images).numpy().astype(int)
+    expected = _padded_reference(generator, images / 127.5 - 1.0, 4)
+    assert outputs.shape == (1, 30, 45, 3)
+    assert np.abs(outputs - np.round((expected + 1) * 127.5)).max() <= 1
+
+
+def test_config_json_loads_in_a_fresh_process_without_flags(saved_unet):
+    script = (
+        "import sys, tensorflow as tf; loaded = tf.saved_model.load(sys.argv[1]); "
+        "print(loaded.signatures['config_json']()['output_0'].numpy().decode())"
+    )
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(saved_unet)], capture_output=True, text=True, check=True,
+        env=environment,
+    )
+    assert Config.from_json(result.stdout) == TINY_CONFIG
+    assert (saved_unet / "assets" / "config.json").exists()
+
+
+def test_loading_something_else_raises_naming_the_folder(tmp_path):
+    foreign = tmp_path / "foreign"
+    tf.saved_model.save(tf.Module(), str(foreign))
+    for folder in (tmp_path / "missing", tmp_path, foreign):
+        with pytest.raises(ValueError, match=re.escape(str(folder))):
+            export.load_saved_model(folder)
+
+
+def test_inference_mode_must_be_known(unet):
+    with pytest.raises(ValueError, match="mode='train'"):
+        export.inference_generator(unet, "train")
+
+
+def _folder_bytes(folder: pathlib.Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+@pytest.mark.slow
+def test_paper_sized_saved_model_stores_the_weights_once(tmp_path):
+    generator = models.unet_generator()
+    directory = export.export_saved_model(generator, Config(), tmp_path / "unet256")
+    weight_bytes = 4 * generator.count_params()  # 54.4M float32 parameters and statistics
+    assert weight_bytes <= _folder_bytes(directory) < 1.05 * weight_bytes
