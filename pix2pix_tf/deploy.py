@@ -8,6 +8,7 @@ TFLite model against the float graph on real validation images.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -82,3 +83,37 @@ def export_run(
     config.save(out / "config.json")
     (out / "export.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return report
+
+
+def verify_folder(out: str | os.PathLike, data: str | None = None, verify_images: int = 16) -> dict:
+    """Parity of every ``model_*.tflite`` in an export folder against its SavedModel.
+
+    The reference is the SavedModel's float signature; the images come from the validation split
+    of the data recorded in the exported config (or ``data``, a folder or ``tfds:`` name).
+    Returns precision -> {"psnr", "max_abs_diff", "threshold", "passed"}.
+    """
+    out = pathlib.Path(out).expanduser()
+    saved = tf_saved_model_load(out / "saved_model")
+    config = Config.load(out / "config.json")
+    if data is not None:
+        config = config.replace(data=dataclasses.replace(config.data, data=data))
+    models = {path.stem.removeprefix("model_"): path.read_bytes() for path in sorted(out.glob("model_*.tflite"))}
+    if not models:
+        raise ValueError(f"{out} holds no model_*.tflite files to verify")
+    data_dir = input_pipeline.resolve_data_dir(config.data)
+    images = dataset_images(config, input_pipeline.val_split(config, data_dir), verify_images)
+    reference = saved.translate_float(images).numpy()
+    results = {}
+    for precision, model_bytes in models.items():
+        result = tflite.parity(reference, tflite.TFLiteModel(model_bytes).run(images))
+        result.update(threshold=tflite.THRESHOLDS[precision], passed=result["psnr"] >= tflite.THRESHOLDS[precision])
+        results[precision] = result
+    return results
+
+
+def tf_saved_model_load(path: pathlib.Path):
+    """The exported SavedModel module; ValueError naming the folder when it is not one of ours."""
+    export.load_saved_model(path)  # validates: a SavedModel with our config asset
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(path))

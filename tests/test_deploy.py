@@ -73,3 +73,18 @@ def test_export_of_a_folder_without_a_trained_run_is_named(tmp_path, config_text
     result = run_cli(f"--workdir={tmp_path}", f"--out={tmp_path / 'out'}")
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_verify_command_checks_an_export_against_its_saved_model(trained_run, tmp_path):
+    """`pix2pix-tf verify` re-checks an export folder on its own; a folder of another kind is named."""
+    deploy.export_run(trained_run, tmp_path / "out", ["saved_model", "tflite_fp16"], verify_images=2)
+    result = subprocess.run([sys.executable, "-m", "pix2pix_tf", "verify", f"--model={tmp_path / 'out'}",
+                             "--verify_images=2"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "parity      float16: PSNR" in result.stdout and "ok" in result.stdout
+
+    (tmp_path / "out" / "model_float16.tflite").unlink()
+    with pytest.raises(ValueError, match="holds no model_\\*.tflite files"):
+        deploy.verify_folder(tmp_path / "out")
+    with pytest.raises(ValueError, match="saved_model"):
+        deploy.verify_folder(tmp_path)

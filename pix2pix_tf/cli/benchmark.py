@@ -1,6 +1,8 @@
 """pix2pix-tf benchmark: print speed figures, ending with one JSON line.
 
   pix2pix-tf benchmark --what=input --data=path/to/facades --image_size=256   # input pipeline images/s
+  pix2pix-tf benchmark --what=inference --image_size=256 --filters=64         # TFLite size and latency
+  pix2pix-tf benchmark --what=inference --workdir=runs/facades                 # ... of a trained run
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.config import PRESETS, get_preset
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "input", ["input"], "What to time: input = the training input pipeline alone.")
+flags.DEFINE_enum("what", "input", ["input", "inference"], "What to time: input = the training input "
+                  "pipeline alone; inference = each TFLite precision's size and latency (2 threads).")
+flags.DEFINE_string("workdir", None, "--what=inference: time this run's generator (default: a new one).")
+flags.DEFINE_integer("runs", 10, "--what=inference: timed runs per precision (after one warm-up).")
 flags.DEFINE_integer("batches", 200, "Batches to time (after 20 of warm-up).")
 flags.DEFINE_enum("preset", None, list(PRESETS), "Starting config before the flags apply (default: "
                   "quick without --data, paper with it).")
@@ -27,10 +32,18 @@ def main(argv: list[str]) -> None:
         config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
         from pix2pix_tf import benchmarks
 
-        results = benchmarks.benchmark_input(config, FLAGS.batches)
-    print(f"input pipeline: {results['images_per_s']:.1f} images/s "
-          f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
-          f"{results['preprocess']})")
+        if FLAGS.what == "input":
+            results = benchmarks.benchmark_input(config, FLAGS.batches)
+        else:
+            results = benchmarks.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir)
+    if FLAGS.what == "input":
+        print(f"input pipeline: {results['images_per_s']:.1f} images/s "
+              f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
+              f"{results['preprocess']})")
+    else:
+        for precision, figures in results.items():
+            print(f"tflite {precision:>12}: {figures['size_mb']:7.1f} MB, {figures['median_ms']:8.1f} ms median "
+                  f"({figures['min_ms']:.1f} min) per image, 2 threads")
     print(json.dumps(results, sort_keys=True))
 
 
