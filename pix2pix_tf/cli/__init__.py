@@ -16,9 +16,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 SUBCOMMANDS = {
     "train": ("pix2pix_tf.cli.train", "Train a generator and discriminator (resumes from --workdir)."),
     "export": ("pix2pix_tf.cli.export", "Export a run as SavedModel and TFLite, with parity checks."),
+    "verify": ("pix2pix_tf.cli.verify", "Check each TFLite file of an export against its SavedModel."),
     "benchmark": ("pix2pix_tf.cli.benchmark", "Print speed figures (input pipeline), ending with a JSON line."),
     "download": ("pix2pix_tf.cli.download", "Download and prepare a pix2pix dataset (facades, maps, ...) with TFDS."),
     "data": ("pix2pix_tf.cli.data", "Dataset tools: data check (every problem at once), data combine (A/ + B/ -> A|B files)."),
+    "translate": ("pix2pix_tf.cli.translate", "Translate images or folders with a run, a SavedModel or a .tflite file."),
 }
 
 
