@@ -36,6 +36,15 @@ def check_formats(formats: list[str]) -> list[str]:
     return formats
 
 
+def parity_lines(results: dict[str, dict]) -> list[str]:
+    """One line per TFLite precision: PSNR against its threshold, max difference, verdict."""
+    return [
+        f"parity {precision:>12}: PSNR {result['psnr']:6.2f} dB (>= {result['threshold']:.0f}), "
+        f"max |diff| {result['max_abs_diff']:.4f}  {'ok' if result['passed'] else 'BELOW THRESHOLD'}"
+        for precision, result in results.items()
+    ]
+
+
 def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
     """Up to ``count`` un-jittered input images of a split: float32 [N, S, S, C] in [-1, 1]."""
     dataset = input_pipeline.make_dataset(config, split, training=False, batch_size=count)

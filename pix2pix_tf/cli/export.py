@@ -38,10 +38,8 @@ def main(argv: list[str]) -> None:
                                    FLAGS.representative_images, FLAGS.verify_images)
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
-    for precision, result in report.get("parity", {}).items():
-        verdict = "ok" if result["passed"] else "BELOW THRESHOLD"
-        print(f"parity {precision:>12}: PSNR {result['psnr']:6.2f} dB (>= {result['threshold']:.0f}), "
-              f"max |diff| {result['max_abs_diff']:.4f}  {verdict}")
+    for line in deploy.parity_lines(report.get("parity", {})):
+        print(line)
     sys.exit(0 if report["passed"] else 1)
 
 

@@ -30,10 +30,8 @@ def main(argv: list[str]) -> None:
         from pix2pix_tf import deploy
 
         results = deploy.verify_folder(FLAGS.model, FLAGS.data, FLAGS.verify_images)
-    for precision, result in results.items():
-        verdict = "ok" if result["passed"] else "BELOW THRESHOLD"
-        print(f"parity {precision:>12}: PSNR {result['psnr']:6.2f} dB (>= {result['threshold']:.0f}), "
-              f"max |diff| {result['max_abs_diff']:.4f}  {verdict}")
+    for line in deploy.parity_lines(results):
+        print(line)
     sys.exit(0 if all(result["passed"] for result in results.values()) else 1)
 
 
