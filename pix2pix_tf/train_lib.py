@@ -278,5 +278,13 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
     if checkpoint is None:
         raise ValueError(f"{workdir / 'checkpoints'} holds no checkpoint")
     generator = models.build_generator(config.model, config.data.image_size)
-    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+    try:
+        status = tf.train.Checkpoint(generator=generator).restore(checkpoint)
+        status.expect_partial().assert_existing_objects_matched()
+    except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
+        # A truncated file surfaces as IndexError or DataLossError, a config that does not fit
+        # the weights as a shape ValueError: either way, name both files.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{checkpoint} cannot be restored with the architecture in {config_path} "
+                         f"(damaged checkpoint, or a config.json of another run): {reason}") from error
     return generator, config

@@ -121,3 +121,27 @@ def test_load_generator_names_the_folder_without_a_run(tmp_path):
     """Pointing inference at a folder that holds no run says so."""
     with pytest.raises(ValueError, match="no config.json"):
         train_lib.load_generator(tmp_path)
+
+
+def _trained_copy(paired_folder, tmp_path):
+    workdir = tmp_path / "run"
+    train_lib.train_and_evaluate(tiny_config(paired_folder, steps=1), workdir)
+    return workdir
+
+
+def test_damaged_checkpoint_is_named_not_a_traceback(paired_folder, tmp_path):
+    """A half-written checkpoint file: ValueError naming it and the config it was read with."""
+    workdir = _trained_copy(paired_folder, tmp_path)
+    data_file = next((workdir / "checkpoints").glob("ckpt-1.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"ckpt-1 cannot be restored .*damaged checkpoint"):
+        train_lib.load_generator(workdir)
+
+
+def test_config_of_another_run_is_named(paired_folder, tmp_path):
+    """A config.json that does not fit the checkpoint's weights is refused, naming both files."""
+    workdir = _trained_copy(paired_folder, tmp_path)
+    config = Config.load(workdir / "config.json")
+    config.replace(model=type(config.model)(filters=16, disc_filters=8)).save(workdir / "config.json")
+    with pytest.raises(ValueError, match=r"config.json \(damaged checkpoint, or a config.json of another run\)"):
+        train_lib.load_generator(workdir)
