@@ -14,6 +14,14 @@ import os
 from typing import Any
 
 
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``."""
+    temp_path = f"{os.fspath(path)}.tmp"
+    with open(temp_path, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(temp_path, path)
+
+
 def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
     """A dataclass field with its help text and, for enumerations, the allowed values."""
     metadata = {"help": help}
@@ -235,11 +243,8 @@ class Config:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: str | os.PathLike) -> None:
-        """Writes the JSON atomically (temp file + rename): a crash never leaves half a config."""
-        temp_path = f"{os.fspath(path)}.tmp"
-        with open(temp_path, "w", encoding="utf-8") as file:
-            file.write(self.to_json() + "\n")
-        os.replace(temp_path, path)
+        """Writes the JSON atomically: a crash never leaves half a config."""
+        write_text_atomically(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Config:

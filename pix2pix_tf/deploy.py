@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 
 from pix2pix_tf import export, input_pipeline, tflite, train_lib
-from pix2pix_tf.config import Config
+from pix2pix_tf.config import Config, write_text_atomically
 
 # Format name on the command line -> TFLite precision (None: the SavedModel).
 FORMATS = {
@@ -90,7 +90,7 @@ def export_run(
         report["parity"] = tflite.verify(inference, models, images)
     report["passed"] = all(result["passed"] for result in report.get("parity", {}).values())
     config.save(out / "config.json")
-    (out / "export.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomically(out / "export.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
 
 
@@ -111,13 +111,7 @@ def verify_folder(out: str | os.PathLike, data: str | None = None, verify_images
         raise ValueError(f"{out} holds no model_*.tflite files to verify")
     data_dir = input_pipeline.resolve_data_dir(config.data)
     images = dataset_images(config, input_pipeline.val_split(config, data_dir), verify_images)
-    reference = saved.translate_float(images).numpy()
-    results = {}
-    for precision, model_bytes in models.items():
-        result = tflite.parity(reference, tflite.TFLiteModel(model_bytes).run(images))
-        result.update(threshold=tflite.THRESHOLDS[precision], passed=result["psnr"] >= tflite.THRESHOLDS[precision])
-        results[precision] = result
-    return results
+    return tflite.compare(saved.translate_float(images).numpy(), models, images)
 
 
 def tf_saved_model_load(path: pathlib.Path):

@@ -83,27 +83,6 @@ def inference_generator(generator: keras.Model, mode: str = "eval", seed: int = 
     return inference
 
 
-def _mirror_indices(size: tf.Tensor, padded_size: tf.Tensor) -> tf.Tensor:
-    """Indices 0..size-1 for positions 0..padded_size-1: the identity, then symmetric mirroring,
-    repeated as often as needed when the pad is larger than the image."""
-    positions = tf.range(padded_size) % (2 * size)
-    return tf.minimum(positions, 2 * size - 1 - positions)
-
-
-def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:
-    """Pads bottom and right by symmetric reflection up to the next multiple of ``multiple``.
-
-    Images (batch, H, W, C), any dtype, H and W >= 1 -> (batch, H', W', C) with H' and W' the
-    smallest multiples of ``multiple`` >= H and W; the top-left H x W is the input.
-    """
-    shape = tf.shape(images)
-    tf.debugging.assert_positive(shape[1:3], message="images need a height and width of at least 1")
-    for axis in (1, 2):
-        padded_size = (shape[axis] + multiple - 1) // multiple * multiple
-        images = tf.gather(images, _mirror_indices(shape[axis], padded_size), axis=axis)
-    return images
-
-
 def _saved_module(model: keras.Model, config: Config, mode: str, config_path: str) -> tf.Module:
     """The object a SavedModel holds: the model (its weights once), the config asset, the functions."""
     module = tf.Module(name="pix2pix_tf")
@@ -118,7 +97,7 @@ def _saved_module(model: keras.Model, config: Config, mode: str, config_path: st
     def translate_float(images):
         """float32 (batch, H, W, in) in [-1, 1], any H and W -> float32 (batch, H, W, out) in [-1, 1]."""
         shape = tf.shape(images)
-        outputs = module.model(pad_to_multiple(images, stride), training=False)
+        outputs = module.model(input_pipeline.pad_to_multiple(images, stride), training=False)
         return outputs[:, : shape[1], : shape[2], :]
 
     @tf.function(input_signature=[spec(tf.uint8, config.model.input_channels)])

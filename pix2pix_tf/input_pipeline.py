@@ -82,7 +82,8 @@ def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[t
     return tf.data.Dataset.from_tensor_slices((a, b)), len(a)
 
 
-def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+def to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    """(H, W, 1 or 3) -> (H, W, channels): gray replicated to RGB, or RGB to its luminance."""
     if image.shape[-1] == channels:
         return image
     return tf.image.rgb_to_grayscale(image) if channels == 1 else tf.image.grayscale_to_rgb(image)
@@ -93,17 +94,25 @@ def network_stride(config: Config) -> int:
     return config.data.image_size if config.model.generator == "unet" else 4
 
 
-def _pad_to_multiple(image: tf.Tensor, multiple: int) -> tf.Tensor:
-    """Pads bottom and right by mirroring (constant -1 where the image is too small to mirror)."""
-    shape = tf.shape(image)
-    pad_height = (multiple - shape[0] % multiple) % multiple
-    pad_width = (multiple - shape[1] % multiple) % multiple
-    paddings = [[0, pad_height], [0, pad_width], [0, 0]]
-    return tf.cond(
-        tf.logical_and(pad_height < shape[0], pad_width < shape[1]),
-        lambda: tf.pad(image, paddings, mode="SYMMETRIC"),
-        lambda: tf.pad(image, paddings, constant_values=-1.0),
-    )
+def _mirror_indices(size: tf.Tensor, padded_size: tf.Tensor) -> tf.Tensor:
+    """Indices 0..size-1 for positions 0..padded_size-1: the identity, then symmetric mirroring,
+    repeated as often as needed when the pad is larger than the image."""
+    positions = tf.range(padded_size) % (2 * size)
+    return tf.minimum(positions, 2 * size - 1 - positions)
+
+
+def pad_to_multiple(images: tf.Tensor, multiple: int) -> tf.Tensor:
+    """Pads bottom and right by symmetric reflection up to the next multiple of ``multiple``.
+
+    Images (batch, H, W, C), any dtype, H and W >= 1 -> (batch, H', W', C) with H' and W' the
+    smallest multiples of ``multiple`` >= H and W; the top-left H x W is the input.
+    """
+    shape = tf.shape(images)
+    tf.debugging.assert_positive(shape[1:3], message="images need a height and width of at least 1")
+    for axis in (1, 2):
+        padded_size = (shape[axis] + multiple - 1) // multiple * multiple
+        images = tf.gather(images, _mirror_indices(shape[axis], padded_size), axis=axis)
+    return images
 
 
 def transform(source, target, seed, config: Config, training: bool):
@@ -133,7 +142,7 @@ def transform(source, target, seed, config: Config, training: bool):
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     crop_shape = (size, size, image.shape[-1])
     if data.variable_size:
-        image = _pad_to_multiple(image / 127.5 - 1.0, network_stride(config))
+        image = pad_to_multiple((image / 127.5 - 1.0)[tf.newaxis], network_stride(config))[0]
     else:
         image = tf.image.stateless_random_crop(image, crop_shape, crop_seed) if training else (
             tf.image.resize_with_crop_or_pad(image, size, size))
@@ -197,8 +206,8 @@ def make_dataset(
             source, target = tasks.make_pair(element[0], data.task, task_seed)
         else:
             source, target = element if data.direction == "AtoB" else element[::-1]
-        source = _to_channels(source, config.model.input_channels)
-        target = _to_channels(target, config.model.output_channels)
+        source = to_channels(source, config.model.input_channels)
+        target = to_channels(target, config.model.output_channels)
         return transform(source, target, element_seed, config, training)
 
     dataset = tf.data.Dataset.zip(dataset, seeds).map(to_example, num_parallel_calls=tf.data.AUTOTUNE)

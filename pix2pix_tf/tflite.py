@@ -179,6 +179,29 @@ def parity(reference: np.ndarray, output: np.ndarray) -> dict[str, float]:
     return {"psnr": float(psnr), "max_abs_diff": float(np.max(np.abs(reference - output)))}
 
 
+def compare(reference: np.ndarray, tflite_models: dict[str, bytes], images: np.ndarray) -> dict[str, dict]:
+    """Parity of each .tflite's outputs on ``images`` against ``reference`` (the float outputs).
+
+    Args:
+      reference: float32 [N, S, S, C_out] in [-1, 1], the float graph's outputs on ``images``.
+      tflite_models: precision name (a key of ``THRESHOLDS``) -> flatbuffer bytes.
+      images: float32 [N, S, S, C_in] in [-1, 1].
+
+    Returns:
+      precision -> {"psnr", "max_abs_diff", "threshold", "passed"}.
+    """
+    unknown = set(tflite_models) - set(THRESHOLDS)
+    if unknown:
+        raise ValueError(f"unknown precisions {sorted(unknown)}; choose from: {', '.join(THRESHOLDS)}")
+    results = {}
+    for precision, flatbuffer in tflite_models.items():
+        result = parity(reference, TFLiteModel(flatbuffer).run(images))
+        result["threshold"] = THRESHOLDS[precision]
+        result["passed"] = result["psnr"] >= THRESHOLDS[precision]
+        results[precision] = result
+    return results
+
+
 def verify(model: keras.Model, tflite_models: dict[str, bytes], images: np.ndarray) -> dict[str, dict]:
     """Parity of each .tflite against the Keras model in eval mode on ``images``.
 
@@ -190,15 +213,5 @@ def verify(model: keras.Model, tflite_models: dict[str, bytes], images: np.ndarr
     Returns:
       precision -> {"psnr", "max_abs_diff", "threshold", "passed"}.
     """
-    unknown = set(tflite_models) - set(THRESHOLDS)
-    if unknown:
-        raise ValueError(f"unknown precisions {sorted(unknown)}; choose from: {', '.join(THRESHOLDS)}")
     images = np.asarray(images, dtype=np.float32)
-    reference = model(images, training=False)
-    results = {}
-    for precision, flatbuffer in tflite_models.items():
-        result = parity(reference, TFLiteModel(flatbuffer).run(images))
-        result["threshold"] = THRESHOLDS[precision]
-        result["passed"] = result["psnr"] >= THRESHOLDS[precision]
-        results[precision] = result
-    return results
+    return compare(model(images, training=False), tflite_models, images)

@@ -18,7 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, visualize
-from pix2pix_tf.config import Config
+from pix2pix_tf.config import Config, write_text_atomically
 from pix2pix_tf.progress import Progress
 
 # Settings that may change between a run and its resumption; the rest must match the checkpoint.
@@ -156,12 +156,6 @@ def _check_resumable(saved: Config, requested: Config, config_path: pathlib.Path
         )
 
 
-def _write_json(path: pathlib.Path, values: dict) -> None:
-    temp_path = path.with_suffix(path.suffix + ".tmp")
-    temp_path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp_path, path)
-
-
 def total_steps(config: Config, steps_per_epoch: int) -> int:
     """The step the run ends at: ``train.steps`` if set, else all its epochs."""
     return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
@@ -254,7 +248,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     started = time.perf_counter()
     results = evaluation.evaluate(generate, val_dataset)
     results.update(step=step, eval_mode=train.eval_mode, seconds=round(time.perf_counter() - started, 1))
-    _write_json(workdir / "metrics.json", results)
+    write_text_atomically(workdir / "metrics.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
     with writer.as_default(step=step):
         for name in ("l1", "psnr"):
             tf.summary.scalar(f"val/{name}", results[name])

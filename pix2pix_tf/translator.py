@@ -111,10 +111,7 @@ def _model_channels(image: np.ndarray, channels: int) -> tf.Tensor:
         raise ValueError(f"image of shape {image.shape}: expected (H, W, C) with C = 1, 3 or 4, H and W >= 1")
     if image.dtype != np.uint8:
         raise ValueError(f"image of dtype {image.dtype}: expected uint8 pixels 0..255")
-    pixels = tf.constant(image[..., :3], tf.float32)
-    if pixels.shape[-1] == channels:
-        return pixels
-    return tf.image.rgb_to_grayscale(pixels) if channels == 1 else tf.image.grayscale_to_rgb(pixels)
+    return input_pipeline.to_channels(tf.constant(image[..., :3], tf.float32), channels)
 
 
 class Translator:
@@ -179,7 +176,7 @@ class Translator:
     def _translate_whole(self, images: tf.Tensor) -> np.ndarray:
         """float32 (1, h, w, C_in) in [-1, 1] -> (h, w, C_out) in [-1, 1], padded and cropped back."""
         height, width = images.shape[1:3]
-        outputs = self._forward(export.pad_to_multiple(images, self._multiple))
+        outputs = self._forward(input_pipeline.pad_to_multiple(images, self._multiple))
         return outputs[0, :height, :width]
 
     def _translate_tiled(self, images: tf.Tensor) -> np.ndarray:
