@@ -166,6 +166,13 @@ class TrainConfig(_Validated):
     checkpoint_every: int = option(1000, "Steps between checkpoints (one is always written at the end).")
     keep_checkpoints: int = option(3, "Most recent checkpoints kept.")
     num_samples: int = option(4, "Fixed validation images shown in the sample grids.")
+    val_every: int = option(
+        1000, "Steps between validations on a fixed val subset (TensorBoard, validation.csv, best checkpoint); 0: off."
+    )
+    val_images: int = option(50, "Images of the fixed val subset scored every val_every steps.")
+    best_metric: str = option(
+        "l1", "Validation metric that picks the best checkpoint (checkpoints/best).", ("l1", "psnr", "ssim")
+    )
     eval_mode: str = option(
         "paper",
         "Inference for samples and metrics: paper = dropout on and per-image batch statistics "
@@ -176,12 +183,13 @@ class TrainConfig(_Validated):
     def validate(self) -> None:
         for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "decay_epochs", "steps", "num_samples"):
+        for name in ("epochs", "decay_epochs", "steps", "num_samples", "val_every"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _require(
             self.epochs + self.decay_epochs > 0 or self.steps > 0,
             "nothing to train: epochs + decay_epochs is 0 and steps is 0",
         )
+        _require(self.val_images >= 1, f"val_images must be >= 1, got {self.val_images}")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         _require(
             self.gan_weight > 0 or self.l1_weight > 0,
@@ -278,7 +286,7 @@ def get_preset(name: str) -> Config:
             model=ModelConfig(filters=32, disc_filters=32),
             data=DataConfig(image_size=64),
             train=TrainConfig(
-                batch_size=4, epochs=12, decay_epochs=8, sample_every=250, checkpoint_every=500
+                batch_size=4, epochs=12, decay_epochs=8, sample_every=250, checkpoint_every=500, val_every=500
             ),
         )
     raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")

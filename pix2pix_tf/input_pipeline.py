@@ -67,16 +67,19 @@ def _load_separate(a_path, b_path):
     return a, _resize(b, shape[0], shape[1])  # B follows A's size if the two differ
 
 
-def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:
-    """(A, B) float32 (H, W, 3) in [0, 255], with the files' paths as a shuffle-able first stage."""
+def _usable_files(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[list[str], list[str] | None]:
+    """The split's photos (``--task``), A|B files or A and B files, unreadable ones handled per ``skip_bad``."""
     from pix2pix_tf import data_check
 
     if config.data.task != "none":
-        photos = data_layout.find_photos(data_dir, split)
-        photos = data_check.usable(photos, None, skip_bad)[0]
-        return tf.data.Dataset.from_tensor_slices(photos), len(photos)
+        return data_check.usable(data_layout.find_photos(data_dir, split), None, skip_bad)[0], None
     files = data_layout.find_pairs(data_dir, split)
-    a, b = data_check.usable(files.a, files.b, skip_bad)
+    return data_check.usable(files.a, files.b, skip_bad)
+
+
+def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:
+    """(A, B) float32 (H, W, 3) in [0, 255], with the files' paths as a shuffle-able first stage."""
+    a, b = _usable_files(config, split, data_dir, skip_bad)
     if b is None:
         return tf.data.Dataset.from_tensor_slices(a), len(a)
     return tf.data.Dataset.from_tensor_slices((a, b)), len(a)
@@ -215,6 +218,15 @@ def make_dataset(
     options = tf.data.Options()
     options.deterministic = data.deterministic or not training
     return dataset.with_options(options)
+
+
+def example_names(config: Config, split: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """A name per example of ``make_dataset(..., training=False)``, in its order: file stems, or split_00000 for TFDS."""
+    data_dir = data_dir or resolve_data_dir(config.data)
+    if isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX):
+        return [f"{split}_{index:05d}" for index in range(count_examples(config, split, data_dir))]
+    files, _ = _usable_files(config, split, data_dir, config.data.skip_bad_images)
+    return [pathlib.Path(path).stem for path in files]
 
 
 def count_examples(config: Config, split: str, data_dir: str | os.PathLike | None = None) -> int:

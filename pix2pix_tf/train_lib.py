@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, visualize
+from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, validation
 from pix2pix_tf.config import Config, write_text_atomically
 from pix2pix_tf.progress import Progress
 
@@ -25,7 +25,8 @@ from pix2pix_tf.progress import Progress
 RESUMABLE_FIELDS = {
     "data": {"data", "cache"},
     "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
-              "keep_checkpoints", "num_samples", "eval_mode", "jit_compile"},
+              "keep_checkpoints", "num_samples", "eval_mode", "jit_compile", "val_every", "val_images",
+              "best_metric"},
 }
 
 
@@ -161,12 +162,34 @@ def total_steps(config: Config, steps_per_epoch: int) -> int:
     return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
 
 
+def _log_scalars(writer, step: int, values: dict[str, float], learning_rate: float) -> None:
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(f"train/{name}", value)
+        tf.summary.scalar("train/learning_rate", learning_rate)
+
+
+def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Config, step: int, writer) -> dict:
+    """Scores the whole val split into ``metrics.json`` and TensorBoard ``final/*``."""
+    started = time.perf_counter()
+    results = evaluation.evaluate(generate, val_dataset).summary
+    results.update(step=step, eval_mode=config.train.eval_mode, seconds=round(time.perf_counter() - started, 1))
+    write_text_atomically(workdir / "metrics.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
+    with writer.as_default(step=step):
+        for name in ("l1", "psnr", "ssim"):
+            tf.summary.scalar(f"final/{name}", results[name])
+    writer.flush()
+    logging.info("val (%s mode): %s", config.train.eval_mode, json.dumps(results, sort_keys=True))
+    return results
+
+
 def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
     """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
 
-    Writes ``config.json``, ``checkpoints/``, ``tensorboard/``, ``samples/step_*.png`` and
-    ``metrics.json`` (val L1/PSNR of the model and of two trivial baselines) into ``workdir``.
-    Returns the final metrics.
+    Writes into ``workdir``: ``config.json``, ``checkpoints/`` (latest ones, and ``best/`` by
+    ``train.best_metric``), ``tensorboard/`` (losses, learning rate, D's outputs, samples,
+    validation, the step's graph), ``samples/step_*.png``, ``validation.csv`` and ``metrics.json``
+    (val L1/PSNR/SSIM of the model and of two trivial baselines). Returns the final metrics.
     """
     workdir = pathlib.Path(workdir).expanduser()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -180,10 +203,8 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
 
     steps_per_epoch = math.ceil(input_pipeline.count_examples(config, "train", data_dir) / train.batch_size)
     last_step = total_steps(config, steps_per_epoch)
-    train_dataset = input_pipeline.make_dataset(
-        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir
-    )
-    train_iterator = iter(train_dataset)
+    train_iterator = iter(input_pipeline.make_dataset(
+        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir))
     model = Pix2Pix(config, steps_per_epoch)
     manager = tf.train.CheckpointManager(
         model.checkpoint(data=train_iterator), workdir / "checkpoints", max_to_keep=train.keep_checkpoints
@@ -198,41 +219,36 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         config, input_pipeline.val_split(config, data_dir), training=False, batch_size=val_batch,
         data_dir=data_dir,
     )
-    samples = list(val_dataset.unbatch().take(train.num_samples))  # (input, target) pairs, any size
     generate = inference.make_generate_fn(model.generator, train.eval_mode)
     writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
-    (workdir / "samples").mkdir(exist_ok=True)
-
-    def write_samples(step: int) -> None:
-        inputs = [source.numpy() for source, _ in samples]
-        targets = [target.numpy() for _, target in samples]
-        outputs = [generate(source[tf.newaxis])[0].numpy() for source in inputs]
-        visualize.save_sample_grid(
-            workdir / "samples" / f"step_{step:07d}.png", inputs, targets, outputs,
-            title=f"step {step} ({train.eval_mode} mode)",
-        )
-        with writer.as_default(step=step):
-            for index, row in enumerate(zip(inputs, targets, outputs)):
-                strip = tf.concat([tf.broadcast_to(image, image.shape[:2] + (3,)) for image in row], axis=1)
-                tf.summary.image(f"samples/{index} input|target|output", strip[tf.newaxis] * 0.5 + 0.5)
-
     step = int(model.step)
+    write_samples = validation.SampleWriter(
+        workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
+    validate = validation.Validator(
+        workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
+        model.checkpoint(), train.best_metric, resumed_step=step)
+
     progress = Progress(last_step, step, train.batch_size)
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
+    tf.summary.trace_on(graph=True)  # the graph of the first (traced) step, for TensorBoard's Graphs tab
+    graph_written = False
     try:
         while step < last_step:
             inputs, targets = next(train_iterator)
             metrics = model.compiled_train_step(inputs, targets)
             step = int(model.step)
+            if not graph_written:
+                with writer.as_default(step=step):
+                    tf.summary.trace_export("train_step")
+                graph_written = True
             if step % train.log_every == 0 or step == last_step:
                 values = {name: float(value) for name, value in metrics.items()}
                 progress.update(step, values)
-                with writer.as_default(step=step):
-                    for name, value in values.items():
-                        tf.summary.scalar(f"train/{name}", value)
-                    tf.summary.scalar("train/learning_rate", float(model.generator_optimizer.learning_rate))
+                _log_scalars(writer, step, values, float(model.generator_optimizer.learning_rate))
             if step % train.sample_every == 0:
                 write_samples(step)
+            if train.val_every and step % train.val_every == 0:
+                validate(step)
             if step % train.checkpoint_every == 0:
                 manager.save(checkpoint_number=step)
     except KeyboardInterrupt:
@@ -241,24 +257,16 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         logging.warning("interrupted at step %d; saved %s; run the same command to resume", step, path)
         raise
     progress.close()
+    tf.summary.trace_off()
     if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
         manager.save(checkpoint_number=step)
     write_samples(step)
-
-    started = time.perf_counter()
-    results = evaluation.evaluate(generate, val_dataset)
-    results.update(step=step, eval_mode=train.eval_mode, seconds=round(time.perf_counter() - started, 1))
-    write_text_atomically(workdir / "metrics.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
-    with writer.as_default(step=step):
-        for name in ("l1", "psnr"):
-            tf.summary.scalar(f"val/{name}", results[name])
-    writer.flush()
-    logging.info("val (%s mode): %s", train.eval_mode, json.dumps(results, sort_keys=True))
-    return results
+    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
 
 
 def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:
-    """The generator of a run folder, restored from its latest (or the given) checkpoint.
+    """The generator of a run folder, restored from its latest checkpoint, its best one
+    (``checkpoint="best"``, chosen by validation) or the checkpoint path given.
 
     Reads ``workdir/config.json`` for the architecture, so no flags are needed.
     Raises ValueError naming the folder when it holds no config or no checkpoint.
@@ -268,9 +276,11 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
     if not config_path.exists():
         raise ValueError(f"{workdir} is not a pix2pix_tf run folder: no config.json")
     config = Config.load(config_path)
-    checkpoint = checkpoint or tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    folder = workdir / "checkpoints" / (validation.BEST_DIR if checkpoint == "best" else "")
+    if checkpoint in (None, "best"):
+        checkpoint = tf.train.latest_checkpoint(str(folder))
     if checkpoint is None:
-        raise ValueError(f"{workdir / 'checkpoints'} holds no checkpoint")
+        raise ValueError(f"{folder} holds no checkpoint")
     generator = models.build_generator(config.model, config.data.image_size)
     try:
         status = tf.train.Checkpoint(generator=generator).restore(checkpoint)

@@ -41,13 +41,14 @@ def _to_uint8(images: np.ndarray) -> np.ndarray:
     return np.round(np.clip((images + 1.0) * 127.5, 0.0, 255.0)).astype(np.uint8)
 
 
-def _load_run(workdir: pathlib.Path, mode: str | None) -> tuple[Forward, Config, str]:
+def _load_run(workdir: pathlib.Path, mode: str | None, checkpoint: str | None) -> tuple[Forward, Config, str]:
     from pix2pix_tf import train_lib  # imports the training code only for run folders
 
-    generator, config = train_lib.load_generator(workdir)
+    generator, config = train_lib.load_generator(workdir, checkpoint)
     mode = mode or "eval"
     model = export.inference_generator(generator, mode)
-    return lambda images: _to_float(model(images, training=False)), config, mode
+    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    return lambda images: _to_float(forward(images)), config, mode
 
 
 def _load_saved_model(directory: pathlib.Path, mode: str | None) -> tuple[Forward, Config, str]:
@@ -140,7 +141,8 @@ class Translator:
         self.source = source
 
     @classmethod
-    def load(cls, model: str | os.PathLike, mode: str | None = None, tile_size: int | None = None) -> Translator:
+    def load(cls, model: str | os.PathLike, mode: str | None = None, tile_size: int | None = None,
+             checkpoint: str | None = None) -> Translator:
         """The model at ``model``: a run folder, a SavedModel, an export folder or a .tflite file.
 
         Args:
@@ -148,6 +150,7 @@ class Translator:
             mode it was exported in.
           tile_size: translate images larger than this in overlapping tiles of this side. A
             .tflite file always tiles at its fixed input size S, so only None or S are valid.
+          checkpoint: of a run folder: None (latest), "best" (chosen by validation) or a path.
 
         Raises:
           ValueError naming ``model`` when it is missing or none of the kinds above.
@@ -166,7 +169,7 @@ class Translator:
         if (path / "saved_model.pb").exists():
             forward, config, mode = _load_saved_model(path, mode)
         elif (path / "config.json").exists() and (path / "checkpoints").is_dir():
-            forward, config, mode = _load_run(path, mode)
+            forward, config, mode = _load_run(path, mode, checkpoint)
         elif _export_tflite_file(path) is not None:
             return cls.load(_export_tflite_file(path), mode, tile_size)
         else:
@@ -202,11 +205,20 @@ class Translator:
         the shape of any other array.
         """
         pixels = _model_channels(image, self.input_channels)
-        images = (pixels / 127.5 - 1.0)[tf.newaxis]
-        height, width = pixels.shape[:2]
-        if self.tile_size is None or (height <= self.tile_size and width <= self.tile_size):
-            return _to_uint8(self._translate_whole(images))
-        return _to_uint8(self._translate_tiled(images))
+        return _to_uint8(self.translate_float((pixels / 127.5 - 1.0)[tf.newaxis])[0])
+
+    def translate_float(self, images: tf.Tensor | np.ndarray) -> np.ndarray:
+        """float32 (batch, H, W, input_channels) in [-1, 1], any H and W -> (batch, H, W, output_channels).
+
+        Each image goes through the model alone (padded, or tiled beyond ``tile_size``).
+        """
+        outputs = []
+        for image in tf.convert_to_tensor(images, tf.float32):
+            height, width = image.shape[:2]
+            whole = self.tile_size is None or (height <= self.tile_size and width <= self.tile_size)
+            batch = image[tf.newaxis]
+            outputs.append(self._translate_whole(batch) if whole else self._translate_tiled(batch))
+        return np.stack(outputs)
 
     def translate_files(
         self,

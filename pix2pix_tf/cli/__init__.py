@@ -15,6 +15,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 SUBCOMMANDS = {
     "train": ("pix2pix_tf.cli.train", "Train a generator and discriminator (resumes from --workdir)."),
+    "evaluate": ("pix2pix_tf.cli.evaluate", "Score a model on a split: metrics.json, index.html, grid.png."),
+    "plot": ("pix2pix_tf.cli.plot", "Loss and validation curves of a run as a PNG."),
     "export": ("pix2pix_tf.cli.export", "Export a run as SavedModel and TFLite, with parity checks."),
     "verify": ("pix2pix_tf.cli.verify", "Check each TFLite file of an export against its SavedModel."),
     "benchmark": ("pix2pix_tf.cli.benchmark", "Print speed figures (input pipeline), ending with a JSON line."),

@@ -1,0 +1,37 @@
+"""pix2pix-tf plot: loss and validation curves of a run, from its TensorBoard logs, as one PNG.
+
+  pix2pix-tf plot --workdir=runs/facades            # writes runs/facades/curves.png
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from absl import app, flags
+
+from pix2pix_tf.cli import errors
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A training run folder (reads its tensorboard/ logs).")
+flags.DEFINE_string("out", None, "PNG to write; default <workdir>/curves.png.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.workdir:
+        errors.fail("plot", "--workdir is required")
+    workdir = pathlib.Path(FLAGS.workdir).expanduser()
+    logdir = workdir / "tensorboard"
+    with errors.reported_errors("plot"):
+        if not logdir.is_dir():
+            raise ValueError(f"{workdir} has no tensorboard/ folder: not a pix2pix_tf run, or not started")
+        from pix2pix_tf import visualize
+
+        out = pathlib.Path(FLAGS.out).expanduser() if FLAGS.out else workdir / "curves.png"
+        panels = visualize.save_curves(out, visualize.read_scalars(logdir), title=str(workdir))
+    print(f"wrote {out} ({panels} panels)")
+
+
+def run(argv: list[str]) -> None:
+    app.run(main, argv=argv)
