@@ -21,6 +21,8 @@ _EXPORTS = {
     "receptive_field": "pix2pix_tf.models",
     "Pix2Pix": "pix2pix_tf.train_lib",
     "train_and_evaluate": "pix2pix_tf.train_lib",
+    "load_generator": "pix2pix_tf.train_lib",
+    "evaluate_model": "pix2pix_tf.evaluator",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -91,18 +91,27 @@ def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (n, d) and (m, d): FID on Inception features.
 
-    d^2 = |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)). The cross term is computed as
-    tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)), which is symmetric, so it needs no complex square root
-    and stays stable when the covariances are singular (fewer images than dimensions).
+    d^2 = |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)). No complex matrix square root is
+    needed: with S_a = X'X and S_b = Y'Y (X, Y the centred features over sqrt(n - 1)), the cross
+    term tr((S_a S_b)^(1/2)) is the sum of the singular values of X Y' (n x m), or, when the sets
+    are larger than the feature dimension, of tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)) (d x d). Both
+    are exact and stay stable when the covariances are singular (fewer images than dimensions).
     """
     features_a, features_b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
-    if len(features_a) < 2 or len(features_b) < 2:
-        raise ValueError(f"FID needs at least 2 images per set, got {len(features_a)} and {len(features_b)}")
+    (count_a, dimensions), count_b = features_a.shape, len(features_b)
+    if count_a < 2 or count_b < 2:
+        raise ValueError(f"FID needs at least 2 images per set, got {count_a} and {count_b}")
     mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
-    cov_a, cov_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
-    root_a = _symmetric_sqrt(cov_a)
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0.0, None)).sum()
-    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross
+    centred_a = (features_a - mean_a) / np.sqrt(count_a - 1)
+    centred_b = (features_b - mean_b) / np.sqrt(count_b - 1)
+    if count_a * count_b <= dimensions * dimensions:
+        cross = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False).sum()
+    else:
+        cov_b = centred_b.T @ centred_b
+        root_a = _symmetric_sqrt(centred_a.T @ centred_a)
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0.0, None)).sum()
+    traces = np.sum(centred_a**2) + np.sum(centred_b**2)
+    distance = np.sum((mean_a - mean_b) ** 2) + traces - 2.0 * cross
     return float(max(distance, 0.0))
 
 

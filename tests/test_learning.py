@@ -25,7 +25,7 @@ def test_short_run_on_built_in_data_beats_untrained_model_and_baselines(tmp_path
     tf.keras.utils.set_random_seed(0)
     untrained = train_lib.Pix2Pix(config, steps_per_epoch=24).generator
     val_dataset = input_pipeline.make_dataset(config, "val", training=False, batch_size=4)
-    before = evaluation.evaluate(inference.make_generate_fn(untrained, "eval"), val_dataset)
+    before = evaluation.evaluate(inference.make_generate_fn(untrained, "eval"), val_dataset).summary
 
     results = train_lib.train_and_evaluate(config, tmp_path / "run")
 

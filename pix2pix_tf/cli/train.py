@@ -49,8 +49,10 @@ def main(argv: list[str]) -> None:
         f"val ({results['eval_mode']} mode, {results['images']} images): L1 {results['l1']:.4f}, "
         f"PSNR {results['psnr']:.2f} dB | baselines: mean target L1 {results['baseline_mean_target_l1']:.4f}"
         + (f", identity L1 {results['baseline_identity_l1']:.4f}" if "baseline_identity_l1" in results else "")
-        + f"\nsamples: {workdir / 'samples'}   metrics: {workdir / 'metrics.json'}"
-        + f"\nTensorBoard: tensorboard --logdir {workdir / 'tensorboard'}"
+        + f"\nsamples: {workdir / 'samples'}   metrics: {workdir / 'metrics.json'}   "
+        f"validation: {workdir / 'validation.csv'} (best checkpoint: {workdir / 'checkpoints' / 'best'})"
+        + f"\nTensorBoard: tensorboard --logdir {workdir / 'tensorboard'}   curves: pix2pix-tf plot --workdir={workdir}"
+        + f"\nreport with pictures: pix2pix-tf evaluate --workdir={workdir}"
     )
 
 

@@ -1,0 +1,129 @@
+"""Evaluation a user runs and looks at: validation during training, evaluate's report, plot."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html.parser
+import json
+import pathlib
+
+import pytest
+import tensorflow as tf
+from conftest import tiny_config
+from test_cli import run_cli
+
+from pix2pix_tf import evaluator, train_lib, visualize
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> pathlib.Path:
+    """A tiny run (6 steps) that validated at steps 2, 4 and 6 on 2 val images."""
+    from conftest import write_pairs
+
+    root = tmp_path_factory.mktemp("data")
+    write_pairs(root, "train", 6, seed=1)
+    write_pairs(root, "val", 3, seed=2)
+    workdir = tmp_path_factory.mktemp("run")
+    train_lib.train_and_evaluate(tiny_config(root, steps=6, val_every=2, val_images=2), workdir)
+    return workdir
+
+
+def test_validation_during_training_writes_csv_tensorboard_and_best_checkpoint(trained_run):
+    with open(trained_run / "validation.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [int(row["step"]) for row in rows] == [2, 4, 6]
+    assert set(rows[0]) == {"step", "l1", "psnr", "ssim"}
+    best = json.loads((trained_run / "checkpoints" / "best" / "best.json").read_text())
+    lowest = min(rows, key=lambda row: float(row["l1"]))
+    assert best["metric"] == "l1" and best["step"] == int(lowest["step"])
+    assert best["value"] == pytest.approx(float(lowest["l1"]), rel=1e-4)
+    assert tf.train.latest_checkpoint(str(trained_run / "checkpoints" / "best")).endswith(f"best-{best['step']}")
+    generator, _ = train_lib.load_generator(trained_run, "best")  # the best checkpoint restores
+    assert generator(tf.zeros([1, 32, 32, 3])).shape == (1, 32, 32, 3)
+    scalars = visualize.read_scalars(trained_run / "tensorboard")
+    assert list(scalars["val/l1"][0]) == [2, 4, 6]
+    for tag in ("train/d_loss", "train/g_loss", "train/learning_rate", "train/d_real", "train/d_fake"):
+        assert tag in scalars, tag
+
+
+def test_tensorboard_holds_the_graph_of_the_train_step(trained_run):
+    events = [tf.compat.v1.Event.FromString(record.numpy())
+              for path in (trained_run / "tensorboard").glob("events.out.tfevents.*")
+              for record in tf.data.TFRecordDataset(str(path))]
+    graphs = [value for event in events for value in event.summary.value
+              if value.metadata.plugin_data.plugin_name == "graph_run_metadata_graph"]
+    assert [value.tag for value in graphs] == ["train_step"]
+    assert len(graphs[0].tensor.string_val[0]) > 10_000  # a serialized RunMetadata holding the graph
+
+
+def test_resume_drops_validation_rows_the_interrupted_process_wrote_after_its_checkpoint(tmp_path, paired_folder):
+    config = tiny_config(paired_folder, steps=2, val_every=2, val_images=2)
+    train_lib.train_and_evaluate(config, tmp_path)
+    with open(tmp_path / "validation.csv", "a") as file:
+        file.write("3,0.5,10,0.1\n")  # as if validated after the step-2 checkpoint, then killed
+    train_lib.train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+    steps = [int(row["step"]) for row in csv.DictReader(open(tmp_path / "validation.csv"))]
+    assert steps == [2, 4]
+
+
+class _Sources(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources = []
+
+    def handle_starttag(self, tag, attributes):
+        if tag == "img":
+            self.sources.append(dict(attributes)["src"])
+
+
+def test_evaluate_writes_metrics_html_and_grid_that_reference_real_files(trained_run, tmp_path):
+    out = tmp_path / "report"
+    result = run_cli("evaluate", f"--workdir={trained_run}", f"--out={out}", "--palette=facades")
+    assert result.returncode == 0, result.stderr
+    assert "3 images: l1" in result.stdout
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["images"] == 3 and len(record["per_image"]) == 3
+    assert {"l1", "psnr", "ssim", "pixel_accuracy", "class_iou", "baseline_mean_target_l1"} <= set(record)
+    assert [row["name"] for row in record["per_image"]] == ["0", "1", "2"]  # the val files' stems
+    parser = _Sources()
+    parser.feed((out / "index.html").read_text())
+    assert len(parser.sources) == 9  # input, output, target per image
+    assert all((out / source).is_file() for source in parser.sources)
+    assert tf.io.decode_png(tf.io.read_file(str(out / "grid.png"))).shape[0] > 100
+
+
+def test_evaluate_api_scores_the_best_checkpoint_and_a_subset(trained_run, tmp_path):
+    result, paths = evaluator.evaluate_model(trained_run, tmp_path, checkpoint="best", max_images=2,
+                                             log=lambda line: None)
+    assert result.summary["images"] == 2
+    assert json.loads(paths["metrics.json"].read_text())["checkpoint"] == "best"
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give one of --workdir"),
+    (["--workdir=/nonexistent/run"], "/nonexistent/run"),
+])
+def test_evaluate_names_what_is_missing(args, message):
+    result = run_cli("evaluate", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_evaluate_names_a_missing_split(trained_run, tmp_path):
+    result = run_cli("evaluate", f"--workdir={trained_run}", "--split=test", f"--out={tmp_path}")
+    assert result.returncode == 2
+    assert "test" in result.stderr
+
+
+def test_plot_draws_losses_and_validation_curves(trained_run, tmp_path):
+    result = run_cli("plot", f"--workdir={trained_run}", f"--out={tmp_path / 'curves.png'}")
+    assert result.returncode == 0, result.stderr
+    assert "8 panels" in result.stdout
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "curves.png"))).shape[1] > 500
+
+
+def test_plot_names_a_folder_that_is_not_a_run(tmp_path):
+    result = run_cli("plot", f"--workdir={tmp_path}")
+    assert result.returncode == 2
+    assert "no tensorboard/ folder" in result.stderr
