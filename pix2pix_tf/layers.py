@@ -135,3 +135,56 @@ class FixedDropout(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+# Kernel rows (or columns) of a 4-tap, stride-2, "same" transposed convolution that reach output
+# row 2m + parity, for input rows (m - 1, m) at parity 0 and (m, m + 1) at parity 1.
+_PHASE_TAPS = ((3, 1), (2, 0))
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class SubpixelConv2DTranspose(layers.Conv2DTranspose):
+    """``Conv2DTranspose(filters, 4, strides=2, padding="same")``, computed as one forward convolution.
+
+    Same weights (kernel (4, 4, filters, in_channels)), same outputs to float rounding, same
+    checkpoints. Each of the four output phases (row and column parity) is a 2 x 2 correlation of
+    the input padded by one pixel, so the four phases run as one 2 x 2 convolution with
+    4 x filters outputs, and ``depth_to_space`` interleaves them. On x86 CPUs forward
+    convolutions are far better optimised than transposed ones (a 1024 -> 512 transposed conv
+    on a 2 x 2 input takes 27 ms with oneDNN, its forward twin 4 ms).
+
+    Input (batch, H, W, in_channels) -> (batch, 2H, 2W, filters).
+    """
+
+    def __init__(self, filters: int, kernel_size=4, strides=2, padding="same", **kwargs):
+        as_pair = lambda value: tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # noqa: E731
+        if as_pair(kernel_size) != (4, 4) or as_pair(strides) != (2, 2) or padding != "same":
+            raise ValueError("SubpixelConv2DTranspose computes 4x4, stride 2, 'same' transposed convolutions only; "
+                             f"got kernel_size={kernel_size}, strides={strides}, padding={padding!r}")
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
+
+    def _phase_kernel(self):
+        """(2, 2, in_channels, 4 * filters): the four phase kernels, phase-major as depth_to_space expects."""
+        import tensorflow as tf
+
+        kernel = tf.transpose(self.kernel, [0, 1, 3, 2])  # (4, 4, in, out)
+        phases = []
+        for row_taps in _PHASE_TAPS:
+            for column_taps in _PHASE_TAPS:
+                rows = tf.gather(kernel, row_taps, axis=0)
+                phases.append(tf.gather(rows, column_taps, axis=1))
+        return tf.concat(phases, axis=-1)
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        height, width = tf.shape(inputs)[1], tf.shape(inputs)[2]
+        padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        phases = tf.nn.conv2d(padded, tf.cast(self._phase_kernel(), inputs.dtype), 1, "VALID")  # (b, H+1, W+1, 4f)
+        groups = tf.split(phases, 4, axis=-1)
+        shifted = [group[:, row:row + height, column:column + width]
+                   for group, (row, column) in zip(groups, ((0, 0), (0, 1), (1, 0), (1, 1)))]
+        outputs = tf.nn.depth_to_space(tf.concat(shifted, axis=-1), 2)
+        if self.use_bias:
+            outputs = outputs + tf.cast(self.bias, outputs.dtype)
+        return outputs

@@ -1,5 +1,6 @@
 """pix2pix-tf benchmark: print speed figures, ending with one JSON line.
 
+  pix2pix-tf benchmark --what=train --preset=paper --batch_size=1 --steps=20 # train step: time, img/s, memory
   pix2pix-tf benchmark --what=input --data=path/to/facades --image_size=256   # input pipeline images/s
   pix2pix-tf benchmark --what=inference --image_size=256 --filters=64         # TFLite size and latency
   pix2pix-tf benchmark --what=inference --workdir=runs/facades                 # ... of a trained run
@@ -15,8 +16,11 @@ from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.config import PRESETS, get_preset
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("what", "input", ["input", "inference"], "What to time: input = the training input "
-                  "pipeline alone; inference = each TFLite precision's size and latency (2 threads).")
+flags.DEFINE_enum("what", "input", ["train", "input", "inference"], "What to time: train = the train step "
+                  "(--steps timed steps, default 20); input = the training input pipeline alone; inference = "
+                  "each TFLite precision's size and latency (2 threads).")
+flags.DEFINE_list("sources", ["synthetic", "data"], "--what=train: time the step on fixed random tensors "
+                  "(synthetic: the step alone) and/or on batches of the dataset (data: step + input).")
 flags.DEFINE_string("workdir", None, "--what=inference: time this run's generator (default: a new one).")
 flags.DEFINE_integer("runs", 10, "--what=inference: timed runs per precision (after one warm-up).")
 flags.DEFINE_integer("batches", 200, "Batches to time (after 20 of warm-up).")
@@ -32,11 +36,17 @@ def main(argv: list[str]) -> None:
         config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
         from pix2pix_tf import benchmarks
 
-        if FLAGS.what == "input":
+        if FLAGS.what == "train":
+            results = {source: benchmarks.benchmark_train(config, steps=config.train.steps or 20, source=source)
+                       for source in FLAGS.sources}
+        elif FLAGS.what == "input":
             results = benchmarks.benchmark_input(config, FLAGS.batches)
         else:
             results = benchmarks.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir)
-    if FLAGS.what == "input":
+    if FLAGS.what == "train":
+        for source, figures in results.items():
+            print(_train_line(source, figures))
+    elif FLAGS.what == "input":
         print(f"input pipeline: {results['images_per_s']:.1f} images/s "
               f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
               f"{results['preprocess']})")
@@ -45,6 +55,20 @@ def main(argv: list[str]) -> None:
             print(f"tflite {precision:>12}: {figures['size_mb']:7.1f} MB, {figures['median_ms']:8.1f} ms median "
                   f"({figures['min_ms']:.1f} min) per image, 2 threads")
     print(json.dumps(results, sort_keys=True))
+
+
+def _train_line(source: str, figures: dict) -> str:
+    line = (f"train step ({source}, {figures['image_size']} px, batch {figures['batch_size']}): median "
+            f"{figures['median_step_s']:.3f} s (min {figures['min_step_s']:.3f}, max {figures['max_step_s']:.3f}), "
+            f"{figures['images_per_s']:.2f} images/s, first step {figures['first_step_s']:.1f} s, peak RSS "
+            f"{figures['peak_rss_mib']:.0f} MiB, {figures['achieved_gflop_per_s']:.0f} GFLOP/s = "
+            f"{100 * figures['fraction_of_matmul']:.0f}% of this machine's matmul rate "
+            f"({figures['matmul_gflop_per_s']:.0f} GFLOP/s; {figures['step_gflop']:.1f} GFLOP per step)")
+    if "peak_device_mib" in figures:
+        line += f", peak device memory {figures['peak_device_mib']:.0f} MiB"
+    if "input_images_per_s" in figures:
+        line += f"; input pipeline alone {figures['input_images_per_s']:.0f} images/s"
+    return line
 
 
 def run(argv: list[str]) -> None:
