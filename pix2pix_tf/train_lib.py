@@ -19,6 +19,7 @@ from absl import logging
 
 from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, validation
 from pix2pix_tf.config import Config, write_text_atomically
+from pix2pix_tf.optimizers import FusedAdam
 from pix2pix_tf.progress import Progress
 
 # Settings that may change between a run and its resumption; the rest must match the checkpoint.
@@ -68,7 +69,7 @@ class Pix2Pix:
             schedule = ConstantThenLinearDecay(
                 train.learning_rate, train.epochs * steps_per_epoch, train.decay_epochs * steps_per_epoch
             )
-            return keras.optimizers.Adam(schedule, beta_1=train.beta1, beta_2=train.beta2)
+            return FusedAdam(schedule, beta_1=train.beta1, beta_2=train.beta2)
 
         self.generator_optimizer = adam()
         self.discriminator_optimizer = adam()
