@@ -58,7 +58,10 @@ class ModelConfig(_Validated):
 
     generator: str = option("unet", "Generator architecture.", ("unet", "resnet"))
     filters: int = option(64, "Generator base width (ngf); doubles per level up to 8x.")
-    norm: str = option("batch", "Normalization in both networks.", ("batch", "instance", "none"))
+    norm: str = option(
+        "batch", "Normalization in both networks; sync_batch: batch statistics over all replicas of --strategy.",
+        ("batch", "sync_batch", "instance", "none"),
+    )
     dropout: float = option(0.5, "Dropout rate in the U-Net decoder blocks next to the innermost.")
     upsample: str = option(
         "transpose",
@@ -160,6 +163,21 @@ class TrainConfig(_Validated):
     gan_weight: float = option(1.0, "Weight of the adversarial term in G's loss (0: L1-only ablation).")
     l1_weight: float = option(100.0, "Weight of the reconstruction term (lambda; 0: cGAN-only ablation).")
     jit_compile: bool = option(False, "Compile the train step with XLA.")
+    mixed_precision: str = option(
+        "none",
+        "Compute in float16 (with loss scaling for both optimizers) or bfloat16; variables and losses stay "
+        "float32. For GPUs and TPUs; CPUs without bfloat16 units run it slower.",
+        ("none", "float16", "bfloat16"),
+    )
+    steps_per_call: int = option(
+        1, "Train steps run by one tf.function call (fewer Python round trips; for GPUs and TPUs)."
+    )
+    strategy: str = option(
+        "default",
+        "tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker (hosts in "
+        "TF_CONFIG), tpu. The batch size is the global batch.",
+        ("default", "mirrored", "multiworker", "tpu"),
+    )
     seed: int = option(0, "Seed of weights, data order and jitter.")
     log_every: int = option(50, "Steps between TensorBoard scalars and progress lines.")
     sample_every: int = option(500, "Steps between sample grids (PNG and TensorBoard).")
@@ -181,7 +199,8 @@ class TrainConfig(_Validated):
     )
 
     def validate(self) -> None:
-        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                     "steps_per_call"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("epochs", "decay_epochs", "steps", "num_samples", "val_every"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")

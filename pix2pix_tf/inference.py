@@ -30,7 +30,7 @@ def make_generate_fn(generator: keras.Model, mode: str = "paper") -> Callable[[t
     if mode not in INFERENCE_MODES:
         raise ValueError(f"mode={mode!r} is not valid; choose one of: {', '.join(INFERENCE_MODES)}")
     if mode == "eval":
-        return tf.function(lambda images: generator(images, training=False))
+        return tf.function(lambda images: tf.cast(generator(images, training=False), tf.float32))
 
     moving = _moving_statistics(generator)
 
@@ -38,7 +38,7 @@ def make_generate_fn(generator: keras.Model, mode: str = "paper") -> Callable[[t
     def generate(images):
         saved = [tf.identity(variable) for variable in moving]
         outputs = tf.map_fn(
-            lambda image: generator(image[tf.newaxis], training=True)[0],
+            lambda image: tf.cast(generator(image[tf.newaxis], training=True)[0], tf.float32),
             images,
             fn_output_signature=tf.float32,
         )

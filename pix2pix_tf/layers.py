@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-NORMS = ("batch", "instance", "none")
+NORMS = ("batch", "sync_batch", "instance", "none")
 
 
 def conv_initializer() -> keras.initializers.Initializer:
@@ -23,11 +23,14 @@ def normalization(norm: str, name: str) -> layers.Layer | None:
     """The normalization layer for ``norm``, or None for ``"none"``.
 
     Batch norm uses PyTorch's momentum (0.1, i.e. 0.9 here) and epsilon, with gamma ~ N(1, 0.02).
+    ``sync_batch`` is batch norm whose statistics span every replica of a distribution strategy
+    (the global batch); on one device it is plain batch norm.
     Instance norm has no affine parameters, like PyTorch's ``InstanceNorm2d`` default.
     """
     check_choice("norm", norm, NORMS)
-    if norm == "batch":
+    if norm in ("batch", "sync_batch"):
         return layers.BatchNormalization(
+            synchronized=norm == "sync_batch",
             momentum=0.9,
             epsilon=1e-5,
             gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
@@ -40,7 +43,7 @@ def normalization(norm: str, name: str) -> layers.Layer | None:
 
 def conv_bias(norm: str) -> bool:
     """Convolutions followed by batch norm carry no bias: the norm's beta replaces it."""
-    return norm != "batch"
+    return norm not in ("batch", "sync_batch")
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")

@@ -6,12 +6,14 @@ unknown (None) so a generator built for 256 px also runs on any multiple of its 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import keras
 from keras import layers
 
-from pix2pix_tf.layers import ReflectionPadding2D, check_choice, conv_bias, conv_initializer, normalization
+from pix2pix_tf.layers import NORMS, ReflectionPadding2D, check_choice, conv_bias, conv_initializer, normalization
 
 UPSAMPLES = ("transpose", "resize")
 
@@ -74,7 +76,7 @@ def unet_generator(
       image_size: training size; a power of two from 32 to 1024. Sets the depth (8 at 256 px).
       input_channels, output_channels: 1 (gray) or 3 (RGB).
       filters: width of the first level (ngf); level i has filters * min(2**i, 8).
-      norm: "batch" | "instance" | "none".
+      norm: "batch" | "sync_batch" | "instance" | "none".
       dropout: rate of the decoder dropout (0 disables it).
       upsample: "transpose" (paper) | "resize" (bilinear + conv, no checkerboard artefacts).
 
@@ -82,7 +84,7 @@ def unet_generator(
       Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
       H and W multiples of image_size's stride 2**depth (any such size works).
     """
-    check_choice("norm", norm, ("batch", "instance", "none"))
+    check_choice("norm", norm, NORMS)
     check_choice("upsample", upsample, UPSAMPLES)
     if image_size < 32 or image_size > 1024 or image_size & (image_size - 1):
         raise ValueError(f"image_size must be a power of two from 32 to 1024, got {image_size}")
@@ -143,7 +145,7 @@ def resnet_generator(
       Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
       H and W multiples of 4.
     """
-    check_choice("norm", norm, ("batch", "instance", "none"))
+    check_choice("norm", norm, NORMS)
     if blocks < 1:
         raise ValueError(f"blocks must be >= 1, got {blocks}")
     init = conv_initializer()
@@ -225,7 +227,7 @@ def patchgan_discriminator(
       Model ([input_image (b, H, W, input_channels), image (b, H, W, output_channels)]
       or image alone) -> logits (b, H', W', 1), float32.
     """
-    check_choice("norm", norm, ("batch", "instance", "none"))
+    check_choice("norm", norm, NORMS)
     if n_layers < 0:
         raise ValueError(f"n_layers must be >= 0, got {n_layers}")
     image = keras.Input((None, None, output_channels), name="image")
@@ -251,6 +253,21 @@ def patchgan_discriminator(
         x = layers.LeakyReLU(negative_slope=0.2, name=f"layer{index}_lrelu")(x)
     outputs = layers.Activation("linear", dtype="float32", name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+# TrainConfig.mixed_precision -> Keras dtype policy.
+DTYPE_POLICIES = {"none": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision: str = "none") -> Iterator[None]:
+    """Layers built inside compute in the chosen precision (variables stay float32)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(DTYPE_POLICIES[mixed_precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def build_generator(model_config, image_size: int) -> keras.Model:

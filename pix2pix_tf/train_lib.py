@@ -11,13 +11,14 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import time
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import evaluation, inference, input_pipeline, losses, models, validation
+from pix2pix_tf import distribute, evaluation, inference, input_pipeline, losses, models, validation
 from pix2pix_tf.config import Config, write_text_atomically
 from pix2pix_tf.optimizers import FusedAdam
 from pix2pix_tf.progress import Progress
@@ -27,7 +28,7 @@ RESUMABLE_FIELDS = {
     "data": {"data", "cache"},
     "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
               "keep_checkpoints", "num_samples", "eval_mode", "jit_compile", "val_every", "val_images",
-              "best_metric"},
+              "best_metric", "steps_per_call"},
 }
 
 
@@ -51,31 +52,59 @@ class ConstantThenLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class Pix2Pix:
-    """Generator, discriminator, their optimizers and the step counter.
+    """Generator, discriminator, their optimizers and the step counter, built in ``strategy``'s scope.
 
     Args:
       config: the run's Config.
       steps_per_epoch: optimizer steps in one epoch; sets the learning-rate schedule.
+      strategy: the tf.distribute strategy (default: the current one, a single device).
     """
 
-    def __init__(self, config: Config, steps_per_epoch: int):
+    def __init__(self, config: Config, steps_per_epoch: int, strategy: tf.distribute.Strategy | None = None):
         self.config = config
         train = config.train
-        self.generator = models.build_generator(config.model, config.data.image_size)
-        self.discriminator = models.build_discriminator(config.model)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope(), models.dtype_policy(train.mixed_precision):
+            self.generator = models.build_generator(config.model, config.data.image_size)
+            self.discriminator = models.build_discriminator(config.model)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.generator_optimizer = self._optimizer(steps_per_epoch)
+            self.discriminator_optimizer = self._optimizer(steps_per_epoch)
+            self.generator_optimizer.build(self.generator.trainable_variables)
+            self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self._replica_step = tf.function(self.train_step, jit_compile=True) if train.jit_compile else self.train_step
+        self.compiled_train_step = tf.function(self.distributed_train_step)
+        self.compiled_train_steps = tf.function(self.distributed_train_steps)
 
-        def adam():
-            schedule = ConstantThenLinearDecay(
-                train.learning_rate, train.epochs * steps_per_epoch, train.decay_epochs * steps_per_epoch
-            )
-            return FusedAdam(schedule, beta_1=train.beta1, beta_2=train.beta2)
+    def _optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        """The paper's Adam and schedule; wrapped for loss scaling when computing in float16."""
+        train = self.config.train
+        schedule = ConstantThenLinearDecay(
+            train.learning_rate, train.epochs * steps_per_epoch, train.decay_epochs * steps_per_epoch
+        )
+        optimizer = FusedAdam(schedule, beta_1=train.beta1, beta_2=train.beta2)
+        if train.mixed_precision == "float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
-        self.generator_optimizer = adam()
-        self.discriminator_optimizer = adam()
-        self.generator_optimizer.build(self.generator.trainable_variables)
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
-        self.compiled_train_step = tf.function(self.train_step, jit_compile=train.jit_compile)
+    @property
+    def learning_rate(self) -> float:
+        optimizer = self.generator_optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        return float(optimizer.learning_rate)
+
+    def distributed_train_step(self, inputs, targets) -> dict[str, tf.Tensor]:
+        """``train_step`` on every replica (inputs: per-replica values of a distributed dataset,
+        or plain tensors on one device); the scalars averaged over replicas."""
+        per_replica = self.strategy.run(self._replica_step, args=(inputs, targets))
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in per_replica.items()}
+
+    def distributed_train_steps(self, iterator, steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        """``steps`` train steps on batches of ``iterator`` in one call; the last step's scalars."""
+        for _ in tf.range(steps - 1):
+            self.distributed_train_step(*next(iterator))
+        return self.distributed_train_step(*next(iterator))
 
     def checkpoint(self, **extra) -> tf.train.Checkpoint:
         return tf.train.Checkpoint(
@@ -98,8 +127,9 @@ class Pix2Pix:
             fake_logits = self._discriminate(inputs, tf.stop_gradient(outputs))
             loss = losses.discriminator_loss(real_logits, fake_logits, self.config.train.gan_loss)
             replica_loss = loss / replicas  # summed over replicas: the mean over the global batch
+            scaled_loss = self.discriminator_optimizer.scale_loss(replica_loss)  # float16: loss scaling
         variables = self.discriminator.trainable_variables
-        gradients = tape.gradient(replica_loss, variables)
+        gradients = tape.gradient(scaled_loss, variables)
         self.discriminator_optimizer.apply(gradients, variables)
         return {
             "d_loss": loss,
@@ -121,7 +151,7 @@ class Pix2Pix:
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         generator_tape = tf.GradientTape()
         with generator_tape:
-            outputs = self.generator(inputs, training=True)
+            outputs = tf.cast(self.generator(inputs, training=True), tf.float32)
         metrics, fake_logits = {}, tf.zeros([1])
         if train.gan_weight > 0:
             metrics = self._update_discriminator(inputs, targets, outputs)
@@ -133,8 +163,9 @@ class Pix2Pix:
                 train.gan_weight, train.l1_weight,
             )
             replica_loss = generator_losses["total"] / replicas
+            scaled_loss = self.generator_optimizer.scale_loss(replica_loss)
         variables = self.generator.trainable_variables
-        gradients = generator_tape.gradient(replica_loss, variables)
+        gradients = generator_tape.gradient(scaled_loss, variables)
         self.generator_optimizer.apply(gradients, variables)
         self.step.assign_add(1)
         metrics.update(
@@ -184,6 +215,36 @@ def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Conf
     return results
 
 
+class _Checkpoints:
+    """The run's checkpoints: restored by every worker, written by the chief.
+
+    Non-chief workers of a cluster must take part in each save (the variables are mirrored), so
+    they write to a scratch folder that is deleted at once.
+    """
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, workdir: pathlib.Path, keep: int, chief: bool):
+        self.folder = workdir / "checkpoints"
+        self.scratch = None if chief else workdir / f"worker_scratch_{distribute.task()[1]}"
+        self.manager = tf.train.CheckpointManager(checkpoint, self.scratch or self.folder, max_to_keep=keep)
+        self.checkpoint = checkpoint
+
+    def restore(self) -> str | None:
+        latest = tf.train.latest_checkpoint(str(self.folder))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return latest
+
+    def save(self, step: int) -> str:
+        path = self.manager.save(checkpoint_number=step)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        return path
+
+    def has(self, step: int) -> bool:
+        latest = tf.train.latest_checkpoint(str(self.folder))
+        return latest is not None and latest.endswith(f"-{step}")
+
+
 def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
     """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
 
@@ -191,6 +252,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     ``train.best_metric``), ``tensorboard/`` (losses, learning rate, D's outputs, samples,
     validation, the step's graph), ``samples/step_*.png``, ``validation.csv`` and ``metrics.json``
     (val L1/PSNR/SSIM of the model and of two trivial baselines). Returns the final metrics.
+    With ``train.strategy`` set, every worker runs this; only the chief writes files.
     """
     workdir = pathlib.Path(workdir).expanduser()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -201,19 +263,24 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     logging.info("data: %s", data_dir)
     train = config.train
     keras.utils.set_random_seed(train.seed)
+    strategy = distribute.make_strategy(train.strategy)
+    chief = distribute.is_chief(strategy)
 
     steps_per_epoch = math.ceil(input_pipeline.count_examples(config, "train", data_dir) / train.batch_size)
     last_step = total_steps(config, steps_per_epoch)
-    train_iterator = iter(input_pipeline.make_dataset(
-        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir))
-    model = Pix2Pix(config, steps_per_epoch)
-    manager = tf.train.CheckpointManager(
-        model.checkpoint(data=train_iterator), workdir / "checkpoints", max_to_keep=train.keep_checkpoints
-    )
-    if manager.latest_checkpoint:
-        manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(model.step))
-    config.save(config_path)
+    train_dataset = input_pipeline.make_dataset(
+        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir)
+    if train.strategy != "default":
+        train_dataset = strategy.experimental_distribute_dataset(train_dataset)
+    train_iterator = iter(train_dataset)
+    model = Pix2Pix(config, steps_per_epoch, strategy)
+    # A distributed iterator cannot be checkpointed: a resumed distributed run restarts its data order.
+    extra = {"data": train_iterator} if train.strategy == "default" else {}
+    checkpoints = _Checkpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief)
+    if checkpoints.restore():
+        logging.info("resumed from %s at step %d", checkpoints.folder, int(model.step.numpy()))
+    if chief:
+        config.save(config_path)
 
     val_batch = 1 if config.data.variable_size else max(train.num_samples, 1)
     val_dataset = input_pipeline.make_dataset(
@@ -221,13 +288,16 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         data_dir=data_dir,
     )
     generate = inference.make_generate_fn(model.generator, train.eval_mode)
-    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
-    step = int(model.step)
-    write_samples = validation.SampleWriter(
-        workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
-    validate = validation.Validator(
-        workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
-        model.checkpoint(), train.best_metric, resumed_step=step)
+    writer = tf.summary.create_file_writer(str(workdir / "tensorboard")) if chief else tf.summary.create_noop_writer()
+    step = int(model.step.numpy())
+    if chief:
+        write_samples = validation.SampleWriter(
+            workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
+        validate = validation.Validator(
+            workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
+            model.checkpoint(), train.best_metric, resumed_step=step)
+    else:
+        write_samples = validate = lambda step: None  # noqa: E731
 
     progress = Progress(last_step, step, train.batch_size)
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
@@ -235,32 +305,40 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     graph_written = False
     try:
         while step < last_step:
-            inputs, targets = next(train_iterator)
-            metrics = model.compiled_train_step(inputs, targets)
-            step = int(model.step)
+            previous = step
+            calls = min(train.steps_per_call, last_step - step)
+            if calls == 1:
+                metrics = model.compiled_train_step(*next(train_iterator))
+            else:
+                metrics = model.compiled_train_steps(train_iterator, tf.constant(calls))
+            step = int(model.step.numpy())
             if not graph_written:
                 with writer.as_default(step=step):
                     tf.summary.trace_export("train_step")
                 graph_written = True
-            if step % train.log_every == 0 or step == last_step:
+            crossed = lambda every: every and step // every > previous // every  # noqa: E731
+            if crossed(train.log_every) or step == last_step:
                 values = {name: float(value) for name, value in metrics.items()}
-                progress.update(step, values)
-                _log_scalars(writer, step, values, float(model.generator_optimizer.learning_rate))
-            if step % train.sample_every == 0:
+                if chief:
+                    progress.update(step, values)
+                _log_scalars(writer, step, values, model.learning_rate)
+            if crossed(train.sample_every):
                 write_samples(step)
-            if train.val_every and step % train.val_every == 0:
+            if crossed(train.val_every):
                 validate(step)
-            if step % train.checkpoint_every == 0:
-                manager.save(checkpoint_number=step)
+            if crossed(train.checkpoint_every):
+                checkpoints.save(step)
     except KeyboardInterrupt:
         progress.close()
-        path = manager.save(checkpoint_number=step)
+        path = checkpoints.save(step)
         logging.warning("interrupted at step %d; saved %s; run the same command to resume", step, path)
         raise
     progress.close()
     tf.summary.trace_off()
-    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-        manager.save(checkpoint_number=step)
+    if not checkpoints.has(step):
+        checkpoints.save(step)
+    if not chief:
+        return {"step": step}
     write_samples(step)
     return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
 
