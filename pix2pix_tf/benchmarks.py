@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -92,7 +93,7 @@ def model_flops(model, image_size: int) -> float:
     probe = keras.Model(model.inputs, [layer.output for layer in conv_layers])
     zeros = [np.zeros((1, image_size, image_size, int(tensor.shape[-1])), np.float32) for tensor in model.inputs]
     total = 0.0
-    for layer, output in zip(conv_layers, probe(zeros if len(zeros) > 1 else zeros[0])):
+    for layer, output in zip(conv_layers, probe(zeros)):
         kernel_height, kernel_width, third, fourth = layer.kernel.shape
         height, width, out_channels = output.shape[1:]
         if isinstance(layer, keras.layers.Conv2DTranspose):  # kernel (h, w, out, in); one kernel per input pixel
@@ -108,7 +109,10 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
     import tensorflow as tf
 
     a = tf.random.stateless_uniform((size, size), seed=(0, 1))
-    matmul = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)))
+    @tf.function
+    def matmul(x):
+        return tf.reduce_sum(tf.matmul(x, x))
+
     float(matmul(a))
     best = float("inf")
     for _ in range(repeats):
@@ -118,13 +122,30 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
     return 2.0 * size**3 / best
 
 
-def _peak_memory_mib() -> dict[str, float]:
-    """Peak resident memory of this process (MiB), and the GPU's peak allocation when there is one."""
-    import resource
+def _reset_peak_memory() -> None:
+    """Restarts the peak-RSS count (Linux: ``clear_refs`` 5), so each benchmark reports its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+    except OSError:
+        pass  # elsewhere the peak is the process's since it started
 
+
+def _peak_rss_kib() -> int:
+    try:
+        with open("/proc/self/status") as file:
+            return next(int(line.split()[1]) for line in file if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_memory_mib() -> dict[str, float]:
+    """Peak resident memory (MiB) since ``_reset_peak_memory``, and the GPU's peak allocation when there is one."""
     import tensorflow as tf
 
-    peaks = {"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    peaks = {"peak_rss_mib": round(_peak_rss_kib() / 1024, 1)}
     if tf.config.list_physical_devices("GPU"):
         peaks["peak_device_mib"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
     return peaks
@@ -165,6 +186,8 @@ def benchmark_train(
     if source not in ("synthetic", "data"):
         raise ValueError(f"source={source!r} is not valid; choose synthetic or data")
     batch, size = config.train.batch_size, config.data.image_size
+    gc.collect()
+    _reset_peak_memory()
     if source == "data":
         batches = iter(input_pipeline.make_dataset(config, "train", training=True, batch_size=batch,
                                                    seed=config.train.seed, data_dir=data_dir))
@@ -194,7 +217,7 @@ def benchmark_train(
         "median_step_s": round(median, 4), "min_step_s": round(timings[0], 4), "max_step_s": round(timings[-1], 4),
         "images_per_s": round(batch / median, 3), "first_step_s": round(first, 2),
         **_peak_memory_mib(),
-        "step_gflop": round(flops / 1e9, 1), "achieved_gflop_per_s": round(flops / median / 1e9, 1),
+        "step_gflop": round(flops / 1e9, 3), "achieved_gflop_per_s": round(flops / median / 1e9, 2),
         "matmul_gflop_per_s": round(matmul_rate / 1e9, 1),
         "fraction_of_matmul": round(flops / median / matmul_rate, 3),
     }
