@@ -16,6 +16,17 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def save_figure(figure, path: str | os.PathLike, title: str = "") -> None:
+    """Writes a matplotlib figure as PNG atomically (temp file, then rename) and closes it."""
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    temp_path = f"{os.fspath(path)}.tmp.png"
+    figure.savefig(temp_path, dpi=100)
+    plt.close(figure)
+    os.replace(temp_path, path)
+
+
 def save_sample_grid(
     path: str | os.PathLike, inputs, targets, outputs, title: str = ""
 ) -> None:
@@ -36,13 +47,7 @@ def save_sample_grid(
             axis.set_yticks([])
             if row == 0:
                 axis.set_title(name)
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    temp_path = f"{os.fspath(path)}.tmp.png"
-    figure.savefig(temp_path, dpi=100)
-    plt.close(figure)
-    os.replace(temp_path, path)
+    save_figure(figure, path, title)
 
 
 def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -102,11 +107,5 @@ def save_curves(path: str | os.PathLike, scalars: dict[str, tuple[np.ndarray, np
             axis.legend()
     for axis in list(axes.flat)[len(panels):]:
         axis.axis("off")
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    temp_path = f"{os.fspath(path)}.tmp.png"
-    figure.savefig(temp_path, dpi=100)
-    plt.close(figure)
-    os.replace(temp_path, path)
+    save_figure(figure, path, title)
     return len(panels)
