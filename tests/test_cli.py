@@ -43,7 +43,7 @@ def test_helpfull_explains_every_train_flag_the_issue_names():
 @pytest.mark.parametrize(
     "flag, message",
     [
-        ("--norm=group", "--norm=group: value should be one of <batch|instance|none>"),
+        ("--norm=group", "--norm=group: value should be one of <batch|sync_batch|instance|none>"),
         ("--image_size=100", "--image_size must be a power of two from 32 to 1024, got 100"),
         ("--batch_size=0", "--batch_size must be >= 1, got 0"),
         ("--steps=many", "--steps=many"),
