@@ -186,8 +186,10 @@ def benchmark_train(
     if source not in ("synthetic", "data"):
         raise ValueError(f"source={source!r} is not valid; choose synthetic or data")
     batch, size = config.train.batch_size, config.data.image_size
+    flops = step_flops(config) * batch
+    matmul_rate = matmul_flops_per_second()
     gc.collect()
-    _reset_peak_memory()
+    _reset_peak_memory()  # the peak of training alone, not of the FLOP count's extra models
     if source == "data":
         batches = iter(input_pipeline.make_dataset(config, "train", training=True, batch_size=batch,
                                                    seed=config.train.seed, data_dir=data_dir))
@@ -210,8 +212,6 @@ def benchmark_train(
         timed_step()
     timings = sorted(timed_step() for _ in range(steps))
     median = timings[len(timings) // 2]
-    flops = step_flops(config) * batch
-    matmul_rate = matmul_flops_per_second()
     results = {
         "source": source, "image_size": size, "batch_size": batch, "steps": steps,
         "median_step_s": round(median, 4), "min_step_s": round(timings[0], 4), "max_step_s": round(timings[-1], 4),
