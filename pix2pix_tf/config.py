@@ -169,6 +169,12 @@ class TrainConfig(_Validated):
         "float32. For GPUs and TPUs; CPUs without bfloat16 units run it slower.",
         ("none", "float16", "bfloat16"),
     )
+    nonfinite: str = option(
+        "stop",
+        "When a loss or gradient is NaN or infinite: stop (the last good checkpoint stays the newest) "
+        "or skip that update and count it.",
+        ("stop", "skip"),
+    )
     steps_per_call: int = option(
         1, "Train steps run by one tf.function call (fewer Python round trips; for GPUs and TPUs)."
     )

@@ -11,25 +11,17 @@ import json
 import math
 import os
 import pathlib
-import shutil
 import time
 
 import keras
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import distribute, evaluation, inference, input_pipeline, losses, models, validation
+from pix2pix_tf import distribute, evaluation, health, inference, input_pipeline, interrupts, losses, models
+from pix2pix_tf import run_folder, validation
 from pix2pix_tf.config import Config, write_text_atomically
 from pix2pix_tf.optimizers import FusedAdam
 from pix2pix_tf.progress import Progress
-
-# Settings that may change between a run and its resumption; the rest must match the checkpoint.
-RESUMABLE_FIELDS = {
-    "data": {"data", "cache"},
-    "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
-              "keep_checkpoints", "num_samples", "eval_mode", "jit_compile", "val_every", "val_images",
-              "best_metric", "steps_per_call"},
-}
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
@@ -130,8 +122,9 @@ class Pix2Pix:
             scaled_loss = self.discriminator_optimizer.scale_loss(replica_loss)  # float16: loss scaling
         variables = self.discriminator.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
-        self.discriminator_optimizer.apply(gradients, variables)
+        applied = self._apply_if_finite(self.discriminator_optimizer, loss, gradients, variables)
         return {
+            "d_applied": applied,
             "d_loss": loss,
             "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
             "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
@@ -145,7 +138,8 @@ class Pix2Pix:
           targets: (batch, H, W, output_channels) float32 in [-1, 1].
         Returns:
           Scalars g_loss (total), g_gan, g_recon, and with a GAN term d_loss, d_real, d_fake
-          (mean D probabilities on real and generated pairs).
+          (mean D probabilities on real and generated pairs); nonfinite: 1 when a loss or gradient
+          was NaN or infinite and the update of that network was skipped, else 0.
         """
         train = self.config.train
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -166,27 +160,30 @@ class Pix2Pix:
             scaled_loss = self.generator_optimizer.scale_loss(replica_loss)
         variables = self.generator.trainable_variables
         gradients = generator_tape.gradient(scaled_loss, variables)
-        self.generator_optimizer.apply(gradients, variables)
+        applied = self._apply_if_finite(self.generator_optimizer, generator_losses["total"], gradients, variables)
         self.step.assign_add(1)
+        applied = tf.logical_and(applied, metrics.pop("d_applied", True))
         metrics.update(
-            g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"]
+            g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"],
+            nonfinite=1.0 - tf.cast(applied, tf.float32),
         )
         return metrics
 
+    @staticmethod
+    def _apply_if_finite(optimizer, loss: tf.Tensor, gradients: list, variables: list) -> tf.Tensor:
+        """Applies the update only when the loss and gradients are finite; returns whether it did.
 
-def _check_resumable(saved: Config, requested: Config, config_path: pathlib.Path) -> None:
-    """ValueError listing the settings that differ from the checkpointed run's."""
-    differences = []
-    saved_dict, requested_dict = saved.to_dict(), requested.to_dict()
-    for section, values in saved_dict.items():
-        for key, value in values.items():
-            if key not in RESUMABLE_FIELDS.get(section, ()) and requested_dict[section][key] != value:
-                differences.append(f"{section}.{key}: {value!r} in the checkpoint, {requested_dict[section][key]!r} now")
-    if differences:
-        raise ValueError(
-            f"{config_path} records a different run; use a new --workdir or the same settings:\n  "
-            + "\n  ".join(differences)
-        )
+        Under float16 loss scaling, overflowing gradients are the LossScaleOptimizer's business
+        (it skips the step and lowers the scale), so only the loss is checked here.
+        """
+        checked = [loss] if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else [loss, *gradients]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(value)) for value in checked if value is not None])
+
+        def apply():
+            optimizer.apply(gradients, variables)
+            return tf.constant(True)
+
+        return tf.cond(finite, apply, lambda: tf.constant(False))
 
 
 def total_steps(config: Config, steps_per_epoch: int) -> int:
@@ -215,36 +212,6 @@ def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Conf
     return results
 
 
-class _Checkpoints:
-    """The run's checkpoints: restored by every worker, written by the chief.
-
-    Non-chief workers of a cluster must take part in each save (the variables are mirrored), so
-    they write to a scratch folder that is deleted at once.
-    """
-
-    def __init__(self, checkpoint: tf.train.Checkpoint, workdir: pathlib.Path, keep: int, chief: bool):
-        self.folder = workdir / "checkpoints"
-        self.scratch = None if chief else workdir / f"worker_scratch_{distribute.task()[1]}"
-        self.manager = tf.train.CheckpointManager(checkpoint, self.scratch or self.folder, max_to_keep=keep)
-        self.checkpoint = checkpoint
-
-    def restore(self) -> str | None:
-        latest = tf.train.latest_checkpoint(str(self.folder))
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return latest
-
-    def save(self, step: int) -> str:
-        path = self.manager.save(checkpoint_number=step)
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-        return path
-
-    def has(self, step: int) -> bool:
-        latest = tf.train.latest_checkpoint(str(self.folder))
-        return latest is not None and latest.endswith(f"-{step}")
-
-
 def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
     """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
 
@@ -258,7 +225,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.json"
     if config_path.exists():
-        _check_resumable(Config.load(config_path), config, config_path)
+        run_folder.check_resumable(Config.load(config_path), config, config_path)
     data_dir = input_pipeline.resolve_data_dir(config.data)
     logging.info("data: %s", data_dir)
     train = config.train
@@ -266,7 +233,10 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     strategy = distribute.make_strategy(train.strategy)
     chief = distribute.is_chief(strategy)
 
-    steps_per_epoch = math.ceil(input_pipeline.count_examples(config, "train", data_dir) / train.batch_size)
+    examples = input_pipeline.count_examples(config, "train", data_dir)
+    if examples == 0:
+        raise ValueError(f"{data_dir} has no usable training pairs (every image was unreadable and skipped)")
+    steps_per_epoch = math.ceil(examples / train.batch_size)
     last_step = total_steps(config, steps_per_epoch)
     train_dataset = input_pipeline.make_dataset(
         config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir)
@@ -276,9 +246,13 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     model = Pix2Pix(config, steps_per_epoch, strategy)
     # A distributed iterator cannot be checkpointed: a resumed distributed run restarts its data order.
     extra = {"data": train_iterator} if train.strategy == "default" else {}
-    checkpoints = _Checkpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief)
-    if checkpoints.restore():
-        logging.info("resumed from %s at step %d", checkpoints.folder, int(model.step.numpy()))
+    weights = model.generator.weights + model.discriminator.weights
+    run_folder.preflight(workdir, run_folder.checkpoint_bytes(weights), train.keep_checkpoints)
+    checkpoints = run_folder.RunCheckpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief,
+                                            weights=weights)
+    restored = checkpoints.restore()
+    if restored:
+        logging.info("resumed from %s at step %d", restored, int(model.step.numpy()))
     if chief:
         config.save(config_path)
 
@@ -301,10 +275,33 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
 
     progress = Progress(last_step, step, train.batch_size)
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
+    with interrupts.StopRequests() as stop:
+        step = _train_loop(model, train_iterator, checkpoints, writer, progress, write_samples, validate,
+                           step, last_step, stop)
+    progress.close()
+    tf.summary.trace_off()
+    if stop.requested:
+        path = checkpoints.save(step) if not checkpoints.has(step) else checkpoints.latest()
+        logging.warning("%s at step %d: saved %s; run the same command to resume", stop.requested, step, path)
+        return {"step": step, "interrupted": stop.requested, "checkpoint": path}
+    if not checkpoints.has(step):
+        checkpoints.save(step)
+    if not chief:
+        return {"step": step}
+    write_samples(step)
+    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
+
+
+def _train_loop(model, train_iterator, checkpoints, writer, progress, write_samples, validate,
+                step: int, last_step: int, stop) -> int:
+    """Steps until ``last_step`` or a stop request; logs, samples, validates and checkpoints on the way."""
+    train = model.config.train
+    chief = distribute.is_chief(model.strategy)
+    watch = health.RunHealth(train.nonfinite, checkpoints.latest)
     tf.summary.trace_on(graph=True)  # the graph of the first (traced) step, for TensorBoard's Graphs tab
     graph_written = False
     try:
-        while step < last_step:
+        while step < last_step and not stop.requested:
             previous = step
             calls = min(train.steps_per_call, last_step - step)
             if calls == 1:
@@ -312,13 +309,15 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
             else:
                 metrics = model.compiled_train_steps(train_iterator, tf.constant(calls))
             step = int(model.step.numpy())
+            watch.after_step(step, metrics)
             if not graph_written:
                 with writer.as_default(step=step):
                     tf.summary.trace_export("train_step")
                 graph_written = True
             crossed = lambda every: every and step // every > previous // every  # noqa: E731
             if crossed(train.log_every) or step == last_step:
-                values = {name: float(value) for name, value in metrics.items()}
+                values = {name: float(value) for name, value in metrics.items() if name != "nonfinite"}
+                watch.after_log(step, values)
                 if chief:
                     progress.update(step, values)
                 _log_scalars(writer, step, values, model.learning_rate)
@@ -328,19 +327,12 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
                 validate(step)
             if crossed(train.checkpoint_every):
                 checkpoints.save(step)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only where no signal handler could be installed (not the main thread)
         progress.close()
         path = checkpoints.save(step)
         logging.warning("interrupted at step %d; saved %s; run the same command to resume", step, path)
         raise
-    progress.close()
-    tf.summary.trace_off()
-    if not checkpoints.has(step):
-        checkpoints.save(step)
-    if not chief:
-        return {"step": step}
-    write_samples(step)
-    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
+    return step
 
 
 def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:

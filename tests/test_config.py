@@ -36,7 +36,7 @@ def test_unknown_keys_in_a_config_file_are_named(tmp_path):
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: ModelConfig(norm="group"), "norm='group' is not valid; choose one of: batch, instance, none"),
+        (lambda: ModelConfig(norm="group"), "norm='group' is not valid; choose one of: batch, sync_batch, instance, none"),
         (lambda: ModelConfig(input_channels=4), "input_channels must be 1 or 3, got 4"),
         (lambda: DataConfig(direction="AB"), "direction='AB' is not valid; choose one of: AtoB, BtoA"),
         (lambda: DataConfig(image_size=96), "image_size must be a power of two"),

@@ -45,6 +45,10 @@ def main(argv: list[str]) -> None:
         from pix2pix_tf.train_lib import train_and_evaluate
 
         results = train_and_evaluate(config, workdir)
+    if "interrupted" in results:
+        print(f"stopped by {results['interrupted']} at step {results['step']}; checkpoint {results['checkpoint']}"
+              f"\nresume with the same command (pix2pix-tf train --workdir={workdir} ...)")
+        return
     print(
         f"val ({results['eval_mode']} mode, {results['images']} images): L1 {results['l1']:.4f}, "
         f"PSNR {results['psnr']:.2f} dB | baselines: mean target L1 {results['baseline_mean_target_l1']:.4f}"
