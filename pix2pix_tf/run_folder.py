@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 import shutil
 import tempfile
@@ -40,7 +41,7 @@ def checkpoint_bytes(variables: list[tf.Variable]) -> int:
     """Bytes one checkpoint of these networks takes with Adam's two moments per trainable weight."""
     total = 0
     for variable in variables:
-        size = variable.shape.num_elements() * variable.dtype.size
+        size = math.prod(variable.shape) * tf.as_dtype(variable.dtype).size
         total += 3 * size if variable.trainable else size
     return total
 
@@ -111,7 +112,7 @@ class RunCheckpoints:
         """Writes a checkpoint at ``step``; refuses (ValueError) when a weight is NaN or infinite,
         so a diverged run never replaces its last good checkpoint."""
         bad = [variable.name for variable in self.checkpoint_variables()
-               if variable.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(variable)))]
+               if tf.as_dtype(variable.dtype).is_floating and not bool(tf.reduce_all(tf.math.is_finite(variable)))]
         if bad:
             raise ValueError(f"not saving step {step}: non-finite values in {', '.join(bad[:5])}"
                              + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

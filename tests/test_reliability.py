@@ -171,4 +171,4 @@ def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
                              f"--workdir={tmp_path / 'run'}", "--skip_bad_images", *TINY],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
-    assert "has no usable training pairs" in result.stderr
+    assert "error: every image is unusable; nothing to train on" in result.stderr
