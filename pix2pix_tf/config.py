@@ -119,7 +119,8 @@ class DataConfig(_Validated):
     flip: bool = option(True, "Random horizontal mirror, identical on both sides of a pair.")
     cache: bool = option(False, "Keep decoded images in memory after the first epoch.")
     deterministic: bool = option(
-        False, "Fixed element order through parallel decoding (reproducible runs; slightly slower)."
+        False, "Reproducible runs: fixed element order through parallel decoding and deterministic ops "
+        "(with the same --seed, a run and an interrupted-then-resumed run end with identical weights; slower)."
     )
     skip_bad_images: bool = option(
         False, "Skip unreadable images (reporting how many) instead of stopping before training."

@@ -105,6 +105,7 @@ class Pix2Pix:
             generator_optimizer=self.generator_optimizer,
             discriminator_optimizer=self.discriminator_optimizer,
             step=self.step,
+            dropout_seeds=inference.seed_states(self.generator) + inference.seed_states(self.discriminator),
             **extra,
         )
 
@@ -230,6 +231,8 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     logging.info("data: %s", data_dir)
     train = config.train
     keras.utils.set_random_seed(train.seed)
+    if config.data.deterministic:
+        tf.config.experimental.enable_op_determinism()  # with the seeds: runs repeat bit for bit
     strategy = distribute.make_strategy(train.strategy)
     chief = distribute.is_chief(strategy)
 

@@ -172,3 +172,27 @@ def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "error: every image is unusable; nothing to train on" in result.stderr
+
+
+def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(paired_folder, tmp_path):
+    """--deterministic: data order, jitter, dropout and the schedule all resume where they were."""
+    from pix2pix_tf import train_lib
+
+    flags = ["--image_size=64", "--deterministic", "--seed=3"]  # 64 px: the U-Net has a dropout block
+    straight = subprocess.run(
+        [sys.executable, "-m", "pix2pix_tf", "train", f"--data={paired_folder}", f"--workdir={tmp_path / 'straight'}",
+         *TINY, *flags, "--steps=24", "--val_every=0"], capture_output=True, text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    process = _train_process(paired_folder, tmp_path / "resumed", *flags, "--steps=24")
+    _wait_for_steps(process, 3)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 0 and "stopped by SIGTERM at step" in output, output[-3000:]
+    stopped_at = int(output.split("stopped by SIGTERM at step ")[1].split(";")[0])
+    assert 3 <= stopped_at < 24
+    resumed = subprocess.run([sys.executable, "-m", "pix2pix_tf", "train", f"--workdir={tmp_path / 'resumed'}"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    weights = [train_lib.load_generator(tmp_path / name)[0].weights for name in ("straight", "resumed")]
+    for expected, actual in zip(*weights):
+        np.testing.assert_array_equal(actual.numpy(), expected.numpy(), err_msg=expected.path)
