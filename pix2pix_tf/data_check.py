@@ -4,17 +4,46 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import struct
 
 import tensorflow as tf
 from absl import logging
 
 
+# Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
+# would make the decoder allocate 2.7 GB whatever the file really holds.
+MAX_PIXELS = 100_000_000
+
+
+def declared_size(header: bytes) -> tuple[int, int] | None:
+    """(width, height) as a PNG, GIF or BMP header states it, from its first 26 bytes; None otherwise."""
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) >= 24:
+        return struct.unpack(">II", header[16:24])
+    if header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
+        return struct.unpack("<HH", header[6:10])
+    if header[:2] == b"BM" and len(header) >= 26:
+        width, height = struct.unpack("<ii", header[18:26])
+        return abs(width), abs(height)
+    return None
+
+
 def read_problem(path: str) -> str | None:
-    """Why ``path`` cannot be used as an image (empty, unreadable, truncated, not an image), or None."""
+    """Why ``path`` cannot be used as an image, or None.
+
+    Problems: missing or unreadable (including dangling or looping links), empty, more than
+    ``MAX_PIXELS`` declared in its header, truncated, or not an image at all.
+    """
     try:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
         data = tf.io.read_file(path)
+        header = data.numpy()[:26]
+        if header[:3] == b"\xff\xd8\xff":
+            height, width = (int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
+        else:
+            width, height = declared_size(header) or (0, 0)
+        if width * height > MAX_PIXELS:
+            return f"declares {width} x {height} pixels, more than the {MAX_PIXELS // 10**6} megapixel limit"
         tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.OpError, OSError) as error:
         message = getattr(error, "message", None) or str(error)

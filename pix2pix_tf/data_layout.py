@@ -33,8 +33,14 @@ class PairFiles:
         return len(self.a)
 
 
+def is_image_name(path: pathlib.Path) -> bool:
+    """An entry named like an image and not a folder. Dangling or looping links count, so that
+    reading them reports them instead of leaving them out unsaid."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir()
+
+
 def _images(folder: pathlib.Path) -> list[pathlib.Path]:
-    return sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file())
+    return sorted(path for path in folder.iterdir() if is_image_name(path))
 
 
 def _check_root(root: pathlib.Path) -> None:

@@ -278,8 +278,7 @@ def list_images(path: str | os.PathLike) -> list[pathlib.Path]:
         return [path]
     if not path.is_dir():
         raise ValueError(f"{path} does not exist")
-    images = sorted(file for file in path.iterdir()
-                    if file.is_file() and file.suffix.lower() in data_layout.IMAGE_EXTENSIONS)
+    images = sorted(file for file in path.iterdir() if data_layout.is_image_name(file))
     if not images:
         raise ValueError(f"{path} holds no image files ({', '.join(data_layout.IMAGE_EXTENSIONS)})")
     return images
