@@ -175,10 +175,15 @@ class Pix2Pix:
         """Applies the update only when the loss and gradients are finite; returns whether it did.
 
         Under float16 loss scaling, overflowing gradients are the LossScaleOptimizer's business
-        (it skips the step and lowers the scale), so only the loss is checked here.
+        (it skips the step and lowers the scale), so only the loss is checked here. Under a
+        distribution strategy the update cannot sit in a conditional (it all-reduces across
+        replicas), so it is applied and the run stops on the report (``--nonfinite=stop``).
         """
         checked = [loss] if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else [loss, *gradients]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(value)) for value in checked if value is not None])
+        if tf.distribute.has_strategy():
+            optimizer.apply(gradients, variables)
+            return finite
 
         def apply():
             optimizer.apply(gradients, variables)
@@ -300,7 +305,11 @@ def _train_loop(model, train_iterator, checkpoints, writer, progress, write_samp
     """Steps until ``last_step`` or a stop request; logs, samples, validates and checkpoints on the way."""
     train = model.config.train
     chief = distribute.is_chief(model.strategy)
-    watch = health.RunHealth(train.nonfinite, checkpoints.latest)
+    nonfinite = train.nonfinite
+    if nonfinite == "skip" and train.strategy != "default":
+        logging.warning("--nonfinite=skip needs a single device; a distributed run stops on a non-finite step")
+        nonfinite = "stop"
+    watch = health.RunHealth(nonfinite, checkpoints.latest)
     tf.summary.trace_on(graph=True)  # the graph of the first (traced) step, for TensorBoard's Graphs tab
     graph_written = False
     try:
