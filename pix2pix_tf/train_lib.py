@@ -7,6 +7,7 @@ distribution strategies all call it. ``train_and_evaluate(config, workdir)`` is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -113,26 +114,26 @@ class Pix2Pix:
         pair = [inputs, images] if self.config.model.conditional else images
         return self.discriminator(pair, training=True)
 
-    def _update_discriminator(self, inputs, targets, outputs) -> dict[str, tf.Tensor]:
+    def _discriminator_loss(self, real_logits, fake_logits) -> tuple[tf.Tensor, tf.Tensor]:
+        """D's loss, and the same divided by the replica count and loss-scaled (what is differentiated)."""
+        loss = losses.discriminator_loss(real_logits, fake_logits, self.config.train.gan_loss)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # summed over replicas: the global mean
+        return loss, self.discriminator_optimizer.scale_loss(loss / replicas)
+
+    def _generator_loss(self, fake_logits, targets, outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        train = self.config.train
+        generator_losses = losses.generator_loss(
+            fake_logits, targets, outputs, train.gan_loss, train.recon_loss, train.gan_weight, train.l1_weight)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        with tf.GradientTape() as tape:
-            real_logits = self._discriminate(inputs, targets)
-            fake_logits = self._discriminate(inputs, tf.stop_gradient(outputs))
-            loss = losses.discriminator_loss(real_logits, fake_logits, self.config.train.gan_loss)
-            replica_loss = loss / replicas  # summed over replicas: the mean over the global batch
-            scaled_loss = self.discriminator_optimizer.scale_loss(replica_loss)  # float16: loss scaling
-        variables = self.discriminator.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        applied = self._apply_if_finite(self.discriminator_optimizer, loss, gradients, variables)
-        return {
-            "d_applied": applied,
-            "d_loss": loss,
-            "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
-            "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
-        }
+        return generator_losses, self.generator_optimizer.scale_loss(generator_losses["total"] / replicas)
 
     def train_step(self, inputs: tf.Tensor, targets: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One optimisation step of D, then G, on the same generated batch (as the reference).
+        """One optimisation step of D and G on the same generated batch.
+
+        ``train.update_order``: "reference" (the PyTorch reference's order) updates D first, then
+        G against the updated D, which judges the generated batch again; "simultaneous" (the
+        TensorFlow tutorial's) computes both updates from one pass of D over the batch, saving a
+        D forward and backward.
 
         Args:
           inputs: (batch, H, W, input_channels) float32 in [-1, 1].
@@ -143,30 +144,38 @@ class Pix2Pix:
           was NaN or infinite and the update of that network was skipped, else 0.
         """
         train = self.config.train
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        generator_tape = tf.GradientTape()
+        with_gan = train.gan_weight > 0
+        generator_tape, discriminator_tape = tf.GradientTape(), tf.GradientTape()
         with generator_tape:
             outputs = tf.cast(self.generator(inputs, training=True), tf.float32)
-        metrics, fake_logits = {}, tf.zeros([1])
-        if train.gan_weight > 0:
-            metrics = self._update_discriminator(inputs, targets, outputs)
-        with generator_tape:  # resumes recording: D, already updated, judges the same outputs
-            if train.gan_weight > 0:
-                fake_logits = self._discriminate(inputs, outputs)
-            generator_losses = losses.generator_loss(
-                fake_logits, targets, outputs, train.gan_loss, train.recon_loss,
-                train.gan_weight, train.l1_weight,
-            )
-            replica_loss = generator_losses["total"] / replicas
-            scaled_loss = self.generator_optimizer.scale_loss(replica_loss)
-        variables = self.generator.trainable_variables
-        gradients = generator_tape.gradient(scaled_loss, variables)
-        applied = self._apply_if_finite(self.generator_optimizer, generator_losses["total"], gradients, variables)
+        metrics, d_applied, fake_logits = {}, tf.constant(True), tf.zeros([1])
+        simultaneous = with_gan and train.update_order == "simultaneous"
+        if with_gan:
+            with discriminator_tape, (generator_tape if simultaneous else contextlib.nullcontext()):
+                real_logits = self._discriminate(inputs, targets)
+                fake_logits = self._discriminate(inputs, outputs if simultaneous else tf.stop_gradient(outputs))
+                d_loss, d_scaled = self._discriminator_loss(real_logits, fake_logits)
+            d_gradients = discriminator_tape.gradient(d_scaled, self.discriminator.trainable_variables)
+            if not simultaneous:
+                d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
+                                                  self.discriminator.trainable_variables)
+            metrics = {"d_loss": d_loss,
+                       "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+                       "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))}
+        with generator_tape:  # resumes recording
+            if with_gan and not simultaneous:
+                fake_logits = self._discriminate(inputs, outputs)  # D, already updated, judges the batch again
+            generator_losses, g_scaled = self._generator_loss(fake_logits, targets, outputs)
+        g_gradients = generator_tape.gradient(g_scaled, self.generator.trainable_variables)
+        if simultaneous:  # both gradients were taken before either network changed
+            d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
+                                              self.discriminator.trainable_variables)
+        g_applied = self._apply_if_finite(self.generator_optimizer, generator_losses["total"], g_gradients,
+                                          self.generator.trainable_variables)
         self.step.assign_add(1)
-        applied = tf.logical_and(applied, metrics.pop("d_applied", True))
         metrics.update(
             g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"],
-            nonfinite=1.0 - tf.cast(applied, tf.float32),
+            nonfinite=1.0 - tf.cast(tf.logical_and(d_applied, g_applied), tf.float32),
         )
         return metrics
 

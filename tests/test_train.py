@@ -145,3 +145,31 @@ def test_config_of_another_run_is_named(paired_folder, tmp_path):
     config.replace(model=type(config.model)(filters=16, disc_filters=8)).save(workdir / "config.json")
     with pytest.raises(ValueError, match=r"config.json \(damaged checkpoint, or a config.json of another run\)"):
         train_lib.load_generator(workdir)
+
+
+def test_simultaneous_order_updates_g_against_d_before_its_update():
+    """update_order=simultaneous: D's update is the reference's; G's is the one a frozen D would give."""
+    import dataclasses
+
+    from pix2pix_tf.optimizers import FusedAdam
+
+    base = tiny_config()
+    base = base.replace(model=dataclasses.replace(base.model, dropout=0.0))
+    simultaneous = train_lib.Pix2Pix(base.replace(train=dataclasses.replace(base.train, update_order="simultaneous")), 10)
+    reference, frozen_d = train_lib.Pix2Pix(base, 10), train_lib.Pix2Pix(base, 10)
+    frozen_d.discriminator_optimizer = FusedAdam(0.0)
+    frozen_d.discriminator_optimizer.build(frozen_d.discriminator.trainable_variables)
+    for model in (reference, frozen_d):
+        model.generator.set_weights(simultaneous.generator.get_weights())
+        model.discriminator.set_weights(simultaneous.discriminator.get_weights())
+    inputs = tf.random.stateless_uniform((2, 32, 32, 3), (4, 0), -1, 1)
+    targets = tf.random.stateless_uniform((2, 32, 32, 3), (4, 1), -1, 1)
+    for model in (simultaneous, reference, frozen_d):
+        model.compiled_train_step(inputs, targets)
+
+    def close(a, b):
+        return all(np.allclose(x.numpy(), y.numpy(), atol=1e-6) for x, y in zip(a, b))
+
+    assert close(simultaneous.discriminator.trainable_weights, reference.discriminator.trainable_weights)
+    assert close(simultaneous.generator.trainable_weights, frozen_d.generator.trainable_weights)
+    assert not close(simultaneous.generator.trainable_weights, reference.generator.trainable_weights)
