@@ -59,8 +59,11 @@ def export_run(
     mode: str = "eval",
     representative_images: int = 64,
     verify_images: int = 16,
+    checkpoint: str | None = None,
 ) -> dict:
     """Exports the generator of ``workdir`` into ``out`` and verifies the TFLite files.
+
+    ``checkpoint``: None (the latest), "best" (chosen by validation) or a checkpoint path.
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
     ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
@@ -69,7 +72,7 @@ def export_run(
     below its parity threshold.
     """
     formats = check_formats(list(formats))
-    generator, config = train_lib.load_generator(workdir)
+    generator, config = train_lib.load_generator(workdir, checkpoint)
     out = pathlib.Path(out).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}

@@ -23,6 +23,8 @@ flags.DEFINE_enum("mode", "eval", ["eval", "paper"], "Inference mode baked into 
                   "deterministic and batch-independent.")
 flags.DEFINE_integer("representative_images", 64, "Training images that calibrate full-integer int8.")
 flags.DEFINE_integer("verify_images", 16, "Validation images for the parity check of each TFLite file.")
+flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by validation, checkpoints/best) "
+                    "or a checkpoint path.")
 
 
 def main(argv: list[str]) -> None:
@@ -35,7 +37,8 @@ def main(argv: list[str]) -> None:
         from pix2pix_tf import deploy
 
         report = deploy.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
-                                   FLAGS.representative_images, FLAGS.verify_images)
+                                   FLAGS.representative_images, FLAGS.verify_images,
+                                   None if FLAGS.checkpoint in (None, "latest") else FLAGS.checkpoint)
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
     for line in deploy.parity_lines(report.get("parity", {})):
