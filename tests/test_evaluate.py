@@ -127,3 +127,18 @@ def test_plot_names_a_folder_that_is_not_a_run(tmp_path):
     result = run_cli("plot", f"--workdir={tmp_path}")
     assert result.returncode == 2
     assert "no tensorboard/ folder" in result.stderr
+
+
+def test_export_ships_the_best_checkpoint(trained_run, tmp_path):
+    import numpy as np
+
+    from pix2pix_tf import deploy, export
+
+    deploy.export_run(trained_run, tmp_path / "export", ["saved_model"], checkpoint="best")
+    serve, _, _ = export.load_saved_model(tmp_path / "export" / "saved_model")
+    best, _ = train_lib.load_generator(trained_run, "best")
+    pixels = tf.random.stateless_uniform((1, 32, 32, 3), (0, 1), 0, 256, dtype=tf.int32)
+    expected = export.inference_generator(best, "eval")(tf.cast(pixels, tf.float32) / 127.5 - 1.0, training=False)
+    expected = np.clip(np.round((np.asarray(expected) + 1.0) * 127.5), 0, 255)
+    actual = np.asarray(serve(tf.cast(pixels, tf.uint8)), np.float32)
+    assert np.abs(actual - expected).max() <= 1  # the uint8 signature rounds the best checkpoint's output
