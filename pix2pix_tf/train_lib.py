@@ -18,8 +18,18 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import distribute, evaluation, health, inference, input_pipeline, interrupts, losses, models
-from pix2pix_tf import run_folder, validation
+from pix2pix_tf import (
+    distribute,
+    evaluation,
+    inference,
+    input_pipeline,
+    interrupts,
+    losses,
+    models,
+    run_folder,
+    training_loop,
+    validation,
+)
 from pix2pix_tf.config import Config, write_text_atomically
 from pix2pix_tf.optimizers import FusedAdam
 from pix2pix_tf.progress import Progress
@@ -206,13 +216,6 @@ def total_steps(config: Config, steps_per_epoch: int) -> int:
     return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
 
 
-def _log_scalars(writer, step: int, values: dict[str, float], learning_rate: float) -> None:
-    with writer.as_default(step=step):
-        for name, value in values.items():
-            tf.summary.scalar(f"train/{name}", value)
-        tf.summary.scalar("train/learning_rate", learning_rate)
-
-
 def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Config, step: int, writer) -> dict:
     """Scores the whole val split into ``metrics.json`` and TensorBoard ``final/*``."""
     started = time.perf_counter()
@@ -292,9 +295,9 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
 
     progress = Progress(last_step, step, train.batch_size)
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
+    parts = training_loop.LoopParts(model, train_iterator, checkpoints, writer, progress, write_samples, validate)
     with interrupts.StopRequests() as stop:
-        step = _train_loop(model, train_iterator, checkpoints, writer, progress, write_samples, validate,
-                           step, last_step, stop)
+        step = training_loop.train_until(parts, step, last_step, stop)
     progress.close()
     tf.summary.trace_off()
     if stop.requested:
@@ -307,53 +310,6 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         return {"step": step}
     write_samples(step)
     return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
-
-
-def _train_loop(model, train_iterator, checkpoints, writer, progress, write_samples, validate,
-                step: int, last_step: int, stop) -> int:
-    """Steps until ``last_step`` or a stop request; logs, samples, validates and checkpoints on the way."""
-    train = model.config.train
-    chief = distribute.is_chief(model.strategy)
-    nonfinite = train.nonfinite
-    if nonfinite == "skip" and train.strategy != "default":
-        logging.warning("--nonfinite=skip needs a single device; a distributed run stops on a non-finite step")
-        nonfinite = "stop"
-    watch = health.RunHealth(nonfinite, checkpoints.latest)
-    tf.summary.trace_on(graph=True)  # the graph of the first (traced) step, for TensorBoard's Graphs tab
-    graph_written = False
-    try:
-        while step < last_step and not stop.requested:
-            previous = step
-            calls = min(train.steps_per_call, last_step - step)
-            if calls == 1:
-                metrics = model.compiled_train_step(*next(train_iterator))
-            else:
-                metrics = model.compiled_train_steps(train_iterator, tf.constant(calls))
-            step = int(model.step.numpy())
-            watch.after_step(step, metrics)
-            if not graph_written:
-                with writer.as_default(step=step):
-                    tf.summary.trace_export("train_step")
-                graph_written = True
-            crossed = lambda every: every and step // every > previous // every  # noqa: E731
-            if crossed(train.log_every) or step == last_step:
-                values = {name: float(value) for name, value in metrics.items() if name != "nonfinite"}
-                watch.after_log(step, values)
-                if chief:
-                    progress.update(step, values)
-                _log_scalars(writer, step, values, model.learning_rate)
-            if crossed(train.sample_every):
-                write_samples(step)
-            if crossed(train.val_every):
-                validate(step)
-            if crossed(train.checkpoint_every):
-                checkpoints.save(step)
-    except KeyboardInterrupt:  # only where no signal handler could be installed (not the main thread)
-        progress.close()
-        path = checkpoints.save(step)
-        logging.warning("interrupted at step %d; saved %s; run the same command to resume", step, path)
-        raise
-    return step
 
 
 def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:
