@@ -15,16 +15,23 @@ from absl import logging
 MAX_PIXELS = 100_000_000
 
 
-def declared_size(header: bytes) -> tuple[int, int] | None:
-    """(width, height) as a PNG, GIF or BMP header states it, from its first 26 bytes; None otherwise."""
+def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
+    """(height, width) as a JPEG, PNG, GIF or BMP header states it, without decoding; None for other formats.
+
+    Raises tf.errors.InvalidArgumentError for a JPEG whose header cannot be parsed.
+    """
+    header = data.numpy()[:26]
+    if header[:3] == b"\xff\xd8\xff":
+        return tuple(int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
     if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) >= 24:
-        return struct.unpack(">II", header[16:24])
-    if header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
-        return struct.unpack("<HH", header[6:10])
-    if header[:2] == b"BM" and len(header) >= 26:
-        width, height = struct.unpack("<ii", header[18:26])
-        return abs(width), abs(height)
-    return None
+        width, height = struct.unpack(">II", header[16:24])
+    elif header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
+        width, height = struct.unpack("<HH", header[6:10])
+    elif header[:2] == b"BM" and len(header) >= 26:
+        width, height = (abs(side) for side in struct.unpack("<ii", header[18:26]))
+    else:
+        return None
+    return height, width
 
 
 def read_problem(path: str) -> str | None:
@@ -37,11 +44,7 @@ def read_problem(path: str) -> str | None:
         if os.path.getsize(path) == 0:
             return "empty file (0 bytes)"
         data = tf.io.read_file(path)
-        header = data.numpy()[:26]
-        if header[:3] == b"\xff\xd8\xff":
-            height, width = (int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
-        else:
-            width, height = declared_size(header) or (0, 0)
+        height, width = declared_size(data) or (0, 0)
         if width * height > MAX_PIXELS:
             return f"declares {width} x {height} pixels, more than the {MAX_PIXELS // 10**6} megapixel limit"
         tf.io.decode_image(data, channels=3, expand_animations=False)

@@ -55,11 +55,11 @@ def _image_shape(path: str) -> tuple[str | None, tuple[int, int] | None]:
     if problem:
         return problem, None
     data = tf.io.read_file(path)
-    if data.numpy()[:3] == b"\xff\xd8\xff":  # JPEG: the size is in the header, no second decode
-        shape = tf.io.extract_jpeg_shape(data)
-    else:
+    size = data_check.declared_size(data)  # from the header: no second decode
+    if size is None:
         shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False))
-    return None, (int(shape[0]), int(shape[1]))
+        size = (int(shape[0]), int(shape[1]))
+    return None, size
 
 
 def _locate_splits(root: pathlib.Path, splits: list[str] | None):

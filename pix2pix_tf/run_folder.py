@@ -130,5 +130,5 @@ class RunCheckpoints:
         return tf.train.latest_checkpoint(str(self.folder))
 
     def has(self, step: int) -> bool:
-        latest = tf.train.latest_checkpoint(str(self.folder))
+        latest = self.latest()
         return latest is not None and latest.endswith(f"-{step}")
