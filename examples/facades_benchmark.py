@@ -59,6 +59,7 @@ IMAGE_SIZE = flags.DEFINE_integer("image_size", 256, "Image size of labels2photo
 EPOCHS = flags.DEFINE_integer("epochs", 3, "Training epochs of each of those (the last third decays the LR).")
 ABLATION_SIZE = flags.DEFINE_integer("ablation_size", 64, "Image size of the ablation models (64 or 128).")
 ABLATION_EPOCHS = flags.DEFINE_integer("ablation_epochs", 6, "Training epochs of each ablation model.")
+FILTERS = flags.DEFINE_integer("filters", 64, "Base width of G and D in every run (the paper: 64).")
 EXPORT_MODE = flags.DEFINE_enum(
     "export_mode", "paper", ["paper", "eval"], "Inference mode of the export (paper: as the scores are computed).")
 GRID_IMAGES = flags.DEFINE_integer("grid_images", 6, "Val images shown in the ablation grid.")
@@ -75,6 +76,7 @@ def run_config(direction: str, image_size: int, epochs: int, gan_weight: float =
     config = pix2pix_tf.get_preset("paper")
     decay = max(epochs // 3, 1)
     return config.replace(
+        model=dataclasses.replace(config.model, filters=FILTERS.value, disc_filters=FILTERS.value),
         data=dataclasses.replace(config.data, data=DATA.value, direction=direction, image_size=image_size),
         train=dataclasses.replace(
             config.train, epochs=epochs - decay, decay_epochs=decay, gan_weight=gan_weight, l1_weight=l1_weight,
@@ -210,7 +212,10 @@ def write_report() -> pathlib.Path:
         lines += ["", f"labels2photo exported ({export['mode']} mode):", "",
                   "| file | size | PSNR vs SavedModel | max abs diff | L1 ↓ | PSNR ↑ | SSIM ↑ |",
                   "|---|---|---|---|---|---|---|"]
-        for name, scores in export["scores"].items():
+        for name in ("saved_model", "float32", "float16", "dynamic_int8", "int8"):
+            if name not in export["scores"]:
+                continue
+            scores = export["scores"][name]
             if name == "saved_model":
                 size, parity = export["files"]["saved_model"], "(reference) | –"
             else:
