@@ -16,7 +16,8 @@ at test time) on a budget that fits a small machine, and scores it on the held-o
   (both), plus one grid of the same val images from all three;
 - ``export``: the labels -> photo generator as SavedModel and TFLite (float32, float16, int8)
   with each TFLite file's parity (PSNR against the SavedModel on val images);
-- ``report``: ``results.md`` (the tables, ready for the README) and the grids.
+- ``report``: ``results.md`` (the tables, ready for the README), ``facades_grid.png`` (both
+  directions on the same val images) and ``ablation_grid.png``.
 
     python examples/facades_benchmark.py --data=../shared/data/facades
 
@@ -146,27 +147,51 @@ def export_labels2photo() -> dict:
     return report
 
 
-def ablation_grid(path: pathlib.Path, count: int) -> None:
-    """One figure: input | L1 | cGAN | L1 + cGAN | target for the first ``count`` val images."""
+def save_grid(path: pathlib.Path, columns: list[tuple[str, object]], title: str) -> None:
+    """A figure of image columns, (title, float images [N, H, W, C] in [-1, 1]) each, one row per image."""
     import matplotlib.pyplot as plt
 
-    from pix2pix_tf.translator import Translator
-
-    workdir = pathlib.Path(WORKDIR.value)
-    translators = {name: Translator.load(workdir / name, "paper") for name in ABLATION}
-    config = translators["ablation_l1_cgan"].config
-    dataset = input_pipeline.make_dataset(config, "val", training=False, batch_size=count)
-    inputs, targets = next(iter(dataset))
-    columns = [("input (labels)", inputs.numpy())]
-    columns += [(ABLATION_TITLES[name], translator.translate_float(inputs)) for name, translator in translators.items()]
-    columns.append(("target (photo)", targets.numpy()))
+    count = len(columns[0][1])
     figure, axes = plt.subplots(count, len(columns), figsize=(2 * len(columns), 2 * count), squeeze=False)
-    for column, (title, images) in enumerate(columns):
+    for column, (heading, images) in enumerate(columns):
         for row in range(count):
             axes[row, column].imshow(visualize.to_uint8(images[row]))
             axes[row, column].axis("off")
-        axes[0, column].set_title(title)
-    visualize.save_figure(figure, path, f"Loss ablation, façades labels → photo at {config.data.image_size} px")
+        axes[0, column].set_title(heading)
+    visualize.save_figure(figure, path, title)
+
+
+def val_images(name: str, count: int):
+    """The first ``count`` val pairs of run ``name`` (its direction and size): inputs, targets."""
+    config = Config.load(pathlib.Path(WORKDIR.value) / name / "config.json")
+    inputs, targets = next(iter(input_pipeline.make_dataset(config, "val", training=False, batch_size=count)))
+    return inputs.numpy(), targets.numpy()
+
+
+def ablation_grid(path: pathlib.Path, count: int) -> None:
+    """input | L1 | cGAN | L1 + cGAN | target for the first ``count`` val images."""
+    from pix2pix_tf.translator import Translator
+
+    workdir = pathlib.Path(WORKDIR.value)
+    inputs, targets = val_images("ablation_l1_cgan", count)
+    columns = [("input (labels)", inputs)]
+    columns += [(ABLATION_TITLES[name], Translator.load(workdir / name, "paper").translate_float(inputs))
+                for name in ABLATION]
+    columns.append(("target (photo)", targets))
+    save_grid(path, columns, f"Loss ablation, façades labels → photo at {inputs.shape[1]} px")
+
+
+def task_grid(path: pathlib.Path, count: int) -> None:
+    """labels | labels → photo | photo | photo → labels for the first ``count`` val images."""
+    from pix2pix_tf.translator import Translator
+
+    workdir = pathlib.Path(WORKDIR.value)
+    labels, photos = val_images("labels2photo", count)
+    columns = [("labels", labels),
+               ("labels → photo", Translator.load(workdir / "labels2photo", "paper").translate_float(labels)),
+               ("photo", photos),
+               ("photo → labels", Translator.load(workdir / "photo2labels", "paper").translate_float(photos))]
+    save_grid(path, columns, f"Façades val images at {labels.shape[1]} px (never seen in training)")
 
 
 def read_scores(name: str) -> dict | None:
@@ -249,6 +274,8 @@ def main(argv: list[str]) -> None:
     if "report" in STAGES.value:
         if all(read_scores(name) for name in ABLATION):
             ablation_grid(pathlib.Path(WORKDIR.value) / "ablation_grid.png", GRID_IMAGES.value)
+        if read_scores("labels2photo") and read_scores("photo2labels"):
+            task_grid(pathlib.Path(WORKDIR.value) / "facades_grid.png", GRID_IMAGES.value)
         print(f"wrote {write_report()}")
 
 

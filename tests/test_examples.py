@@ -34,6 +34,7 @@ def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
     export = json.loads((workdir / "export" / "export.json").read_text())
     assert set(export["scores"]) == {"saved_model", "float32", "float16", "int8"}
     assert (workdir / "ablation_grid.png").stat().st_size > 0
+    assert (workdir / "facades_grid.png").stat().st_size > 0
     report = (workdir / "results.md").read_text()
     for row in ("| labels2photo | 32 | 4 |", "| ablation_cgan | 32 | 4 |", "| TFLite int8 |", "| SavedModel |"):
         assert row in report
