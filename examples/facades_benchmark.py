@@ -63,7 +63,7 @@ ABLATION_EPOCHS = flags.DEFINE_integer("ablation_epochs", 6, "Training epochs of
 FILTERS = flags.DEFINE_integer("filters", 64, "Base width of G and D in every run (the paper: 64).")
 EXPORT_MODE = flags.DEFINE_enum(
     "export_mode", "paper", ["paper", "eval"], "Inference mode of the export (paper: as the scores are computed).")
-GRID_IMAGES = flags.DEFINE_integer("grid_images", 6, "Val images shown in the ablation grid.")
+GRID_IMAGES = flags.DEFINE_integer("grid_images", 6, "Val images (rows) in each grid.")
 
 STAGE_NAMES = ("labels2photo", "photo2labels", "ablation", "export", "report")
 # The paper's generator-loss ablation: (G's adversarial weight, L1 weight lambda).
@@ -111,11 +111,12 @@ def train_and_score(name: str, config: Config, palette: str = "none") -> dict:
     result = pix2pix_tf.train_and_evaluate(config, workdir)
     if result.get("interrupted"):
         raise SystemExit(f"{name} stopped by {result['interrupted']}; run the same command to resume")
-    timing["train_seconds"] += time.perf_counter() - started  # summed over resumed sessions
+    if result["step"] != timing.get("steps"):  # summed over resumed sessions; a finished run adds nothing
+        timing["train_seconds"] += time.perf_counter() - started
     timing.update(steps=result["step"], machine=machine())
     write_text_atomically(timing_path, json.dumps(timing, indent=2) + "\n")
     # The final weights, not the checkpoint validation liked best: val is also what we report on.
-    evaluation, paths = pix2pix_tf.evaluate_model(workdir, palette=palette, mode="paper")
+    evaluation, _ = pix2pix_tf.evaluate_model(workdir, palette=palette, mode="paper")
     scores = dict(evaluation.summary, **timing)
     write_text_atomically(workdir / "scores.json", json.dumps(scores, indent=2, sort_keys=True) + "\n")
     print(f"== {name}: " + json.dumps({key: scores[key] for key in ("l1", "psnr", "ssim")}), flush=True)
