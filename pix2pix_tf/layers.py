@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 NORMS = ("batch", "sync_batch", "instance", "none")
@@ -117,7 +118,9 @@ class FixedDropout(layers.Layer):
     Input (batch, height, width, channels) -> same shape. The mask, of shape
     (1, height, width, channels), is drawn by a stateless generator from ``seed`` and the input
     size, so every call and every image of a batch drops the same units; kept units are scaled
-    by 1 / (1 - rate), as in training.
+    by 1 / (1 - rate), as in training. Where the input size is fixed when the graph is traced
+    (TFLite), the mask is drawn once and enters the graph as a constant: TFLite has no kernel for
+    the random ops, and its converter folds them into constants only for small masks.
     """
 
     def __init__(self, rate: float, seed: int = 0, **kwargs):
@@ -127,11 +130,20 @@ class FixedDropout(layers.Layer):
         self.rate = float(rate)
         self.seed = int(seed)
 
+    def _keep(self, height, width, channels):
+        """Boolean (1, height, width, channels): the units this layer keeps at this size."""
+        return keras.random.uniform((1, height, width, channels), seed=self.seed) >= self.rate
+
     def call(self, inputs):
-        shape = keras.ops.shape(inputs)
-        noise = keras.random.uniform((1, shape[1], shape[2], shape[3]), seed=self.seed)
+        size = tuple(inputs.shape[1:])
+        if None not in size:
+            with tf.init_scope():  # drawn eagerly: a constant of the traced graph
+                keep = self._keep(*size)
+        else:
+            shape = keras.ops.shape(inputs)
+            keep = self._keep(shape[1], shape[2], shape[3])
         kept = inputs / (1.0 - self.rate)
-        return keras.ops.where(noise >= self.rate, kept, keras.ops.zeros_like(inputs))
+        return keras.ops.where(keep, kept, keras.ops.zeros_like(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -188,3 +188,14 @@ def test_paper_sized_saved_model_stores_the_weights_once(tmp_path):
     directory = export.export_saved_model(generator, Config(), tmp_path / "unet256")
     weight_bytes = 4 * generator.count_params()  # 54.4M float32 parameters and statistics
     assert weight_bytes <= _folder_bytes(directory) < 1.05 * weight_bytes
+
+
+def test_fixed_dropout_draws_one_mask_whether_the_size_is_known_when_traced_or_not():
+    layer = FixedDropout(0.5, seed=3)
+    images = tf.random.normal((2, 8, 8, 16), seed=1)
+    static = layer(images)  # size known: the mask is drawn once, as a constant
+    dynamic = tf.function(layer, input_signature=[tf.TensorSpec((None, None, None, 16))])(images)
+    np.testing.assert_array_equal(static.numpy(), dynamic.numpy())
+    dropped = static.numpy() == 0
+    np.testing.assert_array_equal(dropped[0], dropped[1])  # one mask for every image of a batch
+    assert 0.3 < dropped.mean() < 0.7
