@@ -208,22 +208,21 @@ def write_report() -> pathlib.Path:
     """``results.md``: one table per experiment, from the scores the other stages wrote."""
     workdir = pathlib.Path(WORKDIR.value)
     lines = ["# pix2pix_tf on façades", ""]
-    runs = {name: read_scores(name) for name in ("labels2photo", "photo2labels", *ABLATION)}
-    done = {name: scores for name, scores in runs.items() if scores}
+    done = {name: scores for name in ("labels2photo", "photo2labels", *ABLATION) if (scores := read_scores(name))}
+    configs = {name: Config.load(workdir / name / "config.json") for name in done}
     if done:
         lines += [f"Machine: {next(iter(done.values()))['machine']}.", ""]
     lines += ["| model | size | steps | train time | L1 ↓ | PSNR ↑ | SSIM ↑ | pixel acc. ↑ | class IoU ↑ |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, scores in done.items():
-        config = Config.load(workdir / name / "config.json")
         palette = (f"{scores['pixel_accuracy']:.3f} | {scores['class_iou']:.3f}"
                    if "pixel_accuracy" in scores else "– | –")
-        lines.append(f"| {name} | {config.data.image_size} | {scores['steps']} | {minutes(scores['train_seconds'])} "
+        lines.append(f"| {name} | {configs[name].data.image_size} | {scores['steps']} | {minutes(scores['train_seconds'])} "
                      f"| {scores['l1']:.4f} | {scores['psnr']:.2f} | {scores['ssim']:.3f} | {palette} |")
     # Two trivial answers on the same images: the mean training target, and the input itself.
     baselines = {}
     for name, scores in done.items():
-        config = Config.load(workdir / name / "config.json")
+        config = configs[name]
         task = "labels → photo" if config.data.direction == "BtoA" else "photo → labels"
         baselines.setdefault(f"{task}, {config.data.image_size} px", scores)
     lines += ["", "Baselines (L1 / PSNR / SSIM on the same val images):", ""]
