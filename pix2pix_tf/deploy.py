@@ -63,7 +63,7 @@ def export_run(
 ) -> dict:
     """Exports the generator of ``workdir`` into ``out`` and verifies the TFLite files.
 
-    ``checkpoint``: None (the latest), "best" (chosen by validation) or a checkpoint path.
+    ``checkpoint``: None or "latest", "best" (chosen by validation) or a checkpoint path.
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
     ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``

@@ -37,7 +37,7 @@ def evaluate_model(
       data: the dataset; default the one the model was trained on (its config).
       split: "val", "train" or any split folder of ``data``.
       mode: "paper" or "eval" for a run folder (default: the run's ``eval_mode``).
-      checkpoint: of a run folder: None (latest), "best" (chosen by validation) or a path.
+      checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
       max_images: score the first N images only (0: all).
       palette: "facades" also scores label maps (pixel and class accuracy, class IoU); "none".
       inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local

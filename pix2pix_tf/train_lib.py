@@ -313,8 +313,8 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
 
 
 def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:
-    """The generator of a run folder, restored from its latest checkpoint, its best one
-    (``checkpoint="best"``, chosen by validation) or the checkpoint path given.
+    """The generator of a run folder, restored from its latest checkpoint (``checkpoint`` None or
+    "latest"), its best one (``"best"``, chosen by validation) or the checkpoint path given.
 
     Reads ``workdir/config.json`` for the architecture, so no flags are needed.
     Raises ValueError naming the folder when it holds no config or no checkpoint.
@@ -325,7 +325,7 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
         raise ValueError(f"{workdir} is not a pix2pix_tf run folder: no config.json")
     config = Config.load(config_path)
     folder = workdir / "checkpoints" / (validation.BEST_DIR if checkpoint == "best" else "")
-    if checkpoint in (None, "best"):
+    if checkpoint in (None, "latest", "best"):
         checkpoint = tf.train.latest_checkpoint(str(folder))
     if checkpoint is None:
         raise ValueError(f"{folder} holds no checkpoint")

@@ -150,7 +150,7 @@ class Translator:
             mode it was exported in.
           tile_size: translate images larger than this in overlapping tiles of this side. A
             .tflite file always tiles at its fixed input size S, so only None or S are valid.
-          checkpoint: of a run folder: None (latest), "best" (chosen by validation) or a path.
+          checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
 
         Raises:
           ValueError naming ``model`` when it is missing or none of the kinds above.

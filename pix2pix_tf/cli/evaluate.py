@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
 
         result, paths = evaluate_model(
             FLAGS.workdir or FLAGS.model, FLAGS.out, data=FLAGS.data, split=FLAGS.split, mode=FLAGS.mode,
-            checkpoint=None if FLAGS.checkpoint in (None, "latest") else FLAGS.checkpoint,
+            checkpoint=FLAGS.checkpoint,
             max_images=FLAGS.max_images, palette=FLAGS.palette, inception_weights=FLAGS.inception_weights,
             grid_images=FLAGS.grid_images,
         )

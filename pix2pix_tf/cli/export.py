@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
 
         report = deploy.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                    FLAGS.representative_images, FLAGS.verify_images,
-                                   None if FLAGS.checkpoint in (None, "latest") else FLAGS.checkpoint)
+                                   FLAGS.checkpoint)
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
     for line in deploy.parity_lines(report.get("parity", {})):
