@@ -26,8 +26,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from keras import layers  # noqa: E402
 
-from pix2pix_tf import benchmarks, train_lib  # noqa: E402
+from pix2pix_tf import speed  # noqa: E402
 from pix2pix_tf.config import get_preset  # noqa: E402
+from pix2pix_tf.training.step import Pix2Pix  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 1, "Images per step.")
@@ -111,8 +112,8 @@ def main(argv: list[str]) -> None:
     targets = tf.random.stateless_uniform((batch, size, size, 3), (2, 3), -1, 1)
     paper = get_preset("paper")
     paper = paper.replace(data=dataclasses.replace(paper.data, image_size=size))
-    reference = train_lib.Pix2Pix(paper, steps_per_epoch=1000)
-    simultaneous = train_lib.Pix2Pix(
+    reference = Pix2Pix(paper, steps_per_epoch=1000)
+    simultaneous = Pix2Pix(
         paper.replace(train=dataclasses.replace(paper.train, update_order="simultaneous")), steps_per_epoch=1000)
     steps = {"tf_tutorial": tutorial_step_fn(size),
              "pix2pix_tf": lambda x, y: reference.compiled_train_step(x, y)["g_loss"],
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> None:
             float(step(inputs, targets))
             if round_index >= 2:
                 timings[name].append(time.perf_counter() - started)
-    matmul = benchmarks.matmul_flops_per_second() / 1e9
+    matmul = speed.matmul_flops_per_second() / 1e9
     results = {name: {"median_step_s": round(statistics.median(values), 3), "min_step_s": round(min(values), 3),
                       "images_per_s": round(batch / statistics.median(values), 3)}
                for name, values in timings.items()}

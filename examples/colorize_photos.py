@@ -28,8 +28,11 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf import input_pipeline, visualize  # noqa: E402
-from pix2pix_tf.datasets import synthetic  # noqa: E402
+from pix2pix_tf.data import (  # noqa: E402
+    pipeline,
+    synthetic,  # noqa: E402
+)
+from pix2pix_tf.evaluation import plots  # noqa: E402
 
 PHOTOS = flags.DEFINE_string("photos", "", "Folder of colour photos; empty: the built-in façade photos.")
 WORKDIR = flags.DEFINE_string("workdir", "runs/colorize", "Where the run is written (and resumed from).")
@@ -69,9 +72,9 @@ def main(argv: list[str]) -> None:
     )
 
     # 3. Look at a few pairs: the crop and mirror are the same on both sides -------------------
-    inputs, targets = next(iter(input_pipeline.make_dataset(config, "train", training=True, batch_size=3)))
+    inputs, targets = next(iter(pipeline.make_dataset(config, "train", training=True, batch_size=3)))
     workdir.mkdir(parents=True, exist_ok=True)
-    visualize.save_sample_grid(workdir / "pairs.png", inputs, targets, targets, "gray input | colour target")
+    plots.save_sample_grid(workdir / "pairs.png", inputs, targets, targets, "gray input | colour target")
     print(f"pairs: input {inputs.shape} (gray), target {targets.shape} (colour); see {workdir / 'pairs.png'}")
 
     # 4. Train ----------------------------------------------------------------------------------

@@ -24,31 +24,37 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from pix2pix_tf import deploy, export, input_pipeline, tflite, train_lib  # noqa: E402
+from pix2pix_tf.data import pipeline  # noqa: E402
+from pix2pix_tf.deploy import export as exporter  # noqa: E402
+from pix2pix_tf.deploy import saved_model, tflite  # noqa: E402
+from pix2pix_tf.models.inference import inference_generator  # noqa: E402
+from pix2pix_tf.run_folder import load_generator  # noqa: E402
 
 WORKDIR = flags.DEFINE_string("workdir", "runs/synthetic", "Training run to export.")
-OUT = flags.DEFINE_string("out", "saved_models/synthetic", "Where the exported files go.")
+OUTPUT = flags.DEFINE_string("output", "saved_models/synthetic", "Where the exported files go.")
 
 
 def main(argv: list[str]) -> None:
     del argv
-    out = pathlib.Path(OUT.value)
+    out = pathlib.Path(OUTPUT.value)
 
     # 1. The generator and its config come from the run folder: no flags to get wrong.
-    generator, config = train_lib.load_generator(WORKDIR.value)
+    generator, config = load_generator(WORKDIR.value)
     print(f"generator of {WORKDIR.value}: {config.model.generator}, {config.data.image_size} px")
 
-    # 2. The deterministic inference graph (same weights, batch-independent).
-    inference = export.inference_generator(generator, mode="eval")
+    # 2. The deterministic inference graph (same weights, batch-independent), in the mode the run
+    #    was scored in: what ships is what was measured.
+    inference = inference_generator(generator, config.train.eval_mode)
 
     # 3. SavedModel for servers: uint8 images of any size in, the same size out.
-    saved_model = export.export_saved_model(generator, config, out / "saved_model", mode="eval")
-    serve, _, _ = export.load_saved_model(saved_model)
+    saved_path = saved_model.export_saved_model(generator, config, out / "saved_model")
+    loaded = saved_model.load_saved_model(saved_path)
     odd = np.random.default_rng(0).integers(0, 256, (1, 100, 150, config.model.input_channels), np.uint8)
-    print(f"SavedModel {saved_model}: a 100x150 image comes back {tuple(serve(tf.constant(odd)).shape)}")
+    print(f"SavedModel {saved_path} ({loaded.mode} mode): a 100x150 image comes back "
+          f"{tuple(loaded.serve(tf.constant(odd)).shape)}")
 
     # 4. TFLite for phones: fixed input size; int8 is calibrated on real training images.
-    calibration = deploy.dataset_images(config, "train", 64)
+    calibration = exporter.dataset_images(config, "train", 64)
     for precision in ("float16", "int8"):
         path = out / f"model_{precision}.tflite"
         path.write_bytes(tflite.convert(inference, config.data.image_size, precision, calibration))
@@ -56,8 +62,8 @@ def main(argv: list[str]) -> None:
     config.save(out / "config.json")
 
     # 5. Parity: each TFLite model against the float graph, on validation images.
-    data_dir = input_pipeline.resolve_data_dir(config.data)
-    images = deploy.dataset_images(config, input_pipeline.val_split(config, data_dir), 16)
+    data_dir = pipeline.resolve_data_dir(config.data)
+    images = exporter.dataset_images(config, pipeline.val_split(config, data_dir), 16)
     models = {precision: (out / f"model_{precision}.tflite").read_bytes() for precision in ("float16", "int8")}
     for precision, result in tflite.verify(inference, models, images).items():
         print(f"{precision}: PSNR {result['psnr']:.1f} dB vs float (needs >= {result['threshold']:.0f})")

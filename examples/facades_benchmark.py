@@ -48,8 +48,10 @@ import time  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf import input_pipeline, visualize  # noqa: E402
 from pix2pix_tf.config import Config, write_text_atomically  # noqa: E402
+from pix2pix_tf.data import pipeline  # noqa: E402
+from pix2pix_tf.evaluation import plots  # noqa: E402
+from pix2pix_tf.images import to_uint8  # noqa: E402
 
 DATA = flags.DEFINE_string("data", None, "The façades folder (train/ and val/ of photo|labels JPEGs).")
 WORKDIR = flags.DEFINE_string("workdir", "runs/facades_benchmark", "Where runs, evaluations and the report go.")
@@ -126,16 +128,16 @@ def train_and_score(name: str, config: Config, palette: str = "none") -> dict:
 def export_labels2photo() -> dict:
     """The labels -> photo generator as SavedModel + TFLite float32/float16/int8, with parity
     against the SavedModel and each file's own scores on the val split."""
-    from pix2pix_tf import deploy
+    from pix2pix_tf.deploy import export as exporter
 
     workdir = pathlib.Path(WORKDIR.value)
     out = workdir / "export"
     started = time.perf_counter()
-    report = deploy.export_run(
+    report = exporter.export_run(
         workdir / "labels2photo", out, ["saved_model", "tflite_fp32", "tflite_fp16", "tflite_int8"],
         mode=EXPORT_MODE.value, representative_images=64, verify_images=50)
     report["seconds"] = round(time.perf_counter() - started, 1)
-    for line in deploy.parity_lines(report["parity"]):
+    for line in exporter.parity_lines(report["parity"]):
         print(line)
     # What a user of each file gets: the same scores as the run's, computed from the file.
     report["scores"] = {}
@@ -156,22 +158,22 @@ def save_grid(path: pathlib.Path, columns: list[tuple[str, object]], title: str)
     figure, axes = plt.subplots(count, len(columns), figsize=(2 * len(columns), 2 * count), squeeze=False)
     for column, (heading, images) in enumerate(columns):
         for row in range(count):
-            axes[row, column].imshow(visualize.to_uint8(images[row]))
+            axes[row, column].imshow(to_uint8(images[row]).numpy())
             axes[row, column].axis("off")
         axes[0, column].set_title(heading)
-    visualize.save_figure(figure, path, title)
+    plots.save_figure(figure, path, title)
 
 
 def val_images(name: str, count: int):
     """The first ``count`` val pairs of run ``name`` (its direction and size): inputs, targets."""
     config = Config.load(pathlib.Path(WORKDIR.value) / name / "config.json")
-    inputs, targets = next(iter(input_pipeline.make_dataset(config, "val", training=False, batch_size=count)))
+    inputs, targets = next(iter(pipeline.make_dataset(config, "val", training=False, batch_size=count)))
     return inputs.numpy(), targets.numpy()
 
 
 def ablation_grid(path: pathlib.Path, count: int) -> None:
     """input | L1 | cGAN | L1 + cGAN | target for the first ``count`` val images."""
-    from pix2pix_tf.translator import Translator
+    from pix2pix_tf.deploy.translator import Translator
 
     workdir = pathlib.Path(WORKDIR.value)
     inputs, targets = val_images("ablation_l1_cgan", count)
@@ -184,7 +186,7 @@ def ablation_grid(path: pathlib.Path, count: int) -> None:
 
 def task_grid(path: pathlib.Path, count: int) -> None:
     """labels | labels → photo | photo | photo → labels for the first ``count`` val images."""
-    from pix2pix_tf.translator import Translator
+    from pix2pix_tf.deploy.translator import Translator
 
     workdir = pathlib.Path(WORKDIR.value)
     labels, photos = val_images("labels2photo", count)

@@ -29,7 +29,10 @@ import pathlib  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf import input_pipeline, models, visualize  # noqa: E402
+from pix2pix_tf.data import pipeline  # noqa: E402
+from pix2pix_tf.evaluation import plots  # noqa: E402
+from pix2pix_tf.models import generators  # noqa: E402
+from pix2pix_tf.models.discriminators import build_discriminator  # noqa: E402
 
 DATA = flags.DEFINE_string("data", "", "Folder of A|B pairs with train/ and val/; empty: built-in data.")
 DIRECTION = flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"], "Default: BtoA for --data, AtoB built-in.")
@@ -58,20 +61,20 @@ def main(argv: list[str]) -> None:
     # Each file holds A | B side by side. Training pairs get the paper's jitter: resize to
     # load_size, random crop to image_size and random mirror, identical on both halves.
     # Values are float32 in [-1, 1].
-    train_dataset = input_pipeline.make_dataset(config, "train", training=True, batch_size=2)
+    train_dataset = pipeline.make_dataset(config, "train", training=True, batch_size=2)
     inputs, targets = next(iter(train_dataset))
     print(f"a training batch: inputs {inputs.shape}, targets {targets.shape}, "
           f"range [{float(inputs.numpy().min()):.2f}, {float(inputs.numpy().max()):.2f}]")
     workdir = pathlib.Path(WORKDIR.value)
     workdir.mkdir(parents=True, exist_ok=True)
-    visualize.save_sample_grid(workdir / "training_pairs.png", inputs, targets, targets, "jittered pairs")
+    plots.save_sample_grid(workdir / "training_pairs.png", inputs, targets, targets, "jittered pairs")
 
     # 3. Models ------------------------------------------------------------------------------
     # The U-Net has log2(image_size) stride-2 levels; at 256 px with 64 filters it has 54,413,955
     # trainable parameters, the PyTorch reference's count. The 70x70 PatchGAN outputs one logit
     # per patch. (The quick recipe halves both widths.)
-    generator = models.build_generator(config.model, config.data.image_size)
-    discriminator = models.build_discriminator(config.model)
+    generator = generators.build_generator(config.model, config.data.image_size)
+    discriminator = build_discriminator(config.model)
     field = pix2pix_tf.receptive_field(config.model.disc_layers)
     print(f"generator: {trainable_parameters(generator):,} parameters; "
           f"discriminator: {trainable_parameters(discriminator):,} parameters, {field}x{field} px patches")

@@ -1,6 +1,16 @@
 """pix2pix_tf: paired image-to-image translation with conditional GANs (Isola et al., 2017).
 
-The public API is imported on first use, so ``pix2pix-tf --help`` answers without loading TensorFlow.
+The public API, below, is imported on first use, so ``pix2pix-tf --help`` answers without
+loading TensorFlow. The package is laid out as the pipeline a pair of images goes through:
+
+    config.py, images.py   options (frozen dataclasses) and the pixel conventions everything shares
+    data/                  where pairs are on disk, their checks, the tf.data pipeline
+    models/                generators, the PatchGAN, layers, losses, the paper/eval inference modes
+    training/              the one train step, the loop, checkpoints, validation, run health
+    run_folder.py          a run's files, and its generator read back (for everything after training)
+    evaluation/            metrics, scoring over a split, reports and plots
+    deploy/                SavedModel and TFLite files, translating images with any model
+    cli/                   the ``pix2pix-tf`` commands, thin absl programs over the above
 """
 
 from __future__ import annotations
@@ -10,19 +20,26 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # Options.
     "Config": "pix2pix_tf.config",
     "DataConfig": "pix2pix_tf.config",
     "ModelConfig": "pix2pix_tf.config",
     "TrainConfig": "pix2pix_tf.config",
     "get_preset": "pix2pix_tf.config",
-    "unet_generator": "pix2pix_tf.models",
-    "resnet_generator": "pix2pix_tf.models",
-    "patchgan_discriminator": "pix2pix_tf.models",
-    "receptive_field": "pix2pix_tf.models",
-    "Pix2Pix": "pix2pix_tf.train_lib",
-    "train_and_evaluate": "pix2pix_tf.train_lib",
-    "load_generator": "pix2pix_tf.train_lib",
-    "evaluate_model": "pix2pix_tf.evaluator",
+    # Networks.
+    "unet_generator": "pix2pix_tf.models.generators",
+    "resnet_generator": "pix2pix_tf.models.generators",
+    "patchgan_discriminator": "pix2pix_tf.models.discriminators",
+    "receptive_field": "pix2pix_tf.models.discriminators",
+    "inference_generator": "pix2pix_tf.models.inference",
+    # Training.
+    "Pix2Pix": "pix2pix_tf.training.step",
+    "train_and_evaluate": "pix2pix_tf.training.train",
+    "load_generator": "pix2pix_tf.run_folder",
+    # Evaluation and deployment.
+    "evaluate_model": "pix2pix_tf.evaluation.evaluate",
+    "export_saved_model": "pix2pix_tf.deploy.saved_model",
+    "Translator": "pix2pix_tf.deploy.translator",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -22,6 +22,32 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     os.replace(temp_path, path)
 
 
+# Every list of choices, once: the config fields validate against these and the modules that
+# implement them import them from here (so a new choice is added in one place).
+GENERATORS = ("unet", "resnet")
+NORMS = ("batch", "sync_batch", "instance", "none")
+UPSAMPLES = ("transpose", "resize")
+DIRECTIONS = ("AtoB", "BtoA")
+TASKS = ("colorize", "edges", "inpaint", "superres")  # pairs made from plain photos (data/tasks.py)
+PREPROCESSES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+RECON_LOSSES = ("l1", "l2")
+UPDATE_ORDERS = ("reference", "simultaneous")
+MIXED_PRECISIONS = ("none", "float16", "bfloat16")
+NONFINITE_MODES = ("stop", "skip")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+BEST_METRICS = ("l1", "psnr", "ssim")
+INFERENCE_MODES = ("paper", "eval")  # models/inference.py
+TFLITE_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")  # deploy/tflite.py
+COMBINE_FORMATS = ("jpg", "png")  # data/tools.py: A|B files made from A/ and B/
+
+
+def check_choice(name: str, value: Any, choices: tuple | dict) -> None:
+    """Raises ValueError naming the option (a field or --flag), the bad value and the allowed ones."""
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+
+
 def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
     """A dataclass field with its help text and, for enumerations, the allowed values."""
     metadata = {"help": help}
@@ -35,12 +61,8 @@ class _Validated:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            choices = field.metadata.get("choices")
-            value = getattr(self, field.name)
-            if choices is not None and value not in choices:
-                raise ValueError(
-                    f"{field.name}={value!r} is not valid; choose one of: {', '.join(choices)}"
-                )
+            if "choices" in field.metadata:
+                check_choice(field.name, getattr(self, field.name), field.metadata["choices"])
         self.validate()
 
     def validate(self) -> None:
@@ -56,17 +78,20 @@ def _require(condition: bool, message: str) -> None:
 class ModelConfig(_Validated):
     """Generator and discriminator architecture."""
 
-    generator: str = option("unet", "Generator architecture.", ("unet", "resnet"))
+    generator: str = option("unet", "Generator architecture.", GENERATORS)
     filters: int = option(64, "Generator base width (ngf); doubles per level up to 8x.")
     norm: str = option(
         "batch", "Normalization in both networks; sync_batch: batch statistics over all replicas of --strategy.",
-        ("batch", "sync_batch", "instance", "none"),
+        NORMS,
     )
-    dropout: float = option(0.5, "Dropout rate in the U-Net decoder blocks next to the innermost.")
+    dropout: float = option(
+        0.5, "Dropout rate in the U-Net decoder blocks next to the innermost, and in each ResNet residual block "
+        "(as the reference trains pix2pix); 0: none."
+    )
     upsample: str = option(
         "transpose",
         "U-Net decoder upsampling: transposed conv (paper) or resize + conv (no checkerboard).",
-        ("transpose", "resize"),
+        UPSAMPLES,
     )
     resnet_blocks: int = option(9, "Residual blocks of the ResNet generator (6 or 9 usual).")
     disc_layers: int = option(
@@ -97,12 +122,12 @@ class DataConfig(_Validated):
         "Paired images: a folder (A|B files in train/ and val/, or A/ and B/ folders), "
         "tfds:pix2pix/NAME for a TFDS build, or empty for the built-in synthetic façades.",
     )
-    direction: str = option("AtoB", "Translate A (left half or A/) to B, or back.", ("AtoB", "BtoA"))
+    direction: str = option("AtoB", "Translate A (left half or A/) to B, or back.", DIRECTIONS)
     task: str = option(
         "none",
         "Make pairs from plain photos in --data: colorize (gray -> colour), edges (sketch -> photo), "
         "inpaint (photo with holes -> photo), superres (4x downscaled -> photo); none: --data holds pairs.",
-        ("none", "colorize", "edges", "inpaint", "superres"),
+        ("none", *TASKS),
     )
     image_size: int = option(256, "Training crop size in pixels (a power of two, 32 to 1024).")
     load_size: int = option(
@@ -114,7 +139,7 @@ class DataConfig(_Validated):
         "resolution (keeps fine detail); scale_width: width to load_size, keep aspect; "
         "scale_width_and_crop: that, then random crop; none: native size. The last two without "
         "crop pad to the network's multiple and need batch_size 1.",
-        ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none"),
+        PREPROCESSES,
     )
     flip: bool = option(True, "Random horizontal mirror, identical on both sides of a pair.")
     cache: bool = option(False, "Keep decoded images in memory after the first epoch.")
@@ -159,28 +184,28 @@ class TrainConfig(_Validated):
     learning_rate: float = option(2e-4, "Adam learning rate of both networks.")
     beta1: float = option(0.5, "Adam beta1.")
     beta2: float = option(0.999, "Adam beta2.")
-    gan_loss: str = option("vanilla", "Adversarial loss.", ("vanilla", "lsgan", "hinge"))
-    recon_loss: str = option("l1", "Reconstruction loss against the target.", ("l1", "l2"))
+    gan_loss: str = option("vanilla", "Adversarial loss.", GAN_LOSSES)
+    recon_loss: str = option("l1", "Reconstruction loss against the target.", RECON_LOSSES)
     gan_weight: float = option(1.0, "Weight of the adversarial term in G's loss (0: L1-only ablation).")
     l1_weight: float = option(100.0, "Weight of the reconstruction term (lambda; 0: cGAN-only ablation).")
     update_order: str = option(
         "reference",
         "reference: update D, then G against the updated D (the authors' code); simultaneous: both "
         "updates from one pass of D (the TF tutorial's; about 10% less work per step).",
-        ("reference", "simultaneous"),
+        UPDATE_ORDERS,
     )
     jit_compile: bool = option(False, "Compile the train step with XLA.")
     mixed_precision: str = option(
         "none",
         "Compute in float16 (with loss scaling for both optimizers) or bfloat16; variables and losses stay "
         "float32. For GPUs and TPUs; CPUs without bfloat16 units run it slower.",
-        ("none", "float16", "bfloat16"),
+        MIXED_PRECISIONS,
     )
     nonfinite: str = option(
         "stop",
         "When a loss or gradient is NaN or infinite: stop (the last good checkpoint stays the newest) "
         "or skip that update and count it.",
-        ("stop", "skip"),
+        NONFINITE_MODES,
     )
     steps_per_call: int = option(
         1, "Train steps run by one tf.function call (fewer Python round trips; for GPUs and TPUs)."
@@ -189,7 +214,7 @@ class TrainConfig(_Validated):
         "default",
         "tf.distribute strategy: default (one device), mirrored (all local GPUs), multiworker (hosts in "
         "TF_CONFIG), tpu. The batch size is the global batch.",
-        ("default", "mirrored", "multiworker", "tpu"),
+        STRATEGIES,
     )
     seed: int = option(0, "Seed of weights, data order and jitter.")
     log_every: int = option(50, "Steps between TensorBoard scalars and progress lines.")
@@ -202,13 +227,13 @@ class TrainConfig(_Validated):
     )
     val_images: int = option(50, "Images of the fixed val subset scored every val_every steps.")
     best_metric: str = option(
-        "l1", "Validation metric that picks the best checkpoint (checkpoints/best).", ("l1", "psnr", "ssim")
+        "l1", "Validation metric that picks the best checkpoint (checkpoints/best).", BEST_METRICS
     )
     eval_mode: str = option(
         "paper",
         "Inference for samples and metrics: paper = dropout on and per-image batch statistics "
         "(as the paper evaluates); eval = moving statistics, no dropout.",
-        ("paper", "eval"),
+        INFERENCE_MODES,
     )
 
     def validate(self) -> None:
@@ -300,25 +325,24 @@ class Config:
         return dataclasses.replace(self, **sections)
 
 
-PRESETS = ("paper", "quick")
+def _quick_preset() -> Config:
+    """The built-in synthetic façades at 64 px with half-width networks (32 filters), batch 4,
+    12 + 8 epochs (2,000 steps): about 7 minutes on a 2-core CPU."""
+    return Config(
+        model=ModelConfig(filters=32, disc_filters=32),
+        data=DataConfig(image_size=64),
+        train=TrainConfig(
+            batch_size=4, epochs=12, decay_epochs=8, sample_every=250, checkpoint_every=500, val_every=500
+        ),
+    )
+
+
+# Named starting points for a run: ``paper`` is the paper's recipe (256 px, batch 1, 100 + 100
+# epochs) for real datasets; ``quick`` is what ``pix2pix-tf train`` runs when no --data is given.
+PRESETS = {"paper": Config, "quick": _quick_preset}
 
 
 def get_preset(name: str) -> Config:
-    """Named starting points for a run.
-
-    - ``paper``: the paper's recipe (256 px, batch 1, 100 + 100 epochs); for real datasets.
-    - ``quick``: the built-in synthetic façades at 64 px with half-width networks (32 filters),
-      batch 4, 12 + 8 epochs (2,000 steps): about 7 minutes on a 2-core CPU. What
-      ``pix2pix-tf train`` runs when no ``--data`` is given.
-    """
-    if name == "paper":
-        return Config()
-    if name == "quick":
-        return Config(
-            model=ModelConfig(filters=32, disc_filters=32),
-            data=DataConfig(image_size=64),
-            train=TrainConfig(
-                batch_size=4, epochs=12, decay_epochs=8, sample_every=250, checkpoint_every=500, val_every=500
-            ),
-        )
-    raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    """The config of preset ``name`` (see ``PRESETS``); ValueError naming the choices otherwise."""
+    check_choice("preset", name, PRESETS)
+    return PRESETS[name]()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import tiny_config
 from test_cli import TINY, run_cli
 
-from pix2pix_tf import benchmarks, models
+from pix2pix_tf import speed
 from pix2pix_tf.config import ModelConfig
+from pix2pix_tf.models import generators
+from pix2pix_tf.models.discriminators import build_discriminator
 
 TRAIN_KEYS = {"median_step_s", "min_step_s", "max_step_s", "images_per_s", "first_step_s", "peak_rss_mib",
               "step_gflop", "achieved_gflop_per_s", "matmul_gflop_per_s", "fraction_of_matmul"}
@@ -18,22 +21,40 @@ TRAIN_KEYS = {"median_step_s", "min_step_s", "max_step_s", "images_per_s", "firs
 def test_flop_count_of_the_paper_networks_matches_the_design():
     """12.1 GFLOP for the U-Net and 6.4 for the PatchGAN at 256 px: the 87 GFLOP step of DESIGN.md."""
     config = ModelConfig()
-    assert benchmarks.model_flops(models.build_generator(config, 256), 256) / 1e9 == pytest.approx(12.10, abs=0.01)
-    assert benchmarks.model_flops(models.build_discriminator(config), 256) / 1e9 == pytest.approx(6.39, abs=0.01)
-    assert benchmarks.step_flops(tiny_config().replace(model=config).replace(
+    assert speed.model_flops(generators.build_generator(config, 256), 256) / 1e9 == pytest.approx(12.10, abs=0.01)
+    assert speed.model_flops(build_discriminator(config), 256) / 1e9 == pytest.approx(6.39, abs=0.01)
+    assert speed.step_flops(tiny_config().replace(model=config).replace(
         data=tiny_config().data.__class__(image_size=256))) / 1e9 == pytest.approx(87.4, abs=0.1)
 
 
-def test_benchmark_train_reports_consistent_figures(paired_folder):
-    results = benchmarks.benchmark_train(tiny_config(paired_folder), steps=3, warmup=1, source="data")
+@pytest.mark.slow
+def test_benchmark_train_times_the_real_step(paired_folder, monkeypatch):
+    """The figures come from timing the step: a step made 80 ms slower is reported at least that slow."""
+    from pix2pix_tf.training import step
+
+    class SlowerPix2Pix(step.Pix2Pix):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            compiled = self.compiled_train_step
+
+            def slower(*batch):
+                time.sleep(0.08)
+                return compiled(*batch)
+
+            self.compiled_train_step = slower
+
+    monkeypatch.setattr(step, "Pix2Pix", SlowerPix2Pix)
+    results = speed.benchmark_train(tiny_config(paired_folder), steps=3, warmup=1, source="data")
     assert TRAIN_KEYS | {"input_images_per_s"} <= set(results)
-    assert results["min_step_s"] <= results["median_step_s"] <= results["max_step_s"]
+    assert 0.08 <= results["min_step_s"] <= results["median_step_s"] <= results["max_step_s"]
     assert results["images_per_s"] == pytest.approx(2 / results["median_step_s"], rel=0.01)
     assert results["achieved_gflop_per_s"] == pytest.approx(
         results["step_gflop"] / results["median_step_s"], rel=0.05)
+    assert results["first_step_s"] > results["median_step_s"]  # the first call traces the graph
     assert 0 < results["peak_rss_mib"] and 0 < results["fraction_of_matmul"]
 
 
+@pytest.mark.slow
 def test_benchmark_command_ends_with_a_json_line_of_the_figures():
     result = run_cli("benchmark", "--what=train", "--sources=synthetic", "--steps=2", *TINY)
     assert result.returncode == 0, result.stderr

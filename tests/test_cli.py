@@ -58,6 +58,7 @@ def test_bad_flag_gives_one_clear_error(flag, message, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_train_on_a_folder_then_resume(paired_folder, tmp_path):
     """`train --data=...` trains, reports val figures, and a second call continues the run."""
     workdir = tmp_path / "run"
@@ -72,6 +73,7 @@ def test_train_on_a_folder_then_resume(paired_folder, tmp_path):
     assert json.loads((workdir / "metrics.json").read_text())["step"] == 3
 
 
+@pytest.mark.slow
 def test_train_without_data_uses_built_in_pairs(tmp_path):
     """No --data: the built-in synthetic pairs are made (no download) and trained on."""
     data_root = tmp_path / "cache"
@@ -83,6 +85,7 @@ def test_train_without_data_uses_built_in_pairs(tmp_path):
     assert config["train"]["batch_size"] == 2
 
 
+@pytest.mark.slow
 def test_corrupt_image_stops_before_training_or_is_skipped(paired_folder, tmp_path):
     """One bad file in a dataset: named before any step runs; --skip_bad_images trains anyway."""
     (paired_folder / "train" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

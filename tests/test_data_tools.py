@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_config
 
-from pix2pix_tf import data_tools, input_pipeline
+from pix2pix_tf.data import pipeline
+from pix2pix_tf.data import tools as data_tools
 
 
 def run_data(*args: str) -> subprocess.CompletedProcess:
@@ -161,7 +162,7 @@ def test_combine_resizes_b_and_its_output_trains(tmp_path):
     assert np.abs(pair[:, :32] - (200, 30, 30)).max() <= 3 and np.abs(pair[:, 32:] - (20, 200, 20)).max() <= 3
     report = data_tools.check_dataset(out, image_size=32)
     assert report.problems == [] and report.pairs_per_split == {"train": 2}
-    batches = input_pipeline.make_dataset(tiny_config(out), "train", training=True, batch_size=2)
+    batches = pipeline.make_dataset(tiny_config(out), "train", training=True, batch_size=2)
     source, target = next(iter(batches))
     assert source.shape == target.shape == (2, 32, 32, 3)
     assert float(tf.reduce_mean(source[..., 0])) > 0.5 > float(tf.reduce_mean(target[..., 0]))  # A red, B green
@@ -171,7 +172,7 @@ def test_combine_stops_on_unmatched_files_naming_them(separate_folders, tmp_path
     a_dir, b_dir = separate_folders
     write_image(a_dir / "train" / "only_a.png", noise(32, 32))
     write_image(b_dir / "val" / "only_b.png", noise(32, 32))
-    result = run_data("combine", f"--a={a_dir}", f"--b={b_dir}", f"--out={tmp_path / 'out'}")
+    result = run_data("combine", f"--a={a_dir}", f"--b={b_dir}", f"--output={tmp_path / 'out'}")
     assert result.returncode == 1
     assert f"{a_dir / 'train' / 'only_a.png'} has no match in {b_dir / 'train'}" in result.stderr
     assert f"{b_dir / 'val' / 'only_b.png'} has no match in {a_dir / 'val'}" in result.stderr

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_config
 
-from pix2pix_tf import train_lib
+from pix2pix_tf.training.step import Pix2Pix
 
 
 def _no_dropout(config, **train):
@@ -30,7 +30,7 @@ def _batch(seed: int, size: int = 32, batch: int = 2):
 
 @pytest.mark.parametrize("precision, compute", [("float16", "float16"), ("bfloat16", "bfloat16")])
 def test_mixed_precision_computes_in_half_keeps_float32_variables_and_trains(precision, compute):
-    model = train_lib.Pix2Pix(tiny_config(mixed_precision=precision), steps_per_epoch=10)
+    model = Pix2Pix(tiny_config(mixed_precision=precision), steps_per_epoch=10)
     assert model.generator.layers[1].compute_dtype == compute
     assert all(variable.dtype == "float32" for variable in model.generator.trainable_variables)
     scaled = isinstance(model.generator_optimizer, tf.keras.optimizers.LossScaleOptimizer)
@@ -42,15 +42,16 @@ def test_mixed_precision_computes_in_half_keeps_float32_variables_and_trains(pre
     assert metrics["g_loss"].dtype == tf.float32
     changed = [not np.array_equal(a, b.numpy()) for a, b in zip(before, model.generator.trainable_variables)]
     assert all(changed)
-    from pix2pix_tf import inference
+    from pix2pix_tf.models import inference
 
     assert inference.make_generate_fn(model.generator, "eval")(_batch(0)[0]).dtype == tf.float32
 
 
+@pytest.mark.slow
 def test_several_steps_per_call_equal_as_many_single_steps():
     config = _no_dropout(tiny_config())
     batches = [_batch(seed) for seed in range(3)]
-    single, looped = train_lib.Pix2Pix(config, 10), train_lib.Pix2Pix(config, 10)
+    single, looped = Pix2Pix(config, 10), Pix2Pix(config, 10)
     looped.generator.set_weights(single.generator.get_weights())
     looped.discriminator.set_weights(single.discriminator.get_weights())
     for inputs, targets in batches:
@@ -70,6 +71,7 @@ def _python(code: str, env: dict | None = None, timeout: int = 300) -> subproces
                             cwd=os.path.dirname(__file__))
 
 
+@pytest.mark.slow
 def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_global_batch():
     """Sync batch norm over 2 replicas of 1 image = batch norm over the batch of 2 on one device."""
     process = _python("""
@@ -78,12 +80,12 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         from conftest import tiny_config
-        from pix2pix_tf import train_lib
+        from pix2pix_tf.training.step import Pix2Pix
         config = tiny_config()
         config = config.replace(model=dataclasses.replace(config.model, dropout=0.0, norm="sync_batch"))
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        single = train_lib.Pix2Pix(config, 10)
-        mirrored = train_lib.Pix2Pix(config, 10, strategy)
+        single = Pix2Pix(config, 10)
+        mirrored = Pix2Pix(config, 10, strategy)
         mirrored.generator.set_weights(single.generator.get_weights())
         mirrored.discriminator.set_weights(single.discriminator.get_weights())
         inputs = tf.random.stateless_uniform((2, 32, 32, 3), (1, 0), -1, 1)
@@ -111,6 +113,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_workers_train_together_and_agree_on_weights(paired_folder, tmp_path):
     """MultiWorkerMirroredStrategy: two processes on 127.0.0.1, one run folder written by the chief.
 
@@ -139,15 +142,16 @@ def _worker_script(data, tmp_path, index: int) -> str:
         import numpy as np
         import tensorflow as tf
         from conftest import tiny_config
-        from pix2pix_tf import train_lib
+        from pix2pix_tf.training.step import Pix2Pix
+        from pix2pix_tf.training.train import train_and_evaluate
         captured = {{}}
-        original = train_lib.Pix2Pix.__init__
+        original = Pix2Pix.__init__
         def keep(self, *args, **kwargs):
             original(self, *args, **kwargs)
             captured["model"] = self
-        train_lib.Pix2Pix.__init__ = keep
+        Pix2Pix.__init__ = keep
         config = tiny_config({str(data)!r}, steps=3, strategy="multiworker", val_every=0)
-        train_lib.train_and_evaluate(config, {str(tmp_path / "run")!r})
+        train_and_evaluate(config, {str(tmp_path / "run")!r})
         model = captured["model"]
         trainable = model.generator.trainable_weights + model.discriminator.trainable_weights
         arrays = {{f"w{{i}}": w.numpy() for i, w in enumerate(trainable)}}

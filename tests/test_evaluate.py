@@ -13,7 +13,11 @@ import tensorflow as tf
 from conftest import tiny_config
 from test_cli import run_cli
 
-from pix2pix_tf import evaluator, train_lib, visualize
+from pix2pix_tf.evaluation import evaluate as evaluator
+from pix2pix_tf.evaluation import plots
+from pix2pix_tf.models.inference import inference_generator
+from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.training.train import train_and_evaluate
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +29,7 @@ def trained_run(tmp_path_factory) -> pathlib.Path:
     write_pairs(root, "train", 6, seed=1)
     write_pairs(root, "val", 3, seed=2)
     workdir = tmp_path_factory.mktemp("run")
-    train_lib.train_and_evaluate(tiny_config(root, steps=6, val_every=2, val_images=2), workdir)
+    train_and_evaluate(tiny_config(root, steps=6, val_every=2, val_images=2), workdir)
     return workdir
 
 
@@ -39,9 +43,9 @@ def test_validation_during_training_writes_csv_tensorboard_and_best_checkpoint(t
     assert best["metric"] == "l1" and best["step"] == int(lowest["step"])
     assert best["value"] == pytest.approx(float(lowest["l1"]), rel=1e-4)
     assert tf.train.latest_checkpoint(str(trained_run / "checkpoints" / "best")).endswith(f"best-{best['step']}")
-    generator, _ = train_lib.load_generator(trained_run, "best")  # the best checkpoint restores
+    generator, _ = load_generator(trained_run, "best")  # the best checkpoint restores
     assert generator(tf.zeros([1, 32, 32, 3])).shape == (1, 32, 32, 3)
-    scalars = visualize.read_scalars(trained_run / "tensorboard")
+    scalars = plots.read_scalars(trained_run / "tensorboard")
     assert list(scalars["val/l1"][0]) == [2, 4, 6]
     for tag in ("train/d_loss", "train/g_loss", "train/learning_rate", "train/d_real", "train/d_fake"):
         assert tag in scalars, tag
@@ -57,12 +61,13 @@ def test_tensorboard_holds_the_graph_of_the_train_step(trained_run):
     assert len(graphs[0].tensor.string_val[0]) > 10_000  # a serialized RunMetadata holding the graph
 
 
+@pytest.mark.slow
 def test_resume_drops_validation_rows_the_interrupted_process_wrote_after_its_checkpoint(tmp_path, paired_folder):
     config = tiny_config(paired_folder, steps=2, val_every=2, val_images=2)
-    train_lib.train_and_evaluate(config, tmp_path)
+    train_and_evaluate(config, tmp_path)
     with open(tmp_path / "validation.csv", "a") as file:
         file.write("3,0.5,10,0.1\n")  # as if validated after the step-2 checkpoint, then killed
-    train_lib.train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
     steps = [int(row["step"]) for row in csv.DictReader(open(tmp_path / "validation.csv"))]
     assert steps == [2, 4]
 
@@ -79,7 +84,7 @@ class _Sources(html.parser.HTMLParser):
 
 def test_evaluate_writes_metrics_html_and_grid_that_reference_real_files(trained_run, tmp_path):
     out = tmp_path / "report"
-    result = run_cli("evaluate", f"--workdir={trained_run}", f"--out={out}", "--palette=facades")
+    result = run_cli("evaluate", f"--workdir={trained_run}", f"--output={out}", "--palette=facades")
     assert result.returncode == 0, result.stderr
     assert "3 images: l1" in result.stdout
     record = json.loads((out / "metrics.json").read_text())
@@ -93,10 +98,40 @@ def test_evaluate_writes_metrics_html_and_grid_that_reference_real_files(trained
     assert tf.io.decode_png(tf.io.read_file(str(out / "grid.png"))).shape[0] > 100
 
 
-def test_evaluate_api_scores_the_best_checkpoint_and_a_subset(trained_run, tmp_path):
-    result, paths = evaluator.evaluate_model(trained_run, tmp_path, checkpoint="best", max_images=2,
+@pytest.fixture(scope="module")
+def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
+    """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""
+    from conftest import write_pairs
+
+    root = tmp_path_factory.mktemp("earlier_best")
+    write_pairs(root / "data", "train", 6, seed=1)
+    write_pairs(root / "data", "val", 3, seed=2)
+    config = tiny_config(root / "data", steps=2, val_every=2, val_images=2)
+    train_and_evaluate(config, root / "run")
+    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6, val_every=0)), root / "run")
+    assert json.loads((root / "run" / "checkpoints" / "best" / "best.json").read_text())["step"] == 2
+    assert tf.train.latest_checkpoint(str(root / "run" / "checkpoints")).endswith("ckpt-6")
+    return root / "run"
+
+
+def _scores_of(run: pathlib.Path, checkpoint: str) -> dict:
+    """L1/PSNR/SSIM of the run's generator at ``checkpoint``, scored directly (not through evaluate)."""
+    from pix2pix_tf.data import pipeline
+    from pix2pix_tf.evaluation import scoring
+    from pix2pix_tf.models.inference import make_generate_fn
+
+    generator, config = load_generator(run, checkpoint)
+    dataset = pipeline.make_dataset(config, "val", training=False, batch_size=1).take(2)
+    return scoring.score(make_generate_fn(generator, config.train.eval_mode), dataset).summary
+
+
+def test_evaluate_api_scores_the_best_checkpoint_and_a_subset(run_with_earlier_best, tmp_path):
+    result, paths = evaluator.evaluate_model(run_with_earlier_best, tmp_path, checkpoint="best", max_images=2,
                                              log=lambda line: None)
     assert result.summary["images"] == 2
+    best, latest = _scores_of(run_with_earlier_best, "best"), _scores_of(run_with_earlier_best, "latest")
+    assert result.summary["l1"] == pytest.approx(best["l1"], abs=1e-6)
+    assert abs(best["l1"] - latest["l1"]) > 1e-5  # so the comparison above tells the checkpoints apart
     assert json.loads(paths["metrics.json"].read_text())["checkpoint"] == "best"
 
 
@@ -111,13 +146,17 @@ def test_evaluate_names_what_is_missing(args, message):
 
 
 def test_evaluate_names_a_missing_split(trained_run, tmp_path):
-    result = run_cli("evaluate", f"--workdir={trained_run}", "--split=test", f"--out={tmp_path}")
+    from pix2pix_tf.run_folder import load_config
+
+    data = load_config(trained_run).data.data
+    result = run_cli("evaluate", f"--workdir={trained_run}", "--split=test", f"--output={tmp_path / 'report'}")
     assert result.returncode == 2
-    assert "test" in result.stderr
+    assert f"{data} has no 'test' split (found folders: train, val)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_plot_draws_losses_and_validation_curves(trained_run, tmp_path):
-    result = run_cli("plot", f"--workdir={trained_run}", f"--out={tmp_path / 'curves.png'}")
+    result = run_cli("plot", f"--workdir={trained_run}", f"--output={tmp_path / 'curves.png'}")
     assert result.returncode == 0, result.stderr
     assert "8 panels" in result.stdout
     assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "curves.png"))).shape[1] > 500
@@ -129,16 +168,18 @@ def test_plot_names_a_folder_that_is_not_a_run(tmp_path):
     assert "no tensorboard/ folder" in result.stderr
 
 
-def test_export_ships_the_best_checkpoint(trained_run, tmp_path):
+def test_export_ships_the_best_checkpoint(run_with_earlier_best, tmp_path):
     import numpy as np
 
-    from pix2pix_tf import deploy, export
+    from pix2pix_tf.deploy import export as exporter
+    from pix2pix_tf.deploy import saved_model
 
-    deploy.export_run(trained_run, tmp_path / "export", ["saved_model"], checkpoint="best")
-    serve, _, _ = export.load_saved_model(tmp_path / "export" / "saved_model")
-    best, _ = train_lib.load_generator(trained_run, "best")
-    pixels = tf.random.stateless_uniform((1, 32, 32, 3), (0, 1), 0, 256, dtype=tf.int32)
-    expected = export.inference_generator(best, "eval")(tf.cast(pixels, tf.float32) / 127.5 - 1.0, training=False)
-    expected = np.clip(np.round((np.asarray(expected) + 1.0) * 127.5), 0, 255)
-    actual = np.asarray(serve(tf.cast(pixels, tf.uint8)), np.float32)
-    assert np.abs(actual - expected).max() <= 1  # the uint8 signature rounds the best checkpoint's output
+    exporter.export_run(run_with_earlier_best, tmp_path / "export", ["saved_model"], checkpoint="best")
+    loaded = saved_model.load_saved_model(tmp_path / "export" / "saved_model")
+    best, config = load_generator(run_with_earlier_best, "best")
+    latest, _ = load_generator(run_with_earlier_best, "latest")
+    assert loaded.mode == config.train.eval_mode  # the export defaults to the mode the run was scored in
+    images = tf.random.stateless_uniform((1, 32, 32, 3), (0, 1), -1, 1)
+    actual = loaded.translate_float(images).numpy()
+    np.testing.assert_allclose(actual, inference_generator(best, loaded.mode)(images), atol=1e-5)
+    assert np.abs(actual - inference_generator(latest, loaded.mode)(images)).max() > 1e-4  # not the latest

@@ -7,11 +7,13 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
 from conftest import write_pairs
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
     data = tmp_path / "facades"
     write_pairs(data, "train", 4, size=32, seed=1)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf import export, models
 from pix2pix_tf.config import Config, DataConfig, ModelConfig
-from pix2pix_tf.inference import make_generate_fn
-from pix2pix_tf.layers import FixedDropout
+from pix2pix_tf.deploy import saved_model
+from pix2pix_tf.models import generators
+from pix2pix_tf.models.inference import inference_generator, make_generate_fn
+from pix2pix_tf.models.layers import FixedDropout
 
 TINY_CONFIG = Config(model=ModelConfig(filters=8), data=DataConfig(image_size=64))
 
@@ -40,14 +41,14 @@ def _images(batch: int, height: int, width: int, channels: int = 3, seed: int = 
 
 
 GENERATORS = {
-    "unet": lambda: models.unet_generator(64, filters=8),
-    "resnet": lambda: models.resnet_generator(blocks=2, filters=8, dropout=0.5),
+    "unet": lambda: generators.unet_generator(64, filters=8),
+    "resnet": lambda: generators.resnet_generator(blocks=2, filters=8, dropout=0.5),
 }
 
 
 @pytest.fixture(scope="module")
 def unet() -> keras.Model:
-    return _perturbed(models.unet_generator(64, filters=8))
+    return _perturbed(generators.unet_generator(64, filters=8))
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
@@ -55,23 +56,23 @@ def test_eval_mode_equals_keras_inference_even_when_called_training(name):
     generator = _perturbed(GENERATORS[name]())
     images = _images(2, 64, 64)
     expected = generator(images, training=False)
-    inference = export.inference_generator(generator, "eval")
+    inference = inference_generator(generator, "eval")
     np.testing.assert_allclose(inference(images), expected, atol=1e-5)
     np.testing.assert_allclose(inference(images, training=True), expected, atol=1e-5)
 
 
 def test_paper_mode_equals_training_statistics_of_each_image_alone():
-    generator = _perturbed(models.unet_generator(64, filters=8, dropout=0.0))
+    generator = _perturbed(generators.unet_generator(64, filters=8, dropout=0.0))
     images = _images(3, 64, 64)
     expected = make_generate_fn(generator, "paper")(images)
-    np.testing.assert_allclose(export.inference_generator(generator, "paper")(images), expected, atol=1e-4)
+    np.testing.assert_allclose(inference_generator(generator, "paper")(images), expected, atol=1e-4)
     assert np.abs(expected - generator(images, training=False)).max() > 1e-2  # the modes differ
 
 
 @pytest.mark.parametrize("mode", ["eval", "paper"])
 @pytest.mark.parametrize("name", sorted(GENERATORS))
 def test_output_is_deterministic_and_independent_of_the_batch(name, mode):
-    inference = export.inference_generator(_perturbed(GENERATORS[name]()), mode)
+    inference = inference_generator(_perturbed(GENERATORS[name]()), mode)
     images = _images(4, 64, 64)
     batch = inference(images).numpy()
     np.testing.assert_array_equal(inference(images), batch)
@@ -82,10 +83,10 @@ def test_output_is_deterministic_and_independent_of_the_batch(name, mode):
 
 @pytest.mark.parametrize("norm", ["instance", "none"])
 def test_without_batch_norm_or_dropout_both_modes_equal_keras(norm):
-    generator = models.unet_generator(32, filters=8, norm=norm, dropout=0.0)
+    generator = generators.unet_generator(32, filters=8, norm=norm, dropout=0.0)
     images = _images(2, 32, 32)
     for mode in ("eval", "paper"):
-        inference = export.inference_generator(generator, mode)
+        inference = inference_generator(generator, mode)
         np.testing.assert_allclose(inference(images), generator(images, training=False), atol=1e-5)
 
 
@@ -100,7 +101,7 @@ def test_fixed_dropout_drops_the_same_units_of_every_image_and_call():
 
 
 def test_paper_inference_model_round_trips_through_keras_file(unet, tmp_path):
-    inference = export.inference_generator(unet, "paper")
+    inference = inference_generator(unet, "paper")
     path = tmp_path / "paper.keras"
     inference.save(path)
     images = _images(2, 64, 64)
@@ -109,7 +110,7 @@ def test_paper_inference_model_round_trips_through_keras_file(unet, tmp_path):
 
 @pytest.fixture(scope="module")
 def saved_unet(unet, tmp_path_factory) -> pathlib.Path:
-    return export.export_saved_model(unet, TINY_CONFIG, tmp_path_factory.mktemp("export") / "unet", "paper")
+    return saved_model.export_saved_model(unet, TINY_CONFIG, tmp_path_factory.mktemp("export") / "unet", "paper")
 
 
 def _padded_reference(model: keras.Model, images: np.ndarray, multiple: int) -> np.ndarray:
@@ -122,15 +123,16 @@ def _padded_reference(model: keras.Model, images: np.ndarray, multiple: int) -> 
 @pytest.mark.parametrize("size", [(64, 64), (100, 150), (5, 7)])
 def test_saved_model_float_signature_equals_keras_at_any_size(unet, saved_unet, size):
     images = _images(2, *size)
-    expected = _padded_reference(export.inference_generator(unet, "paper"), images, 64)
+    expected = _padded_reference(inference_generator(unet, "paper"), images, 64)
     translate_float = tf.saved_model.load(str(saved_unet)).signatures["translate_float"]
     np.testing.assert_allclose(translate_float(images=images)["output_0"], expected, atol=1e-5)
 
 
 def test_serving_signature_maps_uint8_of_any_size_to_uint8(saved_unet):
-    translate, config, mode = export.load_saved_model(saved_unet)
+    loaded = saved_model.load_saved_model(saved_unet)
+    config, mode = loaded.config, loaded.mode
     images = np.random.default_rng(0).integers(0, 256, (3, 37, 90, 3), dtype=np.uint8)
-    outputs = translate(images)
+    outputs = loaded.serve(images)
     assert outputs.dtype == tf.uint8 and outputs.shape == (3, 37, 90, 3)
     serving = tf.saved_model.load(str(saved_unet)).signatures["serving_default"]
     np.testing.assert_array_equal(serving(images=images)["output_0"], outputs)
@@ -139,11 +141,10 @@ def test_serving_signature_maps_uint8_of_any_size_to_uint8(saved_unet):
 
 def test_resnet_and_grayscale_configs_export(tmp_path):
     config = Config(model=ModelConfig(generator="resnet", filters=8, resnet_blocks=2, input_channels=1))
-    generator = _perturbed(models.build_generator(config.model, config.data.image_size))
-    translate, loaded_config, mode = export.load_saved_model(
-        export.export_saved_model(generator, config, tmp_path / "resnet")
-    )
-    assert (loaded_config, mode) == (config, "eval")
+    generator = _perturbed(generators.build_generator(config.model, config.data.image_size))
+    loaded = saved_model.load_saved_model(saved_model.export_saved_model(generator, config, tmp_path / "resnet", "eval"))
+    translate = loaded.serve
+    assert (loaded.config, loaded.mode) == (config, "eval")
     images = np.random.default_rng(0).integers(0, 256, (1, 30, 45, 1), dtype=np.uint8)
     outputs = translate(images).numpy().astype(int)
     expected = _padded_reference(generator, images / 127.5 - 1.0, 4)
@@ -170,12 +171,12 @@ def test_loading_something_else_raises_naming_the_folder(tmp_path):
     tf.saved_model.save(tf.Module(), str(foreign))
     for folder in (tmp_path / "missing", tmp_path, foreign):
         with pytest.raises(ValueError, match=re.escape(str(folder))):
-            export.load_saved_model(folder)
+            saved_model.load_saved_model(folder)
 
 
 def test_inference_mode_must_be_known(unet):
     with pytest.raises(ValueError, match="mode='train'"):
-        export.inference_generator(unet, "train")
+        inference_generator(unet, "train")
 
 
 def _folder_bytes(folder: pathlib.Path) -> int:
@@ -184,8 +185,8 @@ def _folder_bytes(folder: pathlib.Path) -> int:
 
 @pytest.mark.slow
 def test_paper_sized_saved_model_stores_the_weights_once(tmp_path):
-    generator = models.unet_generator()
-    directory = export.export_saved_model(generator, Config(), tmp_path / "unet256")
+    generator = generators.unet_generator()
+    directory = saved_model.export_saved_model(generator, Config(), tmp_path / "unet256")
     weight_bytes = 4 * generator.count_params()  # 54.4M float32 parameters and statistics
     assert weight_bytes <= _folder_bytes(directory) < 1.05 * weight_bytes
 

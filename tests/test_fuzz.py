@@ -16,8 +16,9 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_config, write_pairs
 
-from pix2pix_tf import data_check, data_tools, input_pipeline
-from pix2pix_tf.translator import Translator, list_images
+from pix2pix_tf.data import checks, pipeline
+from pix2pix_tf.data import tools as data_tools
+from pix2pix_tf.deploy.translator import Translator, list_images
 
 
 def _png_declaring(width: int, height: int) -> bytes:
@@ -74,10 +75,10 @@ def fuzz_folder(tmp_path_factory) -> tuple[pathlib.Path, dict[str, bool]]:
 def test_every_input_gets_a_verdict_and_the_right_one(fuzz_folder):
     root, expected = fuzz_folder
     for name, ok in expected.items():
-        problem = data_check.read_problem(str(root / "train" / name))
+        problem = checks.read_problem(str(root / "train" / name))
         assert (problem is None) == ok, (name, problem)
     problems = {pathlib.Path(path).name: problem
-                for path, problem in data_check.scan([str(root / "train" / name) for name in expected]).items()}
+                for path, problem in checks.scan([str(root / "train" / name) for name in expected]).items()}
     assert all("megapixel limit" in problems[name] for name in expected if name.endswith(".gif"))
     assert "Too many levels of symbolic links" in problems["007.png"]
 
@@ -92,11 +93,11 @@ def test_data_check_lists_every_broken_file_without_crashing(fuzz_folder):
 def test_loader_refuses_naming_the_files_or_skips_them(fuzz_folder):
     root, expected = fuzz_folder
     with pytest.raises(ValueError, match="unusable image"):
-        input_pipeline.make_dataset(tiny_config(root), "train", training=True, batch_size=2)
+        pipeline.make_dataset(tiny_config(root), "train", training=True, batch_size=2)
     config = tiny_config(root)
     config = config.replace(data=config.data.__class__(**{**config.data.__dict__, "skip_bad_images": True}))
-    assert input_pipeline.count_examples(config, "train") == sum(expected.values())
-    inputs, targets = next(iter(input_pipeline.make_dataset(config, "train", training=True, batch_size=2)))
+    assert pipeline.count_examples(config, "train") == sum(expected.values())
+    inputs, targets = next(iter(pipeline.make_dataset(config, "train", training=True, batch_size=2)))
     assert inputs.shape == targets.shape == (2, 32, 32, 3)
 
 

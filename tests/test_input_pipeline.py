@@ -11,8 +11,9 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_config
 
-from pix2pix_tf import input_pipeline
 from pix2pix_tf.config import Config
+from pix2pix_tf.data import pipeline
+from pix2pix_tf.images import network_stride
 
 LEFT, RIGHT = (200, 40, 40), (40, 40, 200)  # A is red-ish, B blue-ish
 
@@ -44,7 +45,7 @@ def _config(data, train: dict | None = None, **data_overrides) -> Config:
 
 
 def _first(config: Config, split: str = "train", training: bool = False, batch_size: int = 1):
-    inputs, targets = next(iter(input_pipeline.make_dataset(config, split, training=training, batch_size=batch_size)))
+    inputs, targets = next(iter(pipeline.make_dataset(config, split, training=training, batch_size=batch_size)))
     return inputs.numpy(), targets.numpy()
 
 
@@ -76,7 +77,7 @@ def test_separate_a_and_b_folders_are_matched_by_stem(tmp_path, layout):
     for stem, value in (("x", 10), ("y", 250)):
         _write(a_folder / f"{stem}.png", np.full((40, 40, 3), value, np.uint8))
         _write(b_folder / f"{stem}.jpg", np.full((40, 40, 3), 255 - value, np.uint8))
-    inputs, targets = next(iter(input_pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=2)))
+    inputs, targets = next(iter(pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=2)))
     np.testing.assert_allclose((inputs.numpy() + 1) * 127.5 + (targets.numpy() + 1) * 127.5, 255, atol=3)
     assert _mean_colour(inputs.numpy()[:1])[0] == pytest.approx(10, abs=1)
 
@@ -87,7 +88,7 @@ def test_unmatched_stems_are_each_named(tmp_path):
     _write(tmp_path / "train" / "B" / "1.png", np.zeros((8, 8, 3), np.uint8))
     _write(tmp_path / "train" / "B" / "3.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError) as error:
-        input_pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=1)
+        pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=1)
     assert "A/2.png has no match" in str(error.value) and "B/3.png has no match" in str(error.value)
 
 
@@ -100,7 +101,7 @@ def test_sixteen_bit_and_rgba_and_gray_inputs_come_out_in_range(tmp_path):
     rgba = np.concatenate([_pair_image(), np.full((40, 80, 1), 7, np.uint8)], axis=-1)
     _write(tmp_path / "train" / "b_rgba.png", rgba)
     _write(tmp_path / "train" / "c_gray.png", np.full((40, 80, 1), 128, np.uint8))
-    inputs, targets = next(iter(input_pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=3)))
+    inputs, targets = next(iter(pipeline.make_dataset(_config(tmp_path), "train", training=False, batch_size=3)))
     inputs, targets = inputs.numpy(), targets.numpy()
     assert inputs.min() >= -1 and inputs.max() <= 1 and targets.min() >= -1 and targets.max() <= 1
     np.testing.assert_allclose(inputs[0], 1.0, atol=1e-3)  # white 16-bit half stays white
@@ -126,7 +127,7 @@ def test_crop_and_flip_are_identical_on_both_sides(tmp_path):
     pattern = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
     _write(tmp_path / "train" / "0.png", np.concatenate([pattern, pattern], axis=1))
     config = _config(tmp_path, preprocess="crop")
-    dataset = input_pipeline.make_dataset(config, "train", training=True, batch_size=1, seed=3)
+    dataset = pipeline.make_dataset(config, "train", training=True, batch_size=1, seed=3)
     crops = set()
     for inputs, targets in dataset.take(12):
         np.testing.assert_array_equal(inputs.numpy(), targets.numpy())
@@ -150,7 +151,7 @@ def test_preprocess_modes_give_the_documented_sizes(tmp_path, preprocess, size, 
     _write(tmp_path / "train" / "0.png", _pair_image(height, width))
     config = _config(tmp_path, train={"batch_size": 1}, preprocess=preprocess)
     inputs, targets = _first(config, training=True)
-    stride = input_pipeline.network_stride(config)
+    stride = network_stride(config)
     assert inputs.shape == targets.shape
     assert inputs.shape[1:3] == expected
     assert inputs.shape[1] % stride == 0 and inputs.shape[2] % stride == 0
@@ -168,7 +169,7 @@ def test_corrupt_image_stops_before_training_naming_every_bad_file(tmp_path):
     (tmp_path / "train" / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 2])
     (tmp_path / "train" / "noise.png").write_bytes(b"not an image at all")
     with pytest.raises(ValueError) as error:
-        input_pipeline.make_dataset(_config(tmp_path), "train", training=True, batch_size=1)
+        pipeline.make_dataset(_config(tmp_path), "train", training=True, batch_size=1)
     message = str(error.value)
     assert "3 unusable image(s)" in message
     for name in ("empty.jpg: empty file", "truncated.jpg: unreadable", "noise.png: unreadable"):
@@ -180,7 +181,7 @@ def test_skip_bad_images_trains_on_the_rest(tmp_path):
     _write(tmp_path / "train" / "good.png", _pair_image())
     (tmp_path / "train" / "bad.png").write_bytes(b"\x89PNG broken")
     config = _config(tmp_path, skip_bad_images=True)
-    assert input_pipeline.count_examples(config, "train") == 1
+    assert pipeline.count_examples(config, "train") == 1
     inputs, _ = _first(config, training=True)
     assert np.isfinite(inputs).all()
 
@@ -195,14 +196,14 @@ def test_skip_bad_images_trains_on_the_rest(tmp_path):
 )
 def test_empty_or_missing_data_gives_a_one_line_error(tmp_path, make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        input_pipeline.make_dataset(_config(make(tmp_path)), "train", training=True, batch_size=1)
+        pipeline.make_dataset(_config(make(tmp_path)), "train", training=True, batch_size=1)
 
 
 def test_deterministic_mode_repeats_the_same_batches(paired_folder):
     config = _config(paired_folder, deterministic=True)
 
     def first_batches():
-        dataset = input_pipeline.make_dataset(config, "train", training=True, batch_size=2, seed=5)
+        dataset = pipeline.make_dataset(config, "train", training=True, batch_size=2, seed=5)
         return [inputs.numpy() for inputs, _ in dataset.take(3)]
 
     for first, second in zip(first_batches(), first_batches()):

@@ -7,9 +7,12 @@ import json
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf import evaluation, inference, input_pipeline, train_lib
 from pix2pix_tf.config import Config, DataConfig, ModelConfig, TrainConfig
-from pix2pix_tf.datasets import synthetic
+from pix2pix_tf.data import pipeline, synthetic
+from pix2pix_tf.evaluation import scoring
+from pix2pix_tf.models import inference
+from pix2pix_tf.training.step import Pix2Pix
+from pix2pix_tf.training.train import train_and_evaluate
 
 
 @pytest.mark.slow
@@ -23,11 +26,11 @@ def test_short_run_on_built_in_data_beats_untrained_model_and_baselines(tmp_path
                           checkpoint_every=1000, num_samples=4, eval_mode="eval"),
     )
     tf.keras.utils.set_random_seed(0)
-    untrained = train_lib.Pix2Pix(config, steps_per_epoch=24).generator
-    val_dataset = input_pipeline.make_dataset(config, "val", training=False, batch_size=4)
-    before = evaluation.evaluate(inference.make_generate_fn(untrained, "eval"), val_dataset).summary
+    untrained = Pix2Pix(config, steps_per_epoch=24).generator
+    val_dataset = pipeline.make_dataset(config, "val", training=False, batch_size=4)
+    before = scoring.score(inference.make_generate_fn(untrained, "eval"), val_dataset).summary
 
-    results = train_lib.train_and_evaluate(config, tmp_path / "run")
+    results = train_and_evaluate(config, tmp_path / "run")
 
     assert results["step"] == 20 * 24
     assert results["l1"] < 0.8 * before["l1"]

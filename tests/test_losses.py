@@ -1,4 +1,4 @@
-"""Tests for the pix2pix losses (pix2pix_tf.losses), against values computed by hand."""
+"""Tests for the pix2pix losses (pix2pix_tf.models.losses), against values computed by hand."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf.losses import (
+from pix2pix_tf.models.losses import (
     discriminator_loss,
     generator_adversarial_loss,
     generator_loss,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf import metrics
+from pix2pix_tf.evaluation import metrics
 
 
 def _images(seed: int = 0, shape=(3, 32, 32, 3)) -> tf.Tensor:
@@ -79,6 +79,7 @@ def test_kid_matches_reference_is_near_zero_for_one_distribution_and_grows_with_
     assert abs(same) < 0.05 * shifted
 
 
+@pytest.mark.slow
 def test_inception_features_give_fid_near_zero_for_same_images_and_more_with_noise():
     extract = metrics.inception_feature_extractor(weights=None)  # random weights: the arithmetic only
     images = _images(shape=(8, 32, 32, 3))

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf.layers import ReflectionPadding2D
-from pix2pix_tf.models import patchgan_discriminator, receptive_field, resnet_generator, unet_generator
+from pix2pix_tf.models.discriminators import patchgan_discriminator, receptive_field
+from pix2pix_tf.models.generators import resnet_generator, unet_generator
+from pix2pix_tf.models.layers import ReflectionPadding2D
 
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
 
@@ -352,3 +353,34 @@ def test_keras_file_round_trip_gives_identical_outputs(build, tmp_path):
         loaded(images, training=False).numpy(), model(images, training=False).numpy()
     )
     assert len(layers_of_type(loaded, ReflectionPadding2D)) == len(layers_of_type(model, ReflectionPadding2D))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: unet_generator(64, filters=8), lambda: resnet_generator(blocks=3, filters=8),
+     lambda: patchgan_discriminator(filters=8)],
+    ids=["unet", "resnet", "patchgan"],
+)
+def test_no_two_layers_start_with_the_same_weights(build):
+    """Each layer draws its own initial weights (an initializer object reused across layers
+    returns the same values in Keras 3): no two kernels, nor two batch-norm gammas, are equal."""
+    model = build()
+    weights = [(variable.path, variable.numpy()) for variable in model.weights
+               if variable.path.endswith(("kernel", "gamma"))]
+    for index, (name, value) in enumerate(weights):
+        for other_name, other in weights[index + 1:]:
+            if value.shape == other.shape:
+                assert not np.array_equal(value, other), f"{name} and {other_name} start equal"
+
+
+def test_resnet_blocks_carry_the_reference_dropout():
+    """The reference trains pix2pix's ResNet generator with dropout 0.5 between each block's convolutions."""
+    from pix2pix_tf.config import ModelConfig
+    from pix2pix_tf.models.generators import build_generator
+
+    generator = build_generator(ModelConfig(generator="resnet", resnet_blocks=3, filters=8), 64)
+    dropouts = [layer for layer in generator.layers if isinstance(layer, keras.layers.Dropout)]
+    assert [layer.name for layer in dropouts] == [f"block{index}_dropout" for index in range(3)]
+    assert {layer.rate for layer in dropouts} == {0.5}
+    without = build_generator(ModelConfig(generator="resnet", resnet_blocks=3, filters=8, dropout=0.0), 64)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in without.layers)

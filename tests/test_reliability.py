@@ -14,6 +14,10 @@ import pytest
 import tensorflow as tf
 from test_cli import TINY
 
+from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.training.step import Pix2Pix
+from pix2pix_tf.training.train import train_and_evaluate
+
 
 def _train_process(data, workdir, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
@@ -36,6 +40,7 @@ def _wait_for_steps(process: subprocess.Popen, steps: int, timeout: float = 240)
     raise AssertionError("training never reached step %d:\n%s" % (steps, "".join(lines[-30:])))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_signal_saves_a_checkpoint_exits_0_and_the_run_resumes(paired_folder, tmp_path, signal_number):
     workdir = tmp_path / "run"
@@ -60,7 +65,7 @@ def test_signal_saves_a_checkpoint_exits_0_and_the_run_resumes(paired_folder, tm
 def test_second_signal_exits_at_once():
     code = """
 import os, signal, time
-from pix2pix_tf.interrupts import StopRequests
+from pix2pix_tf.training.interrupts import StopRequests
 with StopRequests() as stop:
     os.kill(os.getpid(), signal.SIGINT)
     time.sleep(0.2)
@@ -82,52 +87,52 @@ def _corrupt(path) -> None:
     path.write_bytes(data[: len(data) // 3])
 
 
+@pytest.mark.slow
 def test_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(paired_folder, tmp_path, caplog):
     from conftest import tiny_config
 
-    from pix2pix_tf import train_lib
 
     config = tiny_config(paired_folder, steps=4, val_every=0)
-    train_lib.train_and_evaluate(config, tmp_path)
+    train_and_evaluate(config, tmp_path)
     _corrupt(next((tmp_path / "checkpoints").glob("ckpt-4.data-*")))
     with caplog.at_level("WARNING"):
-        results = train_lib.train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)),
+        results = train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)),
                                                tmp_path)
     assert "ckpt-4 cannot be read" in caplog.text and "resuming from" in caplog.text
     assert results["step"] == 6
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
 
 
+@pytest.mark.slow
 def test_no_readable_checkpoint_is_one_clear_error(paired_folder, tmp_path):
     from conftest import tiny_config
 
-    from pix2pix_tf import train_lib
 
     config = tiny_config(paired_folder, steps=2, val_every=0, keep_checkpoints=1)
-    train_lib.train_and_evaluate(config, tmp_path)
+    train_and_evaluate(config, tmp_path)
     for data_file in (tmp_path / "checkpoints").glob("ckpt-*.data-*"):
         _corrupt(data_file)
     with pytest.raises(ValueError, match="no checkpoint in .*checkpoints can be read"):
-        train_lib.train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+        train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
 
 
 def test_nonfinite_step_skips_the_update_and_never_reaches_a_checkpoint(tmp_path):
     from conftest import tiny_config
 
-    from pix2pix_tf import health, run_folder, train_lib
+    from pix2pix_tf.training import checkpoints, health
 
-    model = train_lib.Pix2Pix(tiny_config(), steps_per_epoch=10)
+    model = Pix2Pix(tiny_config(), steps_per_epoch=10)
     trainable = [variable.numpy() for variable in model.generator.trainable_variables]
     inputs = tf.fill([2, 32, 32, 3], float("nan"))
     metrics = model.compiled_train_step(inputs, tf.zeros([2, 32, 32, 3]))
     assert float(metrics["nonfinite"]) == 1.0
     for before, variable in zip(trainable, model.generator.trainable_variables):
         np.testing.assert_array_equal(before, variable.numpy())  # the update was skipped
-    checkpoints = run_folder.RunCheckpoints(model.checkpoint(), tmp_path, 3, chief=True,
-                                            weights=model.generator.weights + model.discriminator.weights)
+    saver = checkpoints.RunCheckpoints(model.checkpoint(), tmp_path, 3, chief=True,
+                                       weights=model.generator.weights + model.discriminator.weights)
     with pytest.raises(ValueError, match="not saving step 1: non-finite values"):  # the NaN batch-norm statistics
-        checkpoints.save(1)
-    assert checkpoints.latest() is None
+        saver.save(1)
+    assert saver.latest() is None
     with pytest.raises(health.NonFiniteLossError, match="at step 1 .*--nonfinite=skip"):
         health.RunHealth("stop").after_step(1, metrics)
     watch = health.RunHealth("skip")
@@ -137,7 +142,7 @@ def test_nonfinite_step_skips_the_update_and_never_reaches_a_checkpoint(tmp_path
 
 
 def test_a_discriminator_that_wins_is_reported_once(caplog):
-    from pix2pix_tf import health
+    from pix2pix_tf.training import health
 
     watch = health.RunHealth(collapse_checks=3)
     with caplog.at_level("WARNING"):
@@ -148,19 +153,19 @@ def test_a_discriminator_that_wins_is_reported_once(caplog):
 
 
 def test_preflight_names_an_unwritable_workdir_and_a_full_disk(tmp_path, monkeypatch):
-    from pix2pix_tf import run_folder
+    from pix2pix_tf.training import checkpoints
 
-    run_folder.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
-    monkeypatch.setattr(run_folder.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4000})())
+    checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+    monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4000})())
     with pytest.raises(ValueError, match="MiB free; 5 checkpoints"):
-        run_folder.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
 
     def refuse(**kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(run_folder.tempfile, "NamedTemporaryFile", refuse)
+    monkeypatch.setattr(checkpoints.tempfile, "NamedTemporaryFile", refuse)
     with pytest.raises(ValueError, match=f"--workdir {tmp_path} is not writable: Permission denied"):
-        run_folder.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
 
 
 def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
@@ -174,9 +179,9 @@ def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
     assert "error: every image is unusable; nothing to train on" in result.stderr
 
 
+@pytest.mark.slow
 def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(paired_folder, tmp_path):
     """--deterministic: data order, jitter, dropout and the schedule all resume where they were."""
-    from pix2pix_tf import train_lib
 
     flags = ["--image_size=64", "--deterministic", "--seed=3"]  # 64 px: the U-Net has a dropout block
     straight = subprocess.run(
@@ -193,6 +198,6 @@ def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninte
     resumed = subprocess.run([sys.executable, "-m", "pix2pix_tf", "train", f"--workdir={tmp_path / 'resumed'}"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    weights = [train_lib.load_generator(tmp_path / name)[0].weights for name in ("straight", "resumed")]
+    weights = [load_generator(tmp_path / name)[0].weights for name in ("straight", "resumed")]
     for expected, actual in zip(*weights):
         np.testing.assert_array_equal(actual.numpy(), expected.numpy(), err_msg=expected.path)

@@ -1,4 +1,4 @@
-"""Tests for the built-in synthetic façade dataset (pix2pix_tf.datasets.synthetic)."""
+"""Tests for the built-in synthetic façade dataset (pix2pix_tf.data.synthetic)."""
 
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf.datasets import synthetic
-from pix2pix_tf.datasets.synthetic import (
+from pix2pix_tf.data import synthetic
+from pix2pix_tf.data.synthetic import (
     PALETTE,
     default_data_dir,
     make_synthetic_dataset,

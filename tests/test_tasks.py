@@ -1,10 +1,10 @@
-"""Tests for pairs derived from single photos (pix2pix_tf.datasets.tasks), on tiny drawn images."""
+"""Tests for pairs derived from single photos (pix2pix_tf.data.tasks), on tiny drawn images."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf.datasets import tasks
+from pix2pix_tf.data import tasks
 
 HEIGHT, WIDTH = 48, 64
 SEED = tf.constant([3, 4], tf.int64)

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pix2pix_tf.datasets import tfds_pix2pix
+from pix2pix_tf.data import tfds_pix2pix
 
 SPLIT_SIZES = {"train": 3, "val": 2, "test": 1}
 HEIGHT = 16
@@ -99,7 +99,7 @@ def test_load_split_yields_a_b_pairs_like_the_folder_pipeline(data_dir):
 @pytest.mark.parametrize(
     "name, split, message",
     [
-        ("facade", "train", "unknown pix2pix dataset 'facade'; choose one of: facades, maps, "),
+        ("facade", "train", "dataset='facade' is not valid; choose one of: facades, maps, "),
         ("facades", "validation", "pix2pix/facades has no split 'validation'; it has: train, val, test"),
         ("maps", "train", "pix2pix/maps is not prepared in"),
     ],
@@ -133,6 +133,7 @@ def run_download(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_download_command_builds_from_manual_dir(manual_dir, tmp_path):
     data_dir = tmp_path / "tfds"
     result = run_download("facades", f"--data_dir={data_dir}", f"--manual_dir={manual_dir}")
@@ -146,7 +147,7 @@ def test_download_command_builds_from_manual_dir(manual_dir, tmp_path):
 @pytest.mark.parametrize(
     "name, message",
     [
-        ("shoes", "unknown pix2pix dataset 'shoes'; choose one of: facades, maps, cityscapes, "
+        ("shoes", "dataset='shoes' is not valid; choose one of: facades, maps, cityscapes, "
                   "edges2shoes, edges2handbags, night2day"),
         ("maps", "maps.tar.gz not found; download http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/"
                  "maps.tar.gz there"),
@@ -171,15 +172,15 @@ def test_training_pipeline_reads_a_tfds_build(data_dir, monkeypatch):
 
     from conftest import tiny_config
 
-    from pix2pix_tf import input_pipeline
+    from pix2pix_tf.data import pipeline
 
     monkeypatch.setenv("TFDS_DATA_DIR", data_dir)
     config = tiny_config("tfds:pix2pix/facades")
     config = config.replace(data=dataclasses.replace(config.data, direction="BtoA"))
-    assert input_pipeline.count_examples(config, "train") == SPLIT_SIZES["train"]
-    inputs, targets = next(iter(input_pipeline.make_dataset(config, "val", training=False, batch_size=2)))
+    assert pipeline.count_examples(config, "train") == SPLIT_SIZES["train"]
+    inputs, targets = next(iter(pipeline.make_dataset(config, "val", training=False, batch_size=2)))
     assert inputs.shape == targets.shape == (2, 32, 32, 3)
     # BtoA: the input is the blue right half, the target the red left half.
     assert float(inputs[..., 2].numpy().mean()) > 0.8 and float(targets[..., 0].numpy().mean()) > 0.8
-    batches = input_pipeline.make_dataset(config, "train", training=True, batch_size=2)
+    batches = pipeline.make_dataset(config, "train", training=True, batch_size=2)
     assert next(iter(batches))[0].shape == (2, 32, 32, 3)

@@ -6,15 +6,20 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from pix2pix_tf import input_pipeline, models, tflite, train_lib
-from pix2pix_tf.datasets import synthetic
+from pix2pix_tf.config import TFLITE_PRECISIONS
+from pix2pix_tf.data import pipeline, synthetic
+from pix2pix_tf.deploy import tflite
+from pix2pix_tf.models import generators
+from pix2pix_tf.models.inference import inference_generator
+from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.training.train import train_and_evaluate
 
 IMAGE_SIZE = 32
 
 
 def _first_batch(config, split: str, batch_size: int) -> np.ndarray:
     """Input images of one un-jittered batch, float32 [batch_size, 32, 32, 3] in [-1, 1]."""
-    dataset = input_pipeline.make_dataset(config, split, training=False, batch_size=batch_size)
+    dataset = pipeline.make_dataset(config, split, training=False, batch_size=batch_size)
     inputs, _ = next(iter(dataset))
     return inputs.numpy()
 
@@ -29,8 +34,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("tflite")
     data = synthetic.make_synthetic_dataset(root / "data", train_size=64, val_size=8, image_size=IMAGE_SIZE)
     config = tiny_config(data, steps=150, log_every=50, sample_every=150, checkpoint_every=150)
-    train_lib.train_and_evaluate(config, root / "run")
-    generator, config = train_lib.load_generator(root / "run")
+    train_and_evaluate(config, root / "run")
+    generator, config = load_generator(root / "run")
     return generator, _first_batch(config, "train", 64), _first_batch(config, "val", 8)
 
 
@@ -40,11 +45,11 @@ def flatbuffers(trained) -> dict[str, bytes]:
     generator, representative, _ = trained
     return {
         precision: tflite.convert(generator, IMAGE_SIZE, precision, representative)
-        for precision in tflite.PRECISIONS
+        for precision in TFLITE_PRECISIONS
     }
 
 
-@pytest.mark.parametrize("precision", tflite.PRECISIONS)
+@pytest.mark.parametrize("precision", TFLITE_PRECISIONS)
 def test_each_precision_reproduces_keras_within_its_threshold(trained, flatbuffers, precision):
     generator, _, images = trained
     outputs = generator(images, training=False).numpy()
@@ -85,7 +90,7 @@ def test_int8_is_over_three_times_smaller_than_float32(flatbuffers):
 
 def test_resize_upsampling_generator_converts_with_float32_parity(trained):
     _, _, images = trained
-    generator = models.unet_generator(IMAGE_SIZE, filters=8, upsample="resize")
+    generator = generators.unet_generator(IMAGE_SIZE, filters=8, upsample="resize")
     # He-scaled kernels instead of the paper's N(0, 0.02), whose untrained outputs are almost 0
     # everywhere, so that matching them would prove nothing (training it would cost ~45 s).
     rng = np.random.default_rng(0)
@@ -128,10 +133,9 @@ def test_parity_known_values():
 def test_paper_mode_converts_with_its_dropout_masks_as_constants(trained):
     # TFLite has no kernel for the random ops that draw the masks, and the converter folds them
     # only when small: at 256 px (16x16x512 masks) paper-mode conversion used to fail.
-    from pix2pix_tf import export
 
     generator, _, images = trained
-    paper = export.inference_generator(generator, "paper")
+    paper = inference_generator(generator, "paper")
     graph = tflite._serving_function(paper, IMAGE_SIZE).graph
     assert not [op.type for op in graph.get_operations() if "Random" in op.type]
     result = tflite.verify(paper, {"float32": tflite.convert(paper, IMAGE_SIZE, "float32")}, images)["float32"]

@@ -12,8 +12,11 @@ import pytest
 import tensorflow as tf
 from conftest import tiny_config, write_pairs
 
-from pix2pix_tf import export, tflite, train_lib
-from pix2pix_tf.translator import Translator
+from pix2pix_tf.deploy import saved_model, tflite
+from pix2pix_tf.deploy.translator import Translator
+from pix2pix_tf.models.inference import inference_generator
+from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.training.train import train_and_evaluate
 
 RNG = np.random.default_rng(0)
 
@@ -28,10 +31,10 @@ def models(tmp_path_factory) -> dict[str, pathlib.Path]:
     root = tmp_path_factory.mktemp("translate")
     write_pairs(root / "data", "train", 6)
     write_pairs(root / "data", "val", 3)
-    train_lib.train_and_evaluate(tiny_config(root / "data", steps=2), root / "run")
-    generator, config = train_lib.load_generator(root / "run")
-    export.export_saved_model(generator, config, root / "export" / "saved_model")
-    flatbuffer = tflite.convert(export.inference_generator(generator, "eval"), 32, "float32")
+    train_and_evaluate(tiny_config(root / "data", steps=2), root / "run")
+    generator, config = load_generator(root / "run")
+    saved_model.export_saved_model(generator, config, root / "export" / "saved_model")
+    flatbuffer = tflite.convert(inference_generator(generator, config.train.eval_mode), 32, "float32")
     (root / "export" / "model_float32.tflite").write_bytes(flatbuffer)
     config.save(root / "export" / "config.json")
     return {
@@ -131,7 +134,7 @@ def write_images(folder: pathlib.Path) -> None:
 
 
 def test_translate_files_writes_one_png_per_image(translators, tmp_path):
-    from pix2pix_tf.translator import list_images
+    from pix2pix_tf.deploy.translator import list_images
 
     write_images(tmp_path / "in")
     written = translators["tflite"].translate_files(list_images(tmp_path / "in"), tmp_path / "out")
@@ -146,6 +149,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
+@pytest.mark.slow
 def test_command_names_a_corrupt_image_unless_told_to_skip_it(models, tmp_path):
     write_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG not really")

@@ -34,15 +34,15 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     with errors.reported_errors("benchmark"):
         config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
-        from pix2pix_tf import benchmarks
+        from pix2pix_tf import speed
 
         if FLAGS.what == "train":
-            results = {source: benchmarks.benchmark_train(config, steps=config.train.steps or 20, source=source)
+            results = {source: speed.benchmark_train(config, steps=config.train.steps or 20, source=source)
                        for source in FLAGS.sources}
         elif FLAGS.what == "input":
-            results = benchmarks.benchmark_input(config, FLAGS.batches)
+            results = speed.benchmark_input(config, FLAGS.batches)
         else:
-            results = benchmarks.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir)
+            results = speed.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir)
     if FLAGS.what == "train":
         for source, figures in results.items():
             print(_train_line(source, figures))

@@ -2,7 +2,7 @@
 
   pix2pix-tf data check --data=path/to/facades                  # unreadable, unmatched, odd-sized files
   pix2pix-tf data check --data=maps --preprocess=crop --image_size=512 --splits=train,val
-  pix2pix-tf data combine --a=labels --b=photos --out=pairs     # pairs/SPLIT/STEM.jpg holding A | B
+  pix2pix-tf data combine --a=labels --b=photos --output=pairs  # pairs/SPLIT/STEM.jpg holding A | B
 
 check prints one line per problem (PATH: problem) and a summary; it exits 0 when it found none,
 1 when it found some, 2 on a usage error. combine exits 1 when a file stops it (nothing is written).
@@ -17,7 +17,8 @@ import sys
 from absl import app, flags
 
 from pix2pix_tf.cli import errors
-from pix2pix_tf.config import DataConfig
+from pix2pix_tf.cli.output import define_output_flag, output_flag
+from pix2pix_tf.config import COMBINE_FORMATS, DataConfig
 
 _DATA_FIELDS = {field.name: field for field in dataclasses.fields(DataConfig)}
 
@@ -37,8 +38,8 @@ flags.DEFINE_enum("preprocess", _DATA_FIELDS["preprocess"].default,
                   + _DATA_FIELDS["preprocess"].metadata["help"])
 flags.DEFINE_string("a", None, "combine: folder of A images (the left halves), with split subfolders or without.")
 flags.DEFINE_string("b", None, "combine: folder of B images (the right halves), matched to A by file stem.")
-flags.DEFINE_string("out", None, "combine: where the A|B files go: OUT/SPLIT/STEM.jpg (OUT/train without splits).")
-flags.DEFINE_enum("format", "jpg", ["jpg", "png"],
+define_output_flag("combine: where the A|B files go: OUTPUT/SPLIT/STEM.jpg (OUTPUT/train without splits).")
+flags.DEFINE_enum("format", "jpg", list(COMBINE_FORMATS),
                   "combine: jpg (quality 95, full-resolution colour) or png (lossless).")
 flags.DEFINE_bool("skip_unmatched", False, "combine: write the pairs that match and list the files that do not, "
                   "instead of stopping.")
@@ -50,7 +51,7 @@ def _folder_flags(command: str, names: tuple[str, ...]) -> None:
         value = FLAGS[name].value
         if not value:
             errors.fail(command, f"--{name} is required (pix2pix-tf {command} --helpfull lists the flags)", 2)
-        if name != "out" and not pathlib.Path(value).expanduser().is_dir():
+        if not pathlib.Path(value).expanduser().is_dir():
             errors.fail(command, f"--{name}: {value} is not a folder", 2)
 
 
@@ -58,7 +59,7 @@ def check() -> int:
     """Prints every problem of --data and a summary; 1 when there are problems, else 0."""
     _folder_flags("data check", ("data",))
     # Imported here, not at the top: TensorFlow takes seconds to load and --help should not wait.
-    from pix2pix_tf import data_tools
+    from pix2pix_tf.data import tools as data_tools
 
     with errors.reported_errors("data check"):
         report = data_tools.check_dataset(FLAGS.data, FLAGS.splits, FLAGS.image_size, FLAGS.preprocess,
@@ -68,13 +69,16 @@ def check() -> int:
 
 
 def combine() -> int:
-    """Writes the A|B files of --a and --b into --out; 1 when a file stops it."""
-    _folder_flags("data combine", ("a", "b", "out"))
-    from pix2pix_tf import data_tools
+    """Writes the A|B files of --a and --b into --output; 1 when a file stops it."""
+    _folder_flags("data combine", ("a", "b"))
+    output = output_flag("data combine")
+    if not output:
+        errors.fail("data combine", "--output is required (pix2pix-tf data combine --helpfull lists the flags)", 2)
+    from pix2pix_tf.data import tools as data_tools
 
     with errors.reported_errors("data combine", exit_code=1):
-        written = data_tools.combine(FLAGS.a, FLAGS.b, FLAGS.out, FLAGS.format, FLAGS.skip_unmatched)
-    print(f"wrote {written} A|B files to {FLAGS.out}\ncheck them: pix2pix-tf data check --data={FLAGS.out}")
+        written = data_tools.combine(FLAGS.a, FLAGS.b, output, FLAGS.format, FLAGS.skip_unmatched)
+    print(f"wrote {written} A|B files to {output}\ncheck them: pix2pix-tf data check --data={output}")
     return 0
 
 

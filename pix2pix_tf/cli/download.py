@@ -33,7 +33,7 @@ def main(argv: list[str]) -> None:
     name = argv[1]
     with errors.reported_errors("download"):
         # Imported here, not at the top: TFDS takes seconds to load and --help should not wait.
-        from pix2pix_tf.datasets import tfds_pix2pix
+        from pix2pix_tf.data import tfds_pix2pix
 
         builder = tfds_pix2pix.prepare(name, data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir)
     sides = tfds_pix2pix.DATASETS[name]

@@ -1,6 +1,6 @@
 """pix2pix-tf export: a trained run -> SavedModel and TFLite files, verified against each other.
 
-  pix2pix-tf export --workdir=runs/facades --out=saved_models/facades
+  pix2pix-tf export --workdir=runs/facades --output=saved_models/facades
   pix2pix-tf export --workdir=runs/facades --formats=saved_model,tflite_fp32,tflite_fp16,tflite_int8
 """
 
@@ -12,15 +12,18 @@ import sys
 from absl import app, flags
 
 from pix2pix_tf.cli import errors
+from pix2pix_tf.cli.output import define_output_flag, output_flag
+from pix2pix_tf.config import INFERENCE_MODES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder to export (its config.json and latest checkpoint).")
-flags.DEFINE_string("out", None, "Output folder; default saved_models/<workdir name>.")
+define_output_flag("Output folder; default saved_models/<workdir name>.")
 flags.DEFINE_list("formats", ["saved_model", "tflite_fp16", "tflite_int8"],
                   "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8.")
-flags.DEFINE_enum("mode", "eval", ["eval", "paper"], "Inference mode baked into the export: eval = moving "
-                  "statistics, no dropout; paper = per-image statistics, fixed dropout mask. Both are "
-                  "deterministic and batch-independent.")
+flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode baked into the export; default: "
+                  "the run's eval_mode, the mode its metrics were scored in. eval = moving statistics, no "
+                  "dropout; paper = per-image statistics, fixed dropout mask. Both are deterministic and "
+                  "batch-independent.")
 flags.DEFINE_integer("representative_images", 64, "Training images that calibrate full-integer int8.")
 flags.DEFINE_integer("verify_images", 16, "Validation images for the parity check of each TFLite file.")
 flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by validation, checkpoints/best) "
@@ -32,16 +35,16 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.workdir:
         errors.fail("export", "--workdir is required: the training run to export")
-    out = pathlib.Path(FLAGS.out or f"saved_models/{pathlib.Path(FLAGS.workdir).name}")
+    out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).name}")
     with errors.reported_errors("export"):
-        from pix2pix_tf import deploy
+        from pix2pix_tf.deploy import export as exporter
 
-        report = deploy.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
+        report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                    FLAGS.representative_images, FLAGS.verify_images,
                                    FLAGS.checkpoint)
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
-    for line in deploy.parity_lines(report.get("parity", {})):
+    for line in exporter.parity_lines(report.get("parity", {})):
         print(line)
     sys.exit(0 if report["passed"] else 1)
 

@@ -9,11 +9,13 @@ import pathlib
 
 from absl import app, flags
 
+from pix2pix_tf import run_folder
 from pix2pix_tf.cli import errors
+from pix2pix_tf.cli.output import define_output_flag, output_flag
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training run folder (reads its tensorboard/ logs).")
-flags.DEFINE_string("out", None, "PNG to write; default <workdir>/curves.png.")
+define_output_flag("PNG to write; default <workdir>/curves.png.")
 
 
 def main(argv: list[str]) -> None:
@@ -22,14 +24,15 @@ def main(argv: list[str]) -> None:
     if not FLAGS.workdir:
         errors.fail("plot", "--workdir is required")
     workdir = pathlib.Path(FLAGS.workdir).expanduser()
-    logdir = workdir / "tensorboard"
+    logdir = workdir / run_folder.TENSORBOARD
     with errors.reported_errors("plot"):
         if not logdir.is_dir():
             raise ValueError(f"{workdir} has no tensorboard/ folder: not a pix2pix_tf run, or not started")
-        from pix2pix_tf import visualize
+        from pix2pix_tf.evaluation import plots
 
-        out = pathlib.Path(FLAGS.out).expanduser() if FLAGS.out else workdir / "curves.png"
-        panels = visualize.save_curves(out, visualize.read_scalars(logdir), title=str(workdir))
+        output = output_flag("plot")
+        out = pathlib.Path(output).expanduser() if output else workdir / run_folder.CURVES
+        panels = plots.save_curves(out, plots.read_scalars(logdir), title=str(workdir))
     print(f"wrote {out} ({panels} panels)")
 
 

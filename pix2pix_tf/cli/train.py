@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 from absl import app, flags
 
+from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
-from pix2pix_tf.config import PRESETS, Config, get_preset
+from pix2pix_tf.config import PRESETS, TASK_INPUT_CHANNELS, Config, get_preset
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: config, checkpoints, samples, TensorBoard logs. "
@@ -24,14 +26,12 @@ config_flags.define_config_flags()
 
 def resolve_config(workdir: pathlib.Path) -> Config:
     """Saved config of a resumed run, else the preset; then the flags given on the command line."""
-    saved = workdir / "config.json"
+    saved = workdir / run_folder.CONFIG
     if saved.exists():
-        base = Config.load(saved)
-    else:
-        base = get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick"))
-    if FLAGS.task == "colorize" and not FLAGS["input_channels"].present and not saved.exists():
-        FLAGS.input_channels = 1  # a colorizer's input is the gray image; saves a second flag
-        FLAGS["input_channels"].present = 1
+        return config_flags.apply_flags(Config.load(saved))
+    base = get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick"))
+    if FLAGS.task in TASK_INPUT_CHANNELS:  # a colorizer's input is the gray image: no second flag needed
+        base = base.replace(model=dataclasses.replace(base.model, input_channels=TASK_INPUT_CHANNELS[FLAGS.task]))
     return config_flags.apply_flags(base)
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
     with errors.reported_errors("train"):
         config = resolve_config(workdir)
-        from pix2pix_tf.train_lib import train_and_evaluate
+        from pix2pix_tf.training.train import train_and_evaluate
 
         results = train_and_evaluate(config, workdir)
     if "interrupted" in results:
@@ -53,9 +53,11 @@ def main(argv: list[str]) -> None:
         f"val ({results['eval_mode']} mode, {results['images']} images): L1 {results['l1']:.4f}, "
         f"PSNR {results['psnr']:.2f} dB | baselines: mean target L1 {results['baseline_mean_target_l1']:.4f}"
         + (f", identity L1 {results['baseline_identity_l1']:.4f}" if "baseline_identity_l1" in results else "")
-        + f"\nsamples: {workdir / 'samples'}   metrics: {workdir / 'metrics.json'}   "
-        f"validation: {workdir / 'validation.csv'} (best checkpoint: {workdir / 'checkpoints' / 'best'})"
-        + f"\nTensorBoard: tensorboard --logdir {workdir / 'tensorboard'}   curves: pix2pix-tf plot --workdir={workdir}"
+        + f"\nsamples: {workdir / run_folder.SAMPLES}   metrics: {workdir / run_folder.METRICS}   "
+        f"validation: {workdir / run_folder.VALIDATION_CSV} "
+        f"(best checkpoint: {workdir / run_folder.CHECKPOINTS / run_folder.BEST})"
+        + f"\nTensorBoard: tensorboard --logdir {workdir / run_folder.TENSORBOARD}   "
+        f"curves: pix2pix-tf plot --workdir={workdir}"
         + f"\nreport with pictures: pix2pix-tf evaluate --workdir={workdir}"
     )
 

@@ -12,13 +12,14 @@ import time
 from absl import app, flags
 
 from pix2pix_tf.cli import errors
+from pix2pix_tf.config import INFERENCE_MODES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, a SavedModel or export folder, or a .tflite file.")
 flags.DEFINE_string("input", None, "An image file, or a folder whose image files are all translated.")
 flags.DEFINE_string("output", None, "Folder for the outputs: <input stem>.png, each the input's size.")
-flags.DEFINE_enum("mode", None, ["eval", "paper"], "Inference mode of a run folder (default eval); an "
-                  "export keeps the mode it was exported in.")
+flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of a run folder (default: the run's "
+                  "eval_mode, the mode it was scored in); an export keeps the mode it was exported in.")
 flags.DEFINE_integer("tile_size", None, "Translate images larger than this in overlapping tiles of this "
                      "side, blended without seams (bounds memory). A .tflite always tiles at its input size.")
 flags.DEFINE_bool("skip_bad_images", False, "Leave out unreadable images (with a warning) instead of stopping.")
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> None:
         if not FLAGS[name].value:
             errors.fail("translate", f"--{name} is required")
     with errors.reported_errors("translate"):
-        from pix2pix_tf.translator import Translator, list_images
+        from pix2pix_tf.deploy.translator import Translator, list_images
 
         translator = Translator.load(FLAGS.model, FLAGS.mode, FLAGS.tile_size)
         inputs = list_images(FLAGS.input)

@@ -27,10 +27,10 @@ def main(argv: list[str]) -> None:
     if not FLAGS.model:
         errors.fail("verify", "--model is required: an export folder from pix2pix-tf export")
     with errors.reported_errors("verify"):
-        from pix2pix_tf import deploy
+        from pix2pix_tf.deploy import export as exporter
 
-        results = deploy.verify_folder(FLAGS.model, FLAGS.data, FLAGS.verify_images)
-    for line in deploy.parity_lines(results):
+        results = exporter.verify_folder(FLAGS.model, FLAGS.data, FLAGS.verify_images)
+    for line in exporter.parity_lines(results):
         print(line)
     sys.exit(0 if all(result["passed"] for result in results.values()) else 1)
 

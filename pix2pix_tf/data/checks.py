@@ -1,0 +1,102 @@
+"""Finding the files a dataset cannot use, before any training step runs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import struct
+
+import tensorflow as tf
+from absl import logging
+
+# Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
+# would make the decoder allocate 2.7 GB whatever the file really holds.
+MAX_PIXELS = 100_000_000
+
+
+def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
+    """(height, width) as a JPEG, PNG, GIF or BMP header states it, without decoding; None for other formats.
+
+    Raises tf.errors.InvalidArgumentError for a JPEG whose header cannot be parsed.
+    """
+    header = data.numpy()[:26]
+    if header[:3] == b"\xff\xd8\xff":
+        return tuple(int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
+    if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) >= 24:
+        width, height = struct.unpack(">II", header[16:24])
+    elif header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
+        width, height = struct.unpack("<HH", header[6:10])
+    elif header[:2] == b"BM" and len(header) >= 26:
+        width, height = (abs(side) for side in struct.unpack("<ii", header[18:26]))
+    else:
+        return None
+    return height, width
+
+
+def read_image(path: str) -> tuple[tf.Tensor | None, str | None]:
+    """``path`` decoded, uint8 (H, W, 3), and None; or None and why it cannot be used as an image.
+
+    Problems: missing or unreadable (including dangling or looping links), empty, more than
+    ``MAX_PIXELS`` declared in its header, truncated, or not an image at all.
+    """
+    try:
+        if os.path.getsize(path) == 0:
+            return None, "empty file (0 bytes)"
+        data = tf.io.read_file(path)
+        height, width = declared_size(data) or (0, 0)
+        if width * height > MAX_PIXELS:
+            return None, f"declares {width} x {height} pixels, more than the {MAX_PIXELS // 10**6} megapixel limit"
+        return tf.io.decode_image(data, channels=3, expand_animations=False), None
+    except (tf.errors.OpError, OSError) as error:
+        message = getattr(error, "message", None) or str(error)
+        return None, f"unreadable: {message.strip().splitlines()[0]}"
+
+
+def read_problem(path: str) -> str | None:
+    """Why ``path`` cannot be used as an image (see ``read_image``), or None."""
+    return read_image(path)[1]
+
+
+# Verdicts by (path, size, modification time): a run lists a split more than once (to count it,
+# then to read it), and a changed file gets looked at again.
+_verdicts: dict[tuple[str, int, int], str | None] = {}
+
+
+def _key(path: str) -> tuple[str, int, int]:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, status.st_size, status.st_mtime_ns)
+
+
+def scan(paths: list[str], workers: int = 4) -> dict[str, str]:
+    """{path: problem} for every file that does not decode; decodes in parallel threads, once per file version."""
+    keys = {path: _key(path) for path in paths}
+    unseen = [path for path in paths if keys[path] not in _verdicts]
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for path, problem in zip(unseen, pool.map(read_problem, unseen)):
+            _verdicts[keys[path]] = problem
+    return {path: _verdicts[keys[path]] for path in paths if _verdicts[keys[path]]}
+
+
+def usable(a: list[str], b: list[str] | None, skip_bad: bool) -> tuple[list[str], list[str] | None]:
+    """The (A, B) file lists without unreadable files.
+
+    Raises ValueError naming every bad file unless ``skip_bad``; then drops those pairs and logs
+    how many.
+    """
+    problems = scan(a + (b or []))
+    if not problems:
+        return a, b
+    if not skip_bad:
+        lines = [f"{path}: {problem}" for path, problem in sorted(problems.items())]
+        raise ValueError(
+            f"{len(problems)} unusable image(s); fix or remove them, or pass --skip_bad_images:\n  "
+            + "\n  ".join(lines)
+        )
+    keep = [index for index in range(len(a)) if a[index] not in problems and (b is None or b[index] not in problems)]
+    logging.warning("skipping %d unusable image(s) of %d (--skip_bad_images)", len(a) - len(keep), len(a))
+    if not keep:
+        raise ValueError("every image is unusable; nothing to train on")
+    return [a[index] for index in keep], None if b is None else [b[index] for index in keep]

@@ -1,0 +1,1 @@
+"""Stage 4, evaluation: image metrics, scoring a generator over a split, reports and plots."""

@@ -1,0 +1,109 @@
+"""``evaluate_model``: what ``pix2pix-tf evaluate`` runs — a model over a split, into a report folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import time
+from collections.abc import Callable
+
+from pix2pix_tf.config import check_choice
+from pix2pix_tf.data import pipeline
+from pix2pix_tf.evaluation import metrics, scoring
+from pix2pix_tf.evaluation.report import ReportWriter
+from pix2pix_tf.progress import format_duration
+
+PALETTES = {"none": None, "facades": metrics.FACADES_PALETTE}
+
+
+def evaluate_model(
+    model: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    data: str | None = None,
+    split: str = "val",
+    mode: str | None = None,
+    checkpoint: str | None = None,
+    max_images: int = 0,
+    palette: str = "none",
+    inception_weights: str | None = None,
+    grid_images: int = 8,
+    log: Callable[[str], None] = print,
+) -> tuple[scoring.Evaluation, dict[str, pathlib.Path]]:
+    """Runs a model over a split; writes ``metrics.json``, ``index.html``, ``grid.png`` and ``images/``.
+
+    Args:
+      model: a run folder, a SavedModel or export folder, or a .tflite file (``Translator.load``).
+      out_dir: the report folder; default ``<model folder>/eval_<split>``.
+      data: the dataset; default the one the model was trained on (its config).
+      split: "val", "train" or any split folder of ``data``.
+      mode: "paper" or "eval" for a run folder (default: the run's ``eval_mode``).
+      checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
+      max_images: score the first N images only (0: all).
+      palette: "facades" also scores label maps (pixel and class accuracy, class IoU); "none".
+      inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local
+        InceptionV3(include_top=False) weights file. None skips them.
+      log: where progress lines go.
+    Returns:
+      The evaluation (summary and per-image rows) and the paths of the files written, by name.
+    Raises:
+      ValueError naming the model, data or split that cannot be used.
+    """
+    from pix2pix_tf.deploy.translator import Translator
+
+    check_choice("palette", palette, PALETTES)
+    model_path = pathlib.Path(model).expanduser()
+    translator = Translator.load(model_path, mode, checkpoint=checkpoint)
+    config = translator.config
+    if data is not None:
+        config = config.replace(data=dataclasses.replace(config.data, data=data))
+    data_dir = pipeline.resolve_data_dir(config.data)
+    names = pipeline.example_names(config, split, data_dir)
+    dataset = pipeline.make_dataset(config, split, training=False, batch_size=1, data_dir=data_dir)
+    if max_images:
+        dataset, names = dataset.take(max_images), names[:max_images]
+    features = metrics.inception_feature_extractor(inception_weights) if inception_weights else None
+    folder = model_path if model_path.is_dir() else model_path.parent
+    out_dir = pathlib.Path(out_dir).expanduser() if out_dir else folder / f"eval_{split}"
+    writer = ReportWriter(out_dir, grid_images)
+    started = time.perf_counter()
+    log(f"evaluating {translator.source} ({translator.mode or 'unknown'} mode) on {data_dir} [{split}], "
+        f"{len(names)} images -> {out_dir}")
+
+    def on_image(index, name, source, target, output, scores) -> None:
+        writer.add(index, name, source, target, output, scores)
+        done = index + 1
+        if done % 25 == 0 or done == len(names):
+            elapsed = time.perf_counter() - started
+            log(f"  {done}/{len(names)} images, {done / elapsed:.1f} img/s, "
+                f"ETA {format_duration(elapsed / done * (len(names) - done))}")
+
+    result = scoring.score(
+        translator.translate_float, dataset, names=names, palette=PALETTES[palette], features=features,
+        on_image=on_image,
+    )
+    info = {"model": str(translator.source), "checkpoint": checkpoint or "latest", "mode": translator.mode, "data": str(data_dir), "split": split,
+            "seconds": round(time.perf_counter() - started, 1)}
+    if features is not None:
+        info["inception_weights"] = str(inception_weights)
+    return result, writer.finish(result, info)
+
+
+def summary_lines(summary: dict[str, float]) -> list[str]:
+    """Human-readable lines of an evaluation summary (the model's scores, then the baselines)."""
+    def value(name: str) -> str:
+        number = summary[name]
+        return f"{number:.2f}" if name.endswith("psnr") or name in ("fid",) else f"{number:.4f}"
+
+    own = [name for name in ("l1", "psnr", "ssim", "pixel_accuracy", "class_accuracy", "class_iou", "fid", "kid")
+           if name in summary]
+    lines = [f"{summary['images']} images: " + ", ".join(f"{name} {value(name)}" for name in own)]
+    for baseline in ("mean_target", "identity"):
+        names = [name for name in summary if name.startswith(f"baseline_{baseline}_")]
+        if names:
+            lines.append(f"baseline {baseline}: " + ", ".join(
+                f"{name.rsplit('_', 1)[1]} {value(name)}" for name in names))
+    return lines
+
+

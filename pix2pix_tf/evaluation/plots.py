@@ -1,0 +1,108 @@
+"""Pictures people look at: sample grids of input | target | output."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pix2pix_tf.images import to_uint8  # noqa: E402
+
+
+def save_figure(figure, path: str | os.PathLike, title: str = "") -> None:
+    """Writes a matplotlib figure as PNG atomically (temp file, then rename) and closes it."""
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    temp_path = f"{os.fspath(path)}.tmp.png"
+    figure.savefig(temp_path, dpi=100)
+    plt.close(figure)
+    os.replace(temp_path, path)
+
+
+def save_sample_grid(
+    path: str | os.PathLike, inputs, targets, outputs, title: str = ""
+) -> None:
+    """Writes a PNG with one row per sample: input | target | output.
+
+    Args:
+      inputs, targets, outputs: (n, H, W, 1 or 3) float arrays in [-1, 1].
+    """
+    columns = (("input", inputs), ("target", targets), ("output", outputs))
+    rows = len(inputs)
+    figure, axes = plt.subplots(rows, 3, figsize=(6, 2 * rows + 0.4), squeeze=False)
+    for row in range(rows):
+        for column, (name, images) in enumerate(columns):
+            image = to_uint8(images[row]).numpy()
+            axis = axes[row][column]
+            axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(name)
+    save_figure(figure, path, title)
+
+
+def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every scalar in the TensorBoard event files under ``logdir``: tag -> (steps, values), sorted by step.
+
+    A step logged twice (a resumed run repeats the steps after its last checkpoint) keeps its latest value.
+    """
+    import pathlib
+
+    import tensorflow as tf
+
+    series: dict[str, dict[int, float]] = {}
+    for path in sorted(pathlib.Path(logdir).expanduser().rglob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.HasField("tensor") and value.tensor.dtype == tf.float32.as_datatype_enum \
+                        and not value.tensor.tensor_shape.dim:
+                    series.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    return {tag: (np.array(sorted(points)), np.array([points[step] for step in sorted(points)]))
+            for tag, points in series.items()}
+
+
+# Panels of the curves plot: a title and the scalar tags drawn in it.
+CURVE_PANELS = (
+    ("G adversarial loss", ("train/g_gan",)),
+    ("G reconstruction loss (unweighted)", ("train/g_recon",)),
+    ("D loss", ("train/d_loss",)),
+    ("D(real), D(fake)", ("train/d_real", "train/d_fake")),
+    ("learning rate", ("train/learning_rate",)),
+    ("val L1 (lower is better)", ("val/l1",)),
+    ("val PSNR dB", ("val/psnr",)),
+    ("val SSIM", ("val/ssim",)),
+)
+
+
+def save_curves(path: str | os.PathLike, scalars: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "") -> int:
+    """Writes a PNG of loss and validation curves (panels of ``CURVE_PANELS`` that have data); returns the panel count.
+
+    Raises ValueError when ``scalars`` holds none of the known tags.
+    """
+    panels = [(name, [tag for tag in tags if tag in scalars]) for name, tags in CURVE_PANELS]
+    panels = [(name, tags) for name, tags in panels if tags]
+    if not panels:
+        raise ValueError(f"no training or validation scalars to plot (found: {sorted(scalars) or 'none'})")
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.2 * rows), squeeze=False)
+    for axis, (name, tags) in zip(axes.flat, panels):
+        for tag in tags:
+            steps, values = scalars[tag]
+            axis.plot(steps, values, label=tag.split("/", 1)[1], linewidth=1)
+        axis.set_title(name)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        if len(tags) > 1:
+            axis.legend()
+    for axis in list(axes.flat)[len(panels):]:
+        axis.axis("off")
+    save_figure(figure, path, title)
+    return len(panels)

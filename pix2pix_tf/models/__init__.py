@@ -1,0 +1,1 @@
+"""Stage 2, models: the generators, the PatchGAN discriminator, their layers, losses and inference modes."""

@@ -1,0 +1,183 @@
+"""The generators of pix2pix (the paper's U-Net, the ResNet reference) as Keras functional models.
+
+All models take and return float32 images in [-1, 1], channels last. Spatial sizes are left
+unknown (None) so a generator built for 256 px also runs on any multiple of its stride.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from pix2pix_tf.config import NORMS, UPSAMPLES, check_choice
+from pix2pix_tf.models.layers import ReflectionPadding2D, conv_bias, conv_initializer, maybe, normalization
+
+
+def _encoder(x, widths: list[int], norm: str):
+    """C64-C128-...: LeakyReLU(0.2) -> 4x4 stride-2 conv -> norm; no norm on first and innermost.
+
+    Returns the output of every level (the skips), finest first.
+    """
+    skips = []
+    for level, width in enumerate(widths):
+        if level > 0:
+            x = layers.LeakyReLU(negative_slope=0.2, name=f"down{level}_lrelu")(x)
+        x = layers.Conv2D(
+            width, 4, strides=2, padding="same", use_bias=conv_bias(norm),
+            kernel_initializer=conv_initializer(), name=f"down{level}_conv",
+        )(x)
+        if 0 < level < len(widths) - 1:
+            x = maybe(normalization(norm, f"down{level}_norm"), x)
+        skips.append(x)  # (batch, size / 2**(level+1), same, width)
+    return skips
+
+
+def _upsample(x, width: int, upsample: str, use_bias: bool, name: str):
+    """Doubles height and width: 4x4 transposed conv, or bilinear resize then 3x3 conv."""
+    if upsample == "transpose":
+        return layers.Conv2DTranspose(
+            width, 4, strides=2, padding="same", use_bias=use_bias,
+            kernel_initializer=conv_initializer(), name=f"{name}_convt",
+        )(x)
+    x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
+    return layers.Conv2D(
+        width, 3, padding="same", use_bias=use_bias, kernel_initializer=conv_initializer(),
+        name=f"{name}_conv",
+    )(x)
+
+
+def unet_generator(
+    image_size: int = 256,
+    input_channels: int = 3,
+    output_channels: int = 3,
+    filters: int = 64,
+    norm: str = "batch",
+    dropout: float = 0.5,
+    upsample: str = "transpose",
+    name: str = "unet_generator",
+) -> keras.Model:
+    """The paper's U-Net: log2(image_size) stride-2 levels with skip connections.
+
+    Encoder C64-C128-C256-C512-... (LeakyReLU 0.2, no norm on the first and innermost levels),
+    decoder ReLU -> up -> norm, dropout on the (up to) three full-width blocks next to the
+    innermost, tanh out. At 256 px with the defaults: 54,413,955 trainable parameters, the
+    PyTorch reference's count.
+
+    Args:
+      image_size: training size; a power of two from 32 to 1024. Sets the depth (8 at 256 px).
+      input_channels, output_channels: 1 (gray) or 3 (RGB).
+      filters: width of the first level (ngf); level i has filters * min(2**i, 8).
+      norm: "batch" | "sync_batch" | "instance" | "none".
+      dropout: rate of the decoder dropout (0 disables it).
+      upsample: "transpose" (paper) | "resize" (bilinear + conv, no checkerboard artefacts).
+
+    Returns:
+      Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
+      H and W multiples of image_size's stride 2**depth (any such size works).
+    """
+    check_choice("norm", norm, NORMS)
+    check_choice("upsample", upsample, UPSAMPLES)
+    if image_size < 32 or image_size > 1024 or image_size & (image_size - 1):
+        raise ValueError(f"image_size must be a power of two from 32 to 1024, got {image_size}")
+    depth = int(math.log2(image_size))
+    widths = [filters * min(2**level, 8) for level in range(depth)]
+    dropout_blocks = range(max(4, depth - 4), depth - 1)
+
+    inputs = keras.Input((None, None, input_channels), name="input_image")
+    skips = _encoder(inputs, widths, norm)
+    x = skips[-1]  # (batch, 1, 1, widths[-1]) at image_size
+    for level in reversed(range(depth)):
+        if level < depth - 1:
+            x = layers.Concatenate(name=f"up{level}_concat")([skips[level], x])
+        x = layers.ReLU(name=f"up{level}_relu")(x)
+        if level == 0:
+            x = _upsample(x, output_channels, upsample, use_bias=True, name="up0")
+            break
+        x = _upsample(x, widths[level - 1], upsample, conv_bias(norm), name=f"up{level}")
+        x = maybe(normalization(norm, f"up{level}_norm"), x)
+        if level in dropout_blocks and dropout > 0:
+            x = layers.Dropout(dropout, name=f"up{level}_dropout")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _residual_block(x, width: int, norm: str, dropout: float, name: str):
+    """x + (reflect-pad, 3x3 conv, norm, ReLU, [dropout], reflect-pad, 3x3 conv, norm)(x)."""
+    y = x
+    for index in (1, 2):
+        y = ReflectionPadding2D(1, name=f"{name}_pad{index}")(y)
+        y = layers.Conv2D(
+            width, 3, use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
+            name=f"{name}_conv{index}",
+        )(y)
+        y = maybe(normalization(norm, f"{name}_norm{index}"), y)
+        if index == 1:
+            y = layers.ReLU(name=f"{name}_relu")(y)
+            if dropout > 0:
+                y = layers.Dropout(dropout, name=f"{name}_dropout")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def resnet_generator(
+    blocks: int = 9,
+    input_channels: int = 3,
+    output_channels: int = 3,
+    filters: int = 64,
+    norm: str = "batch",
+    dropout: float = 0.5,
+    name: str = "resnet_generator",
+) -> keras.Model:
+    """ResNet generator (Johnson et al., as in the PyTorch reference).
+
+    c7s1-64, two stride-2 3x3 downsamplings, ``blocks`` residual blocks (6 or 9 usual) at 4x the
+    base width, two stride-2 transposed convs, c7s1-output, tanh. Reflection padding throughout.
+
+    Returns:
+      Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
+      H and W multiples of 4.
+
+    ``dropout`` (0.5, as the reference trains pix2pix) sits between the two convs of each block.
+    """
+    check_choice("norm", norm, NORMS)
+    if blocks < 1:
+        raise ValueError(f"blocks must be >= 1, got {blocks}")
+    inputs = keras.Input((None, None, input_channels), name="input_image")
+    x = ReflectionPadding2D(3, name="stem_pad")(inputs)
+    x = layers.Conv2D(filters, 7, use_bias=conv_bias(norm), kernel_initializer=conv_initializer(), name="stem_conv")(x)
+    x = maybe(normalization(norm, "stem_norm"), x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for index, width in enumerate((filters * 2, filters * 4), start=1):
+        x = layers.Conv2D(
+            width, 3, strides=2, padding="same", use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
+            name=f"down{index}_conv",
+        )(x)
+        x = maybe(normalization(norm, f"down{index}_norm"), x)
+        x = layers.ReLU(name=f"down{index}_relu")(x)
+    for index in range(blocks):
+        x = _residual_block(x, filters * 4, norm, dropout, name=f"block{index}")
+    for index, width in enumerate((filters * 2, filters), start=1):
+        x = layers.Conv2DTranspose(
+            width, 3, strides=2, padding="same", use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
+            name=f"up{index}_convt",
+        )(x)
+        x = maybe(normalization(norm, f"up{index}_norm"), x)
+        x = layers.ReLU(name=f"up{index}_relu")(x)
+    x = ReflectionPadding2D(3, name="head_pad")(x)
+    x = layers.Conv2D(output_channels, 7, kernel_initializer=conv_initializer(), name="head_conv")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_generator(model_config, image_size: int) -> keras.Model:
+    """The generator a ModelConfig describes."""
+    if model_config.generator == "unet":
+        return unet_generator(
+            image_size, model_config.input_channels, model_config.output_channels,
+            model_config.filters, model_config.norm, model_config.dropout, model_config.upsample,
+        )
+    return resnet_generator(
+        model_config.resnet_blocks, model_config.input_channels, model_config.output_channels,
+        model_config.filters, model_config.norm, model_config.dropout,
+    )

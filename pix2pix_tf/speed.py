@@ -1,0 +1,233 @@
+"""Speed and memory figures behind ``pix2pix-tf benchmark``: the input pipeline, the train step, TFLite inference.
+
+Benchmarks print figures; no unit test is timed."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+from pix2pix_tf.config import Config, check_choice
+from pix2pix_tf.data import pipeline
+
+
+def benchmark_input(
+    config: Config, batches: int = 200, warmup: int = 20, data_dir: str | os.PathLike | None = None
+) -> dict[str, float]:
+    """Images/s of the training input pipeline alone (decode, jitter, batch), as training runs it.
+
+    Returns {"images_per_s", "batches", "batch_size", "image_size", "seconds"}.
+    """
+    batch_size = config.train.batch_size
+    dataset = pipeline.make_dataset(
+        config, "train", training=True, batch_size=batch_size, seed=config.train.seed, data_dir=data_dir
+    )
+    iterator = iter(dataset)
+    for _ in range(warmup):  # fills the prefetch buffers and the autotuner's estimates
+        next(iterator)
+    started = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    seconds = time.perf_counter() - started
+    return {
+        "images_per_s": round(batches * batch_size / seconds, 2),
+        "batches": batches,
+        "batch_size": batch_size,
+        "image_size": config.data.image_size,
+        "preprocess": config.data.preprocess,
+        "seconds": round(seconds, 3),
+    }
+
+
+def benchmark_inference(
+    config: Config,
+    precisions: tuple[str, ...] = ("float32", "float16", "dynamic_int8", "int8"),
+    runs: int = 10,
+    num_threads: int = 2,
+    workdir: str | os.PathLike | None = None,
+) -> dict[str, dict[str, float]]:
+    """Size (MB) and median latency (ms per image, ``num_threads`` threads) of each TFLite precision.
+
+    Times the generator in ``config.train.eval_mode`` (what an export ships by default), of
+    ``workdir`` when given, else a freshly initialised one of ``config``
+    (size and latency do not depend on the weights' values). int8 is calibrated on uniform noise
+    images when there is no run: fine for timing, not for quality.
+    """
+    import numpy as np
+
+    from pix2pix_tf import run_folder
+    from pix2pix_tf.deploy import tflite
+    from pix2pix_tf.models.generators import build_generator
+    from pix2pix_tf.models.inference import inference_generator
+
+    if workdir:
+        generator, config = run_folder.load_generator(workdir)
+    else:
+        generator = build_generator(config.model, config.data.image_size)
+    inference = inference_generator(generator, config.train.eval_mode)
+    size, channels = config.data.image_size, config.model.input_channels
+    images = np.random.default_rng(0).uniform(-1, 1, (8, size, size, channels)).astype(np.float32)
+    results = {}
+    for precision in precisions:
+        model_bytes = tflite.convert(inference, size, precision, images)
+        runner = tflite.TFLiteModel(model_bytes, num_threads=num_threads)
+        runner.run(images[:1])  # first call allocates and plans
+        timings = []
+        for index in range(runs):
+            started = time.perf_counter()
+            runner.run(images[index % len(images)][np.newaxis])
+            timings.append(time.perf_counter() - started)
+        results[precision] = {
+            "size_mb": round(len(model_bytes) / 1e6, 1),
+            "median_ms": round(1000 * sorted(timings)[len(timings) // 2], 1),
+            "min_ms": round(1000 * min(timings), 1),
+        }
+    return results
+
+
+def model_flops(model, image_size: int) -> float:
+    """Forward FLOPs (2 per multiply-add) of the convolutions of ``model`` on one image_size^2 image.
+
+    Counts Conv2D and Conv2DTranspose layers, which hold all but a fraction of a percent of the work.
+    """
+    import keras
+    import numpy as np
+
+    conv_types = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+    conv_layers = [layer for layer in model.layers if isinstance(layer, conv_types)]
+    probe = keras.Model(model.inputs, [layer.output for layer in conv_layers])
+    zeros = [np.zeros((1, image_size, image_size, int(tensor.shape[-1])), np.float32) for tensor in model.inputs]
+    total = 0.0
+    for layer, output in zip(conv_layers, probe(zeros)):
+        kernel_height, kernel_width, third, fourth = layer.kernel.shape
+        height, width, out_channels = output.shape[1:]
+        if isinstance(layer, keras.layers.Conv2DTranspose):  # kernel (h, w, out, in); one kernel per input pixel
+            in_channels, positions = fourth, height * width // (layer.strides[0] * layer.strides[1])
+        else:
+            in_channels, positions = third, height * width
+        total += 2.0 * kernel_height * kernel_width * in_channels * out_channels * positions
+    return total
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
+    """The machine's float32 matmul rate (FLOP/s): a size x size matmul, best of ``repeats``; the yardstick."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_uniform((size, size), seed=(0, 1))
+    @tf.function
+    def matmul(x):
+        return tf.reduce_sum(tf.matmul(x, x))
+
+    float(matmul(a))
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        float(matmul(a))
+        best = min(best, time.perf_counter() - started)
+    return 2.0 * size**3 / best
+
+
+def _reset_peak_memory() -> None:
+    """Restarts the peak-RSS count (Linux: ``clear_refs`` 5), so each benchmark reports its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+    except OSError:
+        pass  # elsewhere the peak is the process's since it started
+
+
+def _peak_rss_kib() -> int:
+    try:
+        with open("/proc/self/status") as file:
+            return next(int(line.split()[1]) for line in file if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_memory_mib() -> dict[str, float]:
+    """Peak resident memory (MiB) since ``_reset_peak_memory``, and the GPU's peak allocation when there is one."""
+    import tensorflow as tf
+
+    peaks = {"peak_rss_mib": round(_peak_rss_kib() / 1024, 1)}
+    if tf.config.list_physical_devices("GPU"):
+        peaks["peak_device_mib"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
+    return peaks
+
+
+def step_flops(config: Config) -> float:
+    """FLOPs of one train step per image: G forward + backward (3 G) and, with a GAN term, D on real
+    and fake with backward for D's update (6 D) plus D on fake with input gradients for G's (2 D)."""
+    from pix2pix_tf.models.discriminators import build_discriminator
+    from pix2pix_tf.models.generators import build_generator
+
+    size = config.data.image_size
+    flops = 3 * model_flops(build_generator(config.model, size), size)
+    if config.train.gan_weight > 0:
+        flops += 8 * model_flops(build_discriminator(config.model), size)
+    return flops
+
+
+def benchmark_train(
+    config: Config, steps: int = 20, warmup: int = 3, source: str = "synthetic",
+    data_dir: str | os.PathLike | None = None,
+) -> dict[str, float]:
+    """Times the one train step (``Pix2Pix.train_step``) as training runs it.
+
+    Args:
+      config: the run's config (architecture, image and batch size, jit_compile, ...).
+      steps: timed steps, after the first (traced) step and ``warmup`` more.
+      source: "synthetic" (fixed random tensors: the step alone) or "data" (batches from the
+        config's dataset: the step plus any wait for input).
+    Returns:
+      median_step_s, min_step_s, max_step_s, images_per_s, first_step_s, peak_rss_mib
+      (+ peak_device_mib on a GPU), step_gflop, achieved_gflop_per_s, matmul_gflop_per_s,
+      fraction_of_matmul, and for source="data" the input pipeline's input_images_per_s.
+    """
+    import tensorflow as tf
+
+    from pix2pix_tf.training.step import Pix2Pix
+
+    check_choice("source", source, ("synthetic", "data"))
+    batch, size = config.train.batch_size, config.data.image_size
+    flops = step_flops(config) * batch
+    matmul_rate = matmul_flops_per_second()
+    gc.collect()
+    _reset_peak_memory()  # the peak of training alone, not of the FLOP count's extra models
+    if source == "data":
+        batches = iter(pipeline.make_dataset(config, "train", training=True, batch_size=batch,
+                                                   seed=config.train.seed, data_dir=data_dir))
+        next_batch = lambda: next(batches)  # noqa: E731
+    else:
+        shape = (batch, size, size)
+        fixed = (tf.random.stateless_uniform(shape + (config.model.input_channels,), (1, 2), -1, 1),
+                 tf.random.stateless_uniform(shape + (config.model.output_channels,), (3, 4), -1, 1))
+        next_batch = lambda: fixed  # noqa: E731
+    model = Pix2Pix(config, steps_per_epoch=1000)
+
+    def timed_step() -> float:
+        started = time.perf_counter()
+        losses = model.compiled_train_step(*next_batch())
+        float(losses["g_loss"])  # waits for the step to finish
+        return time.perf_counter() - started
+
+    first = timed_step()
+    for _ in range(warmup):
+        timed_step()
+    timings = sorted(timed_step() for _ in range(steps))
+    median = timings[len(timings) // 2]
+    results = {
+        "source": source, "image_size": size, "batch_size": batch, "steps": steps,
+        "median_step_s": round(median, 4), "min_step_s": round(timings[0], 4), "max_step_s": round(timings[-1], 4),
+        "images_per_s": round(batch / median, 3), "first_step_s": round(first, 2),
+        **_peak_memory_mib(),
+        "step_gflop": round(flops / 1e9, 3), "achieved_gflop_per_s": round(flops / median / 1e9, 2),
+        "matmul_gflop_per_s": round(matmul_rate / 1e9, 1),
+        "fraction_of_matmul": round(flops / median / matmul_rate, 3),
+    }
+    if source == "data":
+        results["input_images_per_s"] = benchmark_input(config, batches=max(20, steps), warmup=5,
+                                                        data_dir=data_dir)["images_per_s"]
+    return results

@@ -1,0 +1,175 @@
+"""The one pix2pix train step: ``Pix2Pix`` holds both networks and their optimizers, and
+``Pix2Pix.train_step`` is the only train step in the codebase; the training loop, the benchmarks
+and the distribution strategies all call it."""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from pix2pix_tf.config import Config
+from pix2pix_tf.models import inference, losses
+from pix2pix_tf.models.discriminators import build_discriminator
+from pix2pix_tf.models.generators import build_generator
+from pix2pix_tf.models.layers import dtype_policy
+from pix2pix_tf.training.optimizers import ConstantThenLinearDecay, FusedAdam
+
+
+class Pix2Pix:
+    """Generator, discriminator, their optimizers and the step counter, built in ``strategy``'s scope.
+
+    Args:
+      config: the run's Config.
+      steps_per_epoch: optimizer steps in one epoch; sets the learning-rate schedule.
+      strategy: the tf.distribute strategy (default: the current one, a single device).
+    """
+
+    def __init__(self, config: Config, steps_per_epoch: int, strategy: tf.distribute.Strategy | None = None):
+        self.config = config
+        train = config.train
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope(), dtype_policy(train.mixed_precision):
+            self.generator = build_generator(config.model, config.data.image_size)
+            self.discriminator = build_discriminator(config.model)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.generator_optimizer = self._optimizer(steps_per_epoch)
+            self.discriminator_optimizer = self._optimizer(steps_per_epoch)
+            self.generator_optimizer.build(self.generator.trainable_variables)
+            self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self._replica_step = tf.function(self.train_step, jit_compile=True) if train.jit_compile else self.train_step
+        self.compiled_train_step = tf.function(self.distributed_train_step)
+        self.compiled_train_steps = tf.function(self.distributed_train_steps)
+
+    def _optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        """The paper's Adam and schedule; wrapped for loss scaling when computing in float16."""
+        train = self.config.train
+        schedule = ConstantThenLinearDecay(
+            train.learning_rate, train.epochs * steps_per_epoch, train.decay_epochs * steps_per_epoch
+        )
+        optimizer = FusedAdam(schedule, beta_1=train.beta1, beta_2=train.beta2)
+        if train.mixed_precision == "float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    @property
+    def learning_rate(self) -> float:
+        optimizer = self.generator_optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        return float(optimizer.learning_rate)
+
+    def distributed_train_step(self, inputs, targets) -> dict[str, tf.Tensor]:
+        """``train_step`` on every replica (inputs: per-replica values of a distributed dataset,
+        or plain tensors on one device); the scalars averaged over replicas."""
+        per_replica = self.strategy.run(self._replica_step, args=(inputs, targets))
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in per_replica.items()}
+
+    def distributed_train_steps(self, iterator, steps: tf.Tensor) -> dict[str, tf.Tensor]:
+        """``steps`` train steps on batches of ``iterator`` in one call; the last step's scalars."""
+        for _ in tf.range(steps - 1):
+            self.distributed_train_step(*next(iterator))
+        return self.distributed_train_step(*next(iterator))
+
+    def checkpoint(self, **extra) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(
+            generator=self.generator,
+            discriminator=self.discriminator,
+            generator_optimizer=self.generator_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer,
+            step=self.step,
+            dropout_seeds=inference.seed_states(self.generator) + inference.seed_states(self.discriminator),
+            **extra,
+        )
+
+    def _discriminate(self, inputs, images):
+        pair = [inputs, images] if self.config.model.conditional else images
+        return self.discriminator(pair, training=True)
+
+    def _discriminator_loss(self, real_logits, fake_logits) -> tuple[tf.Tensor, tf.Tensor]:
+        """D's loss, and the same divided by the replica count and loss-scaled (what is differentiated)."""
+        loss = losses.discriminator_loss(real_logits, fake_logits, self.config.train.gan_loss)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # summed over replicas: the global mean
+        return loss, self.discriminator_optimizer.scale_loss(loss / replicas)
+
+    def _generator_loss(self, fake_logits, targets, outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        train = self.config.train
+        generator_losses = losses.generator_loss(
+            fake_logits, targets, outputs, train.gan_loss, train.recon_loss, train.gan_weight, train.l1_weight)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return generator_losses, self.generator_optimizer.scale_loss(generator_losses["total"] / replicas)
+
+    def train_step(self, inputs: tf.Tensor, targets: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One optimisation step of D and G on the same generated batch.
+
+        ``train.update_order``: "reference" (the PyTorch reference's order) updates D first, then
+        G against the updated D, which judges the generated batch again; "simultaneous" (the
+        TensorFlow tutorial's) computes both updates from one pass of D over the batch, saving a
+        D forward and backward.
+
+        Args:
+          inputs: (batch, H, W, input_channels) float32 in [-1, 1].
+          targets: (batch, H, W, output_channels) float32 in [-1, 1].
+        Returns:
+          Scalars g_loss (total), g_gan, g_recon, and with a GAN term d_loss, d_real, d_fake
+          (mean D probabilities on real and generated pairs); nonfinite: 1 when a loss or gradient
+          was NaN or infinite and the update of that network was skipped, else 0.
+        """
+        train = self.config.train
+        with_gan = train.gan_weight > 0
+        generator_tape, discriminator_tape = tf.GradientTape(), tf.GradientTape()
+        with generator_tape:
+            outputs = tf.cast(self.generator(inputs, training=True), tf.float32)
+        metrics, d_applied, fake_logits = {}, tf.constant(True), tf.zeros([1])
+        simultaneous = with_gan and train.update_order == "simultaneous"
+        if with_gan:
+            with discriminator_tape, (generator_tape if simultaneous else contextlib.nullcontext()):
+                # Fake first, then real, as the reference: D's batch-norm moving statistics see them in this order.
+                fake_logits = self._discriminate(inputs, outputs if simultaneous else tf.stop_gradient(outputs))
+                real_logits = self._discriminate(inputs, targets)
+                d_loss, d_scaled = self._discriminator_loss(real_logits, fake_logits)
+            d_gradients = discriminator_tape.gradient(d_scaled, self.discriminator.trainable_variables)
+            if not simultaneous:
+                d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
+                                                  self.discriminator.trainable_variables)
+            metrics = {"d_loss": d_loss,
+                       "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+                       "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))}
+        with generator_tape:  # resumes recording
+            if with_gan and not simultaneous:
+                fake_logits = self._discriminate(inputs, outputs)  # D, already updated, judges the batch again
+            generator_losses, g_scaled = self._generator_loss(fake_logits, targets, outputs)
+        g_gradients = generator_tape.gradient(g_scaled, self.generator.trainable_variables)
+        if simultaneous:  # both gradients were taken before either network changed
+            d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
+                                              self.discriminator.trainable_variables)
+        g_applied = self._apply_if_finite(self.generator_optimizer, generator_losses["total"], g_gradients,
+                                          self.generator.trainable_variables)
+        self.step.assign_add(1)
+        metrics.update(
+            g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"],
+            nonfinite=1.0 - tf.cast(tf.logical_and(d_applied, g_applied), tf.float32),
+        )
+        return metrics
+
+    @staticmethod
+    def _apply_if_finite(optimizer, loss: tf.Tensor, gradients: list, variables: list) -> tf.Tensor:
+        """Applies the update only when the loss and gradients are finite; returns whether it did.
+
+        Under float16 loss scaling, overflowing gradients are the LossScaleOptimizer's business
+        (it skips the step and lowers the scale), so only the loss is checked here. Under a
+        distribution strategy the update cannot sit in a conditional (it all-reduces across
+        replicas), so it is applied and the run stops on the report (``--nonfinite=stop``).
+        """
+        checked = [loss] if isinstance(optimizer, keras.optimizers.LossScaleOptimizer) else [loss, *gradients]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(value)) for value in checked if value is not None])
+        if tf.distribute.has_strategy():
+            optimizer.apply(gradients, variables)
+            return finite
+
+        def apply():
+            optimizer.apply(gradients, variables)
+            return tf.constant(True)
+
+        return tf.cond(finite, apply, lambda: tf.constant(False))

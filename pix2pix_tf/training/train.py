@@ -1,0 +1,125 @@
+"""``train_and_evaluate(config, workdir)``: the training program ``pix2pix-tf train`` runs —
+data, the ``Pix2Pix`` step, the loop, checkpoints, validation, and the final scores."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+import time
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from pix2pix_tf import run_folder
+from pix2pix_tf.config import Config, write_text_atomically
+from pix2pix_tf.data import pipeline
+from pix2pix_tf.evaluation import scoring
+from pix2pix_tf.models import inference
+from pix2pix_tf.progress import Progress
+from pix2pix_tf.training import checkpoints, distribute, interrupts, loop, validation
+from pix2pix_tf.training.step import Pix2Pix
+
+
+def total_steps(config: Config, steps_per_epoch: int) -> int:
+    """The step the run ends at: ``train.steps`` if set, else all its epochs."""
+    return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
+
+
+def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Config, step: int, writer) -> dict:
+    """Scores the whole val split into ``metrics.json`` and TensorBoard ``final/*`` with ``generate``,
+    the same inference function as the samples, validation, ``evaluate`` and the default export."""
+    started = time.perf_counter()
+    results = scoring.score(generate, val_dataset).summary
+    results.update(step=step, eval_mode=config.train.eval_mode, seconds=round(time.perf_counter() - started, 1))
+    write_text_atomically(workdir / run_folder.METRICS, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    with writer.as_default(step=step):
+        for name in ("l1", "psnr", "ssim"):
+            tf.summary.scalar(f"final/{name}", results[name])
+    writer.flush()
+    logging.info("val (%s mode): %s", config.train.eval_mode, json.dumps(results, sort_keys=True))
+    return results
+
+
+def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
+    """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
+
+    Writes into ``workdir``: ``config.json``, ``checkpoints/`` (latest ones, and ``best/`` by
+    ``train.best_metric``), ``tensorboard/`` (losses, learning rate, D's outputs, samples,
+    validation, the step's graph), ``samples/step_*.png``, ``validation.csv`` and ``metrics.json``
+    (val L1/PSNR/SSIM of the model and of two trivial baselines). Returns the final metrics.
+    With ``train.strategy`` set, every worker runs this; only the chief writes files.
+    """
+    workdir = pathlib.Path(workdir).expanduser()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / run_folder.CONFIG
+    if config_path.exists():
+        checkpoints.check_resumable(Config.load(config_path), config, config_path)
+    data_dir = pipeline.resolve_data_dir(config.data)
+    logging.info("data: %s", data_dir)
+    train = config.train
+    keras.utils.set_random_seed(train.seed)
+    if config.data.deterministic:
+        tf.config.experimental.enable_op_determinism()  # with the seeds: runs repeat bit for bit
+    strategy = distribute.make_strategy(train.strategy)
+    chief = distribute.is_chief(strategy)
+
+    examples = pipeline.count_examples(config, "train", data_dir)
+    if examples == 0:
+        raise ValueError(f"{data_dir} has no usable training pairs (every image was unreadable and skipped)")
+    steps_per_epoch = math.ceil(examples / train.batch_size)
+    last_step = total_steps(config, steps_per_epoch)
+    train_dataset = pipeline.make_dataset(
+        config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir)
+    if train.strategy != "default":
+        train_dataset = strategy.experimental_distribute_dataset(train_dataset)
+    train_iterator = iter(train_dataset)
+    model = Pix2Pix(config, steps_per_epoch, strategy)
+    # A distributed iterator cannot be checkpointed: a resumed distributed run restarts its data order.
+    extra = {"data": train_iterator} if train.strategy == "default" else {}
+    weights = model.generator.weights + model.discriminator.weights
+    checkpoints.preflight(workdir, checkpoints.checkpoint_bytes(weights), train.keep_checkpoints)
+    saver = checkpoints.RunCheckpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief,
+                                       weights=weights)
+    restored = saver.restore()
+    if restored:
+        logging.info("resumed from %s at step %d", restored, int(model.step.numpy()))
+    if chief:
+        config.save(config_path)
+
+    val_batch = 1 if config.data.variable_size else max(train.num_samples, 1)
+    val_dataset = pipeline.make_dataset(
+        config, pipeline.val_split(config, data_dir), training=False, batch_size=val_batch,
+        data_dir=data_dir,
+    )
+    generate = inference.make_generate_fn(model.generator, train.eval_mode)
+    writer = tf.summary.create_file_writer(str(workdir / run_folder.TENSORBOARD)) if chief else tf.summary.create_noop_writer()
+    step = int(model.step.numpy())
+    if chief:
+        write_samples = validation.SampleWriter(
+            workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
+        validate = validation.Validator(
+            workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
+            model.checkpoint(), train.best_metric, resumed_step=step)
+    else:
+        write_samples = validate = lambda step: None  # noqa: E731
+
+    progress = Progress(last_step, step, train.batch_size)
+    logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
+    parts = loop.LoopParts(model, train_iterator, saver, writer, progress, write_samples, validate)
+    with interrupts.StopRequests() as stop:
+        step = loop.train_until(parts, step, last_step, stop)
+    progress.close()
+    tf.summary.trace_off()
+    if stop.requested:
+        path = saver.save(step) if not saver.has(step) else saver.latest()
+        logging.warning("%s at step %d: saved %s; run the same command to resume", stop.requested, step, path)
+        return {"step": step, "interrupted": stop.requested, "checkpoint": path}
+    if not saver.has(step):
+        saver.save(step)
+    if not chief:
+        return {"step": step}
+    write_samples(step)
+    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)

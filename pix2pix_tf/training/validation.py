@@ -1,0 +1,105 @@
+"""What training shows while it runs: sample grids, and validation on a fixed subset with the best checkpoint kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import pathlib
+from collections.abc import Callable
+
+import tensorflow as tf
+from absl import logging
+
+from pix2pix_tf import run_folder
+from pix2pix_tf.config import write_text_atomically
+from pix2pix_tf.evaluation import plots, scoring
+
+
+class SampleWriter:
+    """Writes ``samples/step_NNNNNNN.png`` (input | target | output rows) and the same strips to TensorBoard.
+
+    Args:
+      samples: (input, target) pairs, float32 (H, W, C) in [-1, 1], any sizes.
+    """
+
+    def __init__(self, workdir: pathlib.Path, samples: list, generate: Callable, writer, mode: str):
+        self.folder = workdir / run_folder.SAMPLES
+        self.folder.mkdir(exist_ok=True)
+        self.inputs = [source.numpy() for source, _ in samples]
+        self.targets = [target.numpy() for _, target in samples]
+        self.generate, self.writer, self.mode = generate, writer, mode
+
+    def __call__(self, step: int) -> None:
+        if not self.inputs:
+            return
+        outputs = [self.generate(source[tf.newaxis])[0].numpy() for source in self.inputs]
+        plots.save_sample_grid(self.folder / f"step_{step:07d}.png", self.inputs, self.targets, outputs,
+                                   title=f"step {step} ({self.mode} mode)")
+        with self.writer.as_default(step=step):
+            for index, row in enumerate(zip(self.inputs, self.targets, outputs)):
+                strip = tf.concat([tf.broadcast_to(image, image.shape[:2] + (3,)) for image in row], axis=1)
+                tf.summary.image(f"samples/{index} input|target|output", strip[tf.newaxis] * 0.5 + 0.5)
+
+
+class Validator:
+    """Scores the generator on a fixed val subset; logs to TensorBoard (``val/*``) and ``validation.csv``;
+    keeps the best checkpoint by ``metric`` in ``checkpoints/best`` beside the latest ones.
+
+    Args:
+      workdir: the run folder.
+      dataset: the fixed subset, batches of (input, target) in [-1, 1].
+      generate: images -> outputs in the run's inference mode.
+      checkpoint: what the best checkpoint holds (the same objects as the periodic ones).
+      metric: "l1", "psnr" or "ssim".
+      resumed_step: the step the run resumed at; CSV rows after it (written by the interrupted
+        process after its last checkpoint) are dropped, as those steps will run again.
+    """
+
+    def __init__(self, workdir: pathlib.Path, dataset: tf.data.Dataset, generate: Callable, writer,
+                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int):
+        self.dataset, self.generate, self.writer, self.metric = dataset, generate, writer, metric
+        self.csv_path = workdir / run_folder.VALIDATION_CSV
+        self.rows = [row for row in self._read_rows() if int(row["step"]) <= resumed_step]
+        self.best_manager = tf.train.CheckpointManager(
+            checkpoint, workdir / run_folder.CHECKPOINTS / run_folder.BEST, max_to_keep=1,
+            checkpoint_name=run_folder.BEST)
+        self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
+        self.best = json.loads(self.best_path.read_text()) if self.best_path.exists() else None
+        if self.best is not None and self.best.get("metric") != metric:
+            logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
+            self.best = None
+
+    def _read_rows(self) -> list[dict]:
+        if not self.csv_path.exists():
+            return []
+        with open(self.csv_path, newline="", encoding="utf-8") as file:
+            return list(csv.DictReader(file))
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        higher = scoring.HIGHER_IS_BETTER[self.metric]
+        return value > self.best["value"] if higher else value < self.best["value"]
+
+    def __call__(self, step: int) -> dict[str, float]:
+        """Scores the subset at ``step``; saves the best checkpoint when ``metric`` improved. Returns the scores."""
+        summary = scoring.score(self.generate, self.dataset).summary
+        scores = {name: summary[name] for name in ("l1", "psnr", "ssim")}
+        with self.writer.as_default(step=step):
+            for name, value in scores.items():
+                tf.summary.scalar(f"val/{name}", value)
+        self.rows.append({"step": step, **{name: f"{value:.6g}" for name, value in scores.items()}})
+        text = io.StringIO()
+        table = csv.DictWriter(text, fieldnames=["step", "l1", "psnr", "ssim"])
+        table.writeheader()
+        table.writerows(self.rows)
+        write_text_atomically(self.csv_path, text.getvalue())
+        value = scores[self.metric]
+        if self._better(value):
+            path = self.best_manager.save(checkpoint_number=step)
+            self.best = {"metric": self.metric, "value": value, "step": step, "checkpoint": pathlib.Path(path).name}
+            write_text_atomically(self.best_path, json.dumps(self.best, indent=2) + "\n")
+        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f (best %s %.4g at step %d)", step,
+                     scores["l1"], scores["psnr"], scores["ssim"], self.metric, self.best["value"], self.best["step"])
+        return scores
