@@ -36,7 +36,7 @@ def _show_flags_in_help(program: str, module_name: str) -> None:
     """Makes ``--help`` list the subcommand's own flags (absl shows the main module's key flags)."""
     from absl import flags
 
-    for name in (module_name, "pix2pix_tf.cli.config_flags"):
+    for name in (module_name, "pix2pix_tf.cli.config_flags", "pix2pix_tf.cli.output"):
         for flag in flags.FLAGS.get_flags_for_module(name):
             flags.FLAGS.register_key_flag_for_module(program, flag)
 

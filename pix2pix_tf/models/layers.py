@@ -1,4 +1,5 @@
-"""Serializable custom layers and the normalization/initialization choices of the paper."""
+"""The layers the networks are built from: normalization and initialization as the paper, the
+layers of the inference graphs (per-image and moving-statistics batch norm, fixed dropout), precision."""
 
 from __future__ import annotations
 
