@@ -8,11 +8,34 @@ import tensorflow as tf
 from pix2pix_tf.config import Config
 
 
-def decode(path: tf.Tensor | str) -> tf.Tensor:
-    """Any JPEG, PNG (8 or 16 bit), BMP or GIF (first frame), gray, RGB or RGBA -> float32 (H, W, 3) in [0, 255]."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, dtype=tf.float32, expand_animations=False)
+def decode_bytes(data: tf.Tensor) -> tf.Tensor:
+    """An encoded JPEG, PNG (8 or 16 bit), BMP, GIF (first frame), WebP or JPEG XL image, gray, RGB
+    or RGBA -> float32 (H, W, 3) in [0, 255].
+
+    The one decoder: training, ``data check``, the pre-training scan and ``translate`` all call
+    it, so a file that passes the checks is a file training reads. WebP decodes to uint8 only in
+    TensorFlow, so it takes that route; the others decode straight to float (16-bit PNGs keep
+    their precision). Raises tf.errors.InvalidArgumentError for anything else.
+    """
+    webp = tf.strings.substr(data, 8, 4) == b"WEBP"  # RIFF <size> WEBP
+    image = tf.cond(
+        webp,
+        lambda: tf.cast(tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False), tf.float32),
+        lambda: tf.io.decode_image(data, channels=3, dtype=tf.float32, expand_animations=False) * 255.0,
+    )
     image.set_shape([None, None, 3])
-    return image * 255.0
+    return image
+
+
+def decode_pixels(data: tf.Tensor) -> tf.Tensor:
+    """``decode_bytes``'s formats as uint8 (H, W, 3) pixels: a quarter of the memory, for
+    translating large images (a 16-bit PNG is rounded to 8 bits)."""
+    return tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
+
+
+def decode(path: tf.Tensor | str) -> tf.Tensor:
+    """The image file at ``path`` -> float32 (H, W, 3) in [0, 255] (see ``decode_bytes``)."""
+    return decode_bytes(tf.io.read_file(path))
 
 
 def to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:

@@ -10,11 +10,14 @@ Training writes the folder (``training/``); evaluation, export and translation r
       samples/           step_N.png grids of fixed val images
       validation.csv     the validation scores at each val_every step
       metrics.json       the final scores on the whole val split
+      data.json          what identifies the training data (path, pair counts, names)
+      .lock              held by the one process writing the folder
       curves.png         pix2pix-tf plot's curves (by default)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 from typing import TYPE_CHECKING
@@ -33,12 +36,37 @@ SAMPLES = "samples"
 VALIDATION_CSV = "validation.csv"
 METRICS = "metrics.json"
 CURVES = "curves.png"
+DATA_RECORD = "data.json"
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` looks like a training run: a config and a checkpoints folder."""
     path = pathlib.Path(path)
     return (path / CONFIG).is_file() and (path / CHECKPOINTS).is_dir()
+
+
+def read_json(path: pathlib.Path):
+    """The JSON in ``path``; ValueError naming the file when it is not JSON (truncated, edited)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); restore or delete it") from error
+
+
+def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
+    """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
+    that is missing (only the ckpt-N files were copied, say), from the ``prefix-N.index`` files."""
+    import tensorflow as tf  # here, so that the file names above come without loading TensorFlow
+
+    state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
+    if state and state.all_model_checkpoint_paths:
+        return list(reversed(state.all_model_checkpoint_paths))
+    numbered = []
+    for index_file in folder.glob(f"{prefix}-*.index") if folder.is_dir() else ():
+        number = index_file.stem.rsplit("-", 1)[1]
+        if number.isdigit():
+            numbered.append((int(number), str(index_file.with_suffix(""))))
+    return [path for _, path in sorted(numbered, reverse=True)]
 
 
 def load_config(workdir: str | os.PathLike) -> Config:
@@ -65,7 +93,8 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
     config = load_config(workdir)
     folder = workdir / CHECKPOINTS / (BEST if checkpoint == "best" else "")
     if checkpoint in (None, "latest", "best"):
-        checkpoint = tf.train.latest_checkpoint(str(folder))
+        found = checkpoint_paths(folder, BEST if checkpoint == "best" else "ckpt")
+        checkpoint = found[0] if found else None
     if checkpoint is None:
         raise ValueError(f"{folder} holds no checkpoint")
     generator = build_generator(config.model, config.data.image_size)

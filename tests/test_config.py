@@ -43,6 +43,13 @@ def test_unknown_keys_in_a_config_file_are_named(tmp_path):
         (lambda: DataConfig(image_size=64, load_size=32), "load_size must be 0 (auto) or >= image_size"),
         (lambda: TrainConfig(gan_weight=0, l1_weight=0), "gan_weight and l1_weight are both 0"),
         (lambda: TrainConfig(epochs=0, decay_epochs=0), "nothing to train"),
+        (lambda: TrainConfig(l1_weight=-1.0), "l1_weight must be >= 0, got -1.0"),
+        (lambda: TrainConfig(gan_weight=-0.5), "gan_weight must be >= 0, got -0.5"),
+        (lambda: TrainConfig(beta1=1.0), "beta1 must be in [0, 1), got 1.0"),
+        (lambda: TrainConfig(beta2=-0.1), "beta2 must be in [0, 1), got -0.1"),
+        (lambda: TrainConfig(learning_rate=float("inf")), "learning_rate must be a finite number, got inf"),
+        (lambda: TrainConfig(l1_weight=float("nan")), "l1_weight must be a finite number, got nan"),
+        (lambda: ModelConfig(dropout=float("nan")), "dropout must be a finite number, got nan"),
     ],
 )
 def test_bad_values_raise_errors_naming_the_field(build, message):

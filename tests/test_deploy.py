@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -98,8 +100,52 @@ def test_verify_command_checks_an_export_against_its_saved_model(trained_run, tm
     assert result.returncode == 0, result.stderr
     assert "parity      float16: PSNR" in result.stdout and "ok" in result.stdout
 
+    again = exporter.verify_folder(tmp_path / "out" / "saved_model", verify_images=2)  # the SavedModel itself named
+    assert again["float16"]["passed"]
+
     (tmp_path / "out" / "model_float16.tflite").unlink()
     with pytest.raises(ValueError, match="holds no model_\\*.tflite files"):
         exporter.verify_folder(tmp_path / "out")
     with pytest.raises(ValueError, match="saved_model"):
         exporter.verify_folder(tmp_path)
+
+
+def test_an_export_replaces_its_folder_only_when_complete(trained_run, tmp_path, monkeypatch):
+    """A failed (or killed) export leaves the previous export whole and no half-written folder."""
+    exporter.export_run(trained_run, tmp_path / "out", ["saved_model"])
+    before = sorted(path.relative_to(tmp_path) for path in (tmp_path / "out").rglob("*"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed mid-way")
+
+    monkeypatch.setattr(exporter.tflite, "convert", broken)
+    with pytest.raises(RuntimeError, match="killed mid-way"):
+        exporter.export_run(trained_run, tmp_path / "out", ["saved_model", "tflite_fp32"])
+    assert sorted(path.relative_to(tmp_path) for path in (tmp_path / "out").rglob("*")) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_an_export_is_not_written_over_a_folder_that_is_not_an_export(trained_run, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=f"--output {tmp_path} exists and is not an export folder"):
+        exporter.export_run(trained_run, tmp_path, ["saved_model"])
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_an_export_killed_mid_way_leaves_nothing_translate_would_accept(trained_run, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf", "export", f"--workdir={trained_run}",
+                                f"--output={tmp_path / 'out'}", "--formats=saved_model,tflite_fp32,tflite_fp16"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob(".out.partial-*/saved_model/saved_model.pb")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "out").exists()  # killed after the SavedModel, before the TFLite files: no export
+    result = subprocess.run([sys.executable, "-m", "pix2pix_tf", "translate", f"--model={tmp_path / 'out'}",
+                             f"--input={tmp_path}", f"--output={tmp_path / 'translated'}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    exporter.export_run(trained_run, tmp_path / "out", ["saved_model"])  # the next export cleans up
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]

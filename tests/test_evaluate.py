@@ -183,3 +183,11 @@ def test_export_ships_the_best_checkpoint(run_with_earlier_best, tmp_path):
     actual = loaded.translate_float(images).numpy()
     np.testing.assert_allclose(actual, inference_generator(best, loaded.mode)(images), atol=1e-5)
     assert np.abs(actual - inference_generator(latest, loaded.mode)(images)).max() > 1e-4  # not the latest
+
+
+def test_evaluate_refuses_a_negative_count_and_lists_only_what_it_wrote(trained_run, tmp_path):
+    with pytest.raises(ValueError, match="--max_images must be >= 0, got -1"):
+        evaluator.evaluate_model(trained_run, tmp_path, max_images=-1, log=lambda line: None)
+    _, paths = evaluator.evaluate_model(trained_run, tmp_path, grid_images=0, max_images=1, log=lambda line: None)
+    assert sorted(paths) == ["index.html", "metrics.json"]
+    assert not (tmp_path / "grid.png").exists()

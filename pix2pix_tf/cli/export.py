@@ -26,6 +26,8 @@ flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode baked int
                   "batch-independent.")
 flags.DEFINE_integer("representative_images", 64, "Training images that calibrate full-integer int8.")
 flags.DEFINE_integer("verify_images", 16, "Validation images for the parity check of each TFLite file.")
+flags.DEFINE_string("data", None, "Where the run's data is now, if it moved (calibration and parity images); "
+                    "default the path in its config.json. Refused when it clearly is other data.")
 flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by validation, checkpoints/best) "
                     "or a checkpoint path.")
 
@@ -35,13 +37,13 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.workdir:
         errors.fail("export", "--workdir is required: the training run to export")
-    out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).name}")
+    out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")
     with errors.reported_errors("export"):
         from pix2pix_tf.deploy import export as exporter
 
         report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                    FLAGS.representative_images, FLAGS.verify_images,
-                                   FLAGS.checkpoint)
+                                   FLAGS.checkpoint, FLAGS.data)
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
     for line in exporter.parity_lines(report.get("parity", {})):

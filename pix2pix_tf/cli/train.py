@@ -1,6 +1,6 @@
 """pix2pix-tf train: train on a folder of paired images, or on the built-in data with no flags.
 
-  pix2pix-tf train                                            # built-in façades, 64 px, ~7 min on 2 cores
+  pix2pix-tf train                                            # built-in façades, 64 px, 5-8 min on 2 cores
   pix2pix-tf train --data=path/to/facades --direction=BtoA    # the paper's recipe at 256 px
 """
 
@@ -38,7 +38,10 @@ def resolve_config(workdir: pathlib.Path) -> Config:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    data_name = pathlib.Path(FLAGS.data).name if FLAGS.data else "synthetic"
+    # The folder's own name, also for --data=.. or a trailing slash (not "runs/..").
+    data_name = (pathlib.Path(FLAGS.data).expanduser().resolve().name or "data") if FLAGS.data else "synthetic"
+    if FLAGS.data and FLAGS.data.startswith("tfds:"):
+        data_name = FLAGS.data.rsplit("/", 1)[-1]
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
     with errors.reported_errors("train"):
         config = resolve_config(workdir)

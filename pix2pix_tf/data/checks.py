@@ -9,6 +9,8 @@ import struct
 import tensorflow as tf
 from absl import logging
 
+from pix2pix_tf import images
+
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
 # would make the decoder allocate 2.7 GB whatever the file really holds.
 MAX_PIXELS = 100_000_000
@@ -33,11 +35,33 @@ def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
     return height, width
 
 
-def read_image(path: str) -> tuple[tf.Tensor | None, str | None]:
-    """``path`` decoded, uint8 (H, W, 3), and None; or None and why it cannot be used as an image.
+# Formats people keep images in that TensorFlow does not decode, by the bytes they start with.
+_UNSUPPORTED_SIGNATURES = (
+    (b"II*\x00", 0, "TIFF"), (b"MM\x00*", 0, "TIFF"), (b"8BPS", 0, "Photoshop (PSD)"),
+    (b"\x00\x00\x01\x00", 0, "ICO"), (b"ftypavif", 4, "AVIF"), (b"ftypavis", 4, "AVIF"),
+    (b"ftypheic", 4, "HEIC"), (b"ftypheix", 4, "HEIC"), (b"ftypmif1", 4, "HEIF"), (b"ftypmsf1", 4, "HEIF"),
+)
+
+
+def unsupported_format(header: bytes) -> str | None:
+    """The name of an image format TensorFlow cannot decode that ``header`` (a file's first bytes) is, or None."""
+    for signature, offset, name in _UNSUPPORTED_SIGNATURES:
+        if header[offset:offset + len(signature)] == signature:
+            return name
+    text = header.lstrip()[:5].lower()
+    if text.startswith((b"<svg", b"<?xml")):
+        return "SVG"
+    return None
+
+
+def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str | None]:
+    """``path`` decoded as training decodes it (``images.decode_bytes``: float32 (H, W, 3) in
+    [0, 255]; with ``pixels``, ``images.decode_pixels``: uint8) and None; or None and why it
+    cannot be used as an image.
 
     Problems: missing or unreadable (including dangling or looping links), empty, more than
-    ``MAX_PIXELS`` declared in its header, truncated, or not an image at all.
+    ``MAX_PIXELS`` declared in its header, truncated, a format TensorFlow cannot decode (named
+    where its header tells it: TIFF, HEIC, AVIF, PSD, ICO, SVG), or not an image at all.
     """
     try:
         if os.path.getsize(path) == 0:
@@ -46,7 +70,10 @@ def read_image(path: str) -> tuple[tf.Tensor | None, str | None]:
         height, width = declared_size(data) or (0, 0)
         if width * height > MAX_PIXELS:
             return None, f"declares {width} x {height} pixels, more than the {MAX_PIXELS // 10**6} megapixel limit"
-        return tf.io.decode_image(data, channels=3, expand_animations=False), None
+        unsupported = unsupported_format(data.numpy()[:64])
+        if unsupported:
+            return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"
+        return (images.decode_pixels(data) if pixels else images.decode_bytes(data)), None
     except (tf.errors.OpError, OSError) as error:
         message = getattr(error, "message", None) or str(error)
         return None, f"unreadable: {message.strip().splitlines()[0]}"

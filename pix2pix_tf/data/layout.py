@@ -15,7 +15,14 @@ import dataclasses
 import os
 import pathlib
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+from absl import logging
+
+# Image files read, in any letter case (.JPG too). Any file is decoded by its content, not its name.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# Image files TensorFlow cannot decode: named in a warning (and by data check), never left out unsaid.
+UNSUPPORTED_EXTENSIONS = {".tif": "TIFF", ".tiff": "TIFF", ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF",
+                          ".psd": "Photoshop (PSD)", ".svg": "SVG", ".ico": "ICO"}
+_warned_folders: set[pathlib.Path] = set()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +46,20 @@ def is_image_name(path: pathlib.Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir()
 
 
+def unsupported_files(folder: pathlib.Path) -> list[tuple[str, str]]:
+    """(path, format) of each file in ``folder`` named as an image format TensorFlow cannot decode."""
+    return sorted((str(path), UNSUPPORTED_EXTENSIONS[path.suffix.lower()]) for path in folder.iterdir()
+                  if path.suffix.lower() in UNSUPPORTED_EXTENSIONS and not path.is_dir())
+
+
 def _images(folder: pathlib.Path) -> list[pathlib.Path]:
+    """The image files of ``folder``, sorted; files of unsupported formats are named once in a warning."""
+    unsupported = unsupported_files(folder)
+    if unsupported and folder not in _warned_folders:
+        _warned_folders.add(folder)
+        logging.warning("leaving out %d file(s) in %s that TensorFlow cannot decode (convert them to PNG or JPEG): %s",
+                        len(unsupported), folder, ", ".join(f"{pathlib.Path(path).name} ({kind})"
+                                                            for path, kind in unsupported))
     return sorted(path for path in folder.iterdir() if is_image_name(path))
 
 

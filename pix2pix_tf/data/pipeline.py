@@ -8,6 +8,8 @@ the built-in synthetic façades. Batches are ``(input_image, target_image)``, fl
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import pathlib
 
@@ -214,3 +216,63 @@ def val_split(config: Config, data_dir) -> str:
         return "val"
     logging.warning("%s has no val split: samples and metrics use the train split, un-jittered", data_dir)
     return "train"
+
+
+def with_absolute_data(config: Config) -> Config:
+    """``config`` with a local ``data`` folder as an absolute path, so a run folder works from any
+    directory (and after ``cd``); TFDS names and the built-in data stay as they are."""
+    data = config.data.data
+    if not data or data.startswith(TFDS_PREFIX):
+        return config
+    return config.replace(data=dataclasses.replace(config.data, data=str(pathlib.Path(data).expanduser().absolute())))
+
+
+# Names kept per split in a dataset record: enough to tell another dataset from this one.
+_RECORDED_NAMES = 200
+
+
+def dataset_record(config: Config, data_dir) -> dict:
+    """What identifies the run's data: its path and, per split present, the pair count and the
+    first names (file stems). Kept in the run folder to check a dataset given later."""
+    splits = {}
+    for split in ("train", "val"):
+        if split == "train" or isinstance(data_dir, str) or layout.has_split(data_dir, split):
+            names = example_names(config, split, data_dir)
+            splits[split] = {"pairs": len(names), "names": sorted(names)[:_RECORDED_NAMES]}
+    return {"data": str(data_dir), "splits": splits}
+
+
+def check_same_dataset(record: dict, config: Config, data_dir, record_path: str) -> None:
+    """ValueError when ``data_dir`` clearly is not the dataset of ``record``: a split's pair count
+    off by more than 10 %, or fewer than half of the recorded names found. A moved or copied
+    dataset passes; another dataset does not."""
+    if str(data_dir) == record.get("data"):
+        return
+    for split, recorded in record.get("splits", {}).items():
+        if split != "train" and not (isinstance(data_dir, str) or layout.has_split(data_dir, split)):
+            raise ValueError(f"--data {data_dir} has no {split!r} split, which the run's data had "
+                             f"({record['data']}, recorded in {record_path})")
+        names = set(example_names(config, split, data_dir))
+        found = sum(name in names for name in recorded["names"])
+        if abs(len(names) - recorded["pairs"]) > 0.1 * recorded["pairs"] or 2 * found < len(recorded["names"]):
+            raise ValueError(
+                f"--data {data_dir} does not look like the run's data ({record['data']}, recorded in "
+                f"{record_path}): its {split!r} split has {len(names)} pairs where the run's had "
+                f"{recorded['pairs']}, and {found} of {len(recorded['names'])} recorded names; "
+                "point --data at the data the run was trained on")
+
+
+def with_data(config: Config, data: str | None, record_path: pathlib.Path | None = None):
+    """(config, data_dir): ``config`` reading ``data`` instead of its own (a moved run's data), and
+    checked against the run's ``data.json`` at ``record_path`` when there is one (see
+    ``check_same_dataset``)."""
+    if data is not None:
+        config = with_absolute_data(config.replace(data=dataclasses.replace(config.data, data=data)))
+    data_dir = resolve_data_dir(config.data)
+    if record_path is not None and record_path.exists():
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{record_path} is not valid JSON ({error}); restore or delete it") from error
+        check_same_dataset(record, config, data_dir, str(record_path))
+    return config, data_dir

@@ -51,15 +51,8 @@ class CheckReport:
 
 def _image_shape(path: str) -> tuple[str | None, tuple[int, int] | None]:
     """(problem, None) for a file that does not decode, else (None, (height, width)) in pixels."""
-    problem = checks.read_problem(path)
-    if problem:
-        return problem, None
-    data = tf.io.read_file(path)
-    size = checks.declared_size(data)  # from the header: no second decode
-    if size is None:
-        shape = tf.shape(tf.io.decode_image(data, channels=3, expand_animations=False))
-        size = (int(shape[0]), int(shape[1]))
-    return None, size
+    pixels, problem = checks.read_image(path)  # decoded as training decodes it, once
+    return problem, None if problem else (int(pixels.shape[0]), int(pixels.shape[1]))
 
 
 def _locate_splits(root: pathlib.Path, splits: list[str] | None):
@@ -164,6 +157,9 @@ def check_dataset(
     for split, folders in located.items():
         pairs_by_split[split], split_problems = _split_pairs(root, split, folders)
         problems += split_problems
+        problems += [(path, f"{kind} format, which TensorFlow cannot decode: training leaves it out; "
+                            "convert it to PNG or JPEG")
+                     for folder in folders for path, kind in layout.unsupported_files(folder)]
     paths = [path for pairs in pairs_by_split.values() for pair in pairs for path in pair]
     with concurrent.futures.ThreadPoolExecutor(_WORKERS) as pool:
         inspected = dict(zip(paths, pool.map(_image_shape, paths)))

@@ -9,10 +9,10 @@ graph on real validation images.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pathlib
+import shutil
 
 import numpy as np
 
@@ -65,22 +65,42 @@ def export_run(
     representative_images: int = 64,
     verify_images: int = 16,
     checkpoint: str | None = None,
+    data: str | None = None,
 ) -> dict:
     """Exports the generator of ``workdir`` into ``out`` and verifies the TFLite files.
 
+    ``mode``: the inference mode; default the run's ``eval_mode``, the mode it was scored in.
     ``checkpoint``: None or "latest", "best" (chosen by validation) or a checkpoint path.
+    ``data``: where the run's data is now, if it moved (checked against the run's ``data.json``).
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
     ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
-    training images; parity is measured on ``verify_images`` validation images.
-    Returns the contents of ``export.json``; ``report["passed"]`` is False when a format falls
-    below its parity threshold.
+    training images; parity is measured on ``verify_images`` validation images. The files are
+    written into a hidden folder beside ``out`` that replaces ``out`` only when complete: a killed
+    export never leaves a half-written one. Returns the contents of ``export.json``;
+    ``report["passed"]`` is False when a format falls below its parity threshold.
     """
     formats = check_formats(list(formats))
+    out = pathlib.Path(out).expanduser().absolute()
+    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
+        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
+                         "choose a new or empty folder")
     generator, config = run_folder.load_generator(workdir, checkpoint)
+    config, data_dir = pipeline.with_data(config, data, pathlib.Path(workdir).expanduser() / run_folder.DATA_RECORD)
     mode = mode or config.train.eval_mode
-    out = pathlib.Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    staging = _staging_folder(out)
+    try:
+        report = _write_export(generator, config, data_dir, mode, formats, staging, representative_images,
+                               verify_images)
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _write_export(generator, config: Config, data_dir, mode: str, formats: list[str], out: pathlib.Path,
+                  representative_images: int, verify_images: int) -> dict:
+    """Writes every requested format of ``generator`` in ``mode`` into ``out``; returns the report."""
     report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}
     if "saved_model" in formats:
         path = saved_model.export_saved_model(generator, config, out / "saved_model", mode)
@@ -88,7 +108,6 @@ def export_run(
     precisions = [FORMATS[name] for name in formats if FORMATS[name]]
     if precisions:
         inference = inference_generator(generator, mode)
-        data_dir = pipeline.resolve_data_dir(config.data)
         calibration = dataset_images(config, "train", representative_images) if "int8" in precisions else None
         models = {}
         for precision in precisions:
@@ -103,6 +122,37 @@ def export_run(
     return report
 
 
+def _staging_folder(out: pathlib.Path) -> pathlib.Path:
+    """A new hidden folder beside ``out`` for this export; those left by killed exports are removed."""
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        pid = stale.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _replace_folder(new: pathlib.Path, out: pathlib.Path) -> None:
+    """Puts the complete folder ``new`` at ``out``, replacing an earlier export there."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def verify_folder(out: str | os.PathLike, data: str | None = None, verify_images: int = 16) -> dict:
     """Parity of every ``model_*.tflite`` in an export folder against its SavedModel.
 
@@ -111,13 +161,12 @@ def verify_folder(out: str | os.PathLike, data: str | None = None, verify_images
     Returns precision -> {"psnr", "max_abs_diff", "threshold", "passed"}.
     """
     out = pathlib.Path(out).expanduser()
+    if (out / "saved_model.pb").exists():  # the export's saved_model/ itself was named
+        out = out.parent
     saved = saved_model.load_saved_model(out / "saved_model")
-    config = saved.config
-    if data is not None:
-        config = config.replace(data=dataclasses.replace(config.data, data=data))
+    config, data_dir = pipeline.with_data(saved.config, data)
     models = {path.stem.removeprefix("model_"): path.read_bytes() for path in sorted(out.glob("model_*.tflite"))}
     if not models:
         raise ValueError(f"{out} holds no model_*.tflite files to verify")
-    data_dir = pipeline.resolve_data_dir(config.data)
     images = dataset_images(config, pipeline.val_split(config, data_dir), verify_images)
     return tflite.compare(saved.translate_float(images).numpy(), models, images)

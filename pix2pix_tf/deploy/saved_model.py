@@ -25,6 +25,16 @@ CONFIG_ASSET = "config.json"
 EXPORT_RECORD = "export.json"
 
 
+def _checked_images(images: tf.Tensor, channels: int) -> tf.Tensor:
+    """``images`` as (batch, H, W, ``channels``) with H, W >= 1, or an InvalidArgumentError saying
+    what came. ``ensure_shape`` is a data dependency of everything after it, so the check runs
+    before any convolution sees the tensor (an assertion only ordered by control edges need not)."""
+    size = tf.shape(images)[1:3]  # a slice: safe whatever the rank
+    positive = tf.debugging.assert_positive(size, message="images need a height and width of at least 1")
+    with tf.control_dependencies([positive]):
+        return tf.ensure_shape(tf.identity(images), (None, None, None, channels))
+
+
 def _saved_module(model: keras.Model, config: Config, mode: str, config_path: str) -> tf.Module:
     """The object a SavedModel holds: the model (its weights once), the config asset, the functions."""
     module = tf.Module(name="pix2pix_tf")
@@ -32,17 +42,23 @@ def _saved_module(model: keras.Model, config: Config, mode: str, config_path: st
     module.config_asset = tf.saved_model.Asset(config_path)
     stride = image_ops.network_stride(config)
 
-    def spec(dtype, channels):
-        return tf.TensorSpec((None, None, None, channels), dtype, name="images")
+    channels = config.model.input_channels
 
-    @tf.function(input_signature=[spec(tf.float32, config.model.input_channels)])
+    # The signatures take any shape and check it themselves: a signature called with a shape it
+    # was not traced for would run the convolutions on it, and oneDNN aborts the process on a
+    # tensor of the wrong rank. Checked, a malformed call is an InvalidArgumentError.
+    def spec(dtype):
+        return tf.TensorSpec(None, dtype, name="images")
+
+    @tf.function(input_signature=[spec(tf.float32)])
     def translate_float(images):
         """float32 (batch, H, W, in) in [-1, 1], any H and W -> float32 (batch, H, W, out) in [-1, 1]."""
+        images = _checked_images(images, channels)
         shape = tf.shape(images)
         outputs = module.model(image_ops.pad_to_multiple(images, stride), training=False)
         return outputs[:, : shape[1], : shape[2], :]
 
-    @tf.function(input_signature=[spec(tf.uint8, config.model.input_channels)])
+    @tf.function(input_signature=[spec(tf.uint8)])
     def serve(images):
         """uint8 (batch, H, W, in), any H and W -> uint8 (batch, H, W, out)."""
         return image_ops.to_uint8(translate_float(image_ops.to_float(images)))

@@ -88,8 +88,9 @@ def _tile_starts(length: int, tile_size: int, overlap: int) -> list[int]:
     return list(range(0, length - tile_size, tile_size - overlap)) + [length - tile_size]
 
 
-def _model_channels(image: np.ndarray, channels: int) -> tf.Tensor:
-    """uint8 (H, W) or (H, W, 1|3|4) -> float32 (H, W, channels) in [0, 255]; RGBA drops alpha."""
+def _checked_pixels(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W) or (H, W, 1|3|4) -> uint8 (H, W, 1|3), alpha dropped (a view: nothing copied);
+    ValueError naming the shape or dtype of anything else."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., np.newaxis]
@@ -97,7 +98,7 @@ def _model_channels(image: np.ndarray, channels: int) -> tf.Tensor:
         raise ValueError(f"image of shape {image.shape}: expected (H, W, C) with C = 1, 3 or 4, H and W >= 1")
     if image.dtype != np.uint8:
         raise ValueError(f"image of dtype {image.dtype}: expected uint8 pixels 0..255")
-    return image_ops.to_channels(tf.constant(image[..., :3], tf.float32), channels)
+    return image[..., :3]
 
 
 class Translator:
@@ -169,30 +170,58 @@ class Translator:
         outputs = self._forward(images)
         return outputs[0, :height, :width]
 
-    def _translate_tiled(self, images: tf.Tensor) -> np.ndarray:
-        """As ``_translate_whole``, in overlapping tiles blended with linear ramps (no seams)."""
-        height, width = images.shape[1:3]
+    def _translate_tiled(self, read_tile: Callable[[int, int, int, int], tf.Tensor], height: int, width: int,
+                         emit: Callable[[int, np.ndarray], None]) -> None:
+        """Runs the model over overlapping tiles blended with linear ramps (no seams), one band of
+        tile rows at a time, so memory is bounded by a band, not by the image.
+
+        ``read_tile(top, bottom, left, right)`` gives float32 (1, h, w, C_in) in [-1, 1];
+        ``emit(top, rows)`` receives each run of finished output rows, float32 (n, W, C_out).
+        """
         overlap = self.tile_size // 4
-        total = np.zeros((height, width, self.output_channels), np.float32)
-        weights = np.zeros((height, width, 1), np.float32)
-        for top in _tile_starts(height, self.tile_size, overlap):
-            for left in _tile_starts(width, self.tile_size, overlap):
-                tile = images[:, top : top + self.tile_size, left : left + self.tile_size]
-                output = self._translate_whole(tile)
-                tile_height, tile_width = output.shape[:2]
-                weight = np.outer(_ramp(tile_height, overlap), _ramp(tile_width, overlap))[..., np.newaxis]
-                total[top : top + tile_height, left : left + tile_width] += weight * output
-                weights[top : top + tile_height, left : left + tile_width] += weight
-        return total / weights
+        columns = _tile_starts(width, self.tile_size, overlap)
+        rows = _tile_starts(height, self.tile_size, overlap)
+        carried_total = carried_weight = None  # rows of the last band that the next one overlaps
+        for index, top in enumerate(rows):
+            bottom = min(top + self.tile_size, height)
+            total = np.zeros((bottom - top, width, self.output_channels), np.float32)
+            weights = np.zeros((bottom - top, width, 1), np.float32)
+            if carried_total is not None:
+                total[: len(carried_total)], weights[: len(carried_weight)] = carried_total, carried_weight
+            for left in columns:
+                right = min(left + self.tile_size, width)
+                output = self._translate_whole(read_tile(top, bottom, left, right))
+                weight = np.outer(_ramp(bottom - top, overlap), _ramp(right - left, overlap))[..., np.newaxis]
+                total[:, left:right] += weight * output
+                weights[:, left:right] += weight
+            finished = (rows[index + 1] if index + 1 < len(rows) else height) - top
+            emit(top, total[:finished] / weights[:finished])
+            carried_total, carried_weight = total[finished:], weights[finished:]
 
     def translate(self, image: np.ndarray) -> np.ndarray:
         """uint8 (H, W, C), C = 1, 3 or 4 (alpha ignored), any H and W -> uint8 (H, W, output_channels).
 
-        Gray and RGB inputs are converted to the model's input channels. Raises ValueError naming
-        the shape of any other array.
+        Gray and RGB inputs are converted to the model's input channels. Beyond ``tile_size`` the
+        image streams through in bands of tiles: besides the uint8 input and output, memory holds
+        one band (for a 100-megapixel image, a few hundred MB rather than several GB). Raises
+        ValueError naming the shape of any other array.
         """
-        pixels = _model_channels(image, self.input_channels)
-        return image_ops.to_uint8(self.translate_float(image_ops.to_float(pixels)[tf.newaxis])[0]).numpy()
+        pixels = _checked_pixels(image)
+        height, width = pixels.shape[:2]
+
+        def model_input(part: np.ndarray) -> tf.Tensor:
+            return image_ops.to_float(image_ops.to_channels(tf.cast(part, tf.float32), self.input_channels))[tf.newaxis]
+
+        if not self._tiles(height, width):
+            return image_ops.to_uint8(self._translate_whole(model_input(pixels))).numpy()
+        output = np.empty((height, width, self.output_channels), np.uint8)
+
+        def emit(top: int, rows: np.ndarray) -> None:
+            output[top : top + len(rows)] = image_ops.to_uint8(rows).numpy()
+
+        self._translate_tiled(lambda top, bottom, left, right: model_input(pixels[top:bottom, left:right]),
+                              height, width, emit)
+        return output
 
     def translate_float(self, images: tf.Tensor | np.ndarray) -> np.ndarray:
         """float32 (batch, H, W, input_channels) in [-1, 1], any H and W -> (batch, H, W, output_channels).
@@ -202,10 +231,17 @@ class Translator:
         outputs = []
         for image in tf.convert_to_tensor(images, tf.float32):
             height, width = image.shape[:2]
-            whole = self.tile_size is None or (height <= self.tile_size and width <= self.tile_size)
-            batch = image[tf.newaxis]
-            outputs.append(self._translate_whole(batch) if whole else self._translate_tiled(batch))
+            if not self._tiles(height, width):
+                outputs.append(self._translate_whole(image[tf.newaxis]))
+                continue
+            output = np.empty((height, width, self.output_channels), np.float32)
+            self._translate_tiled(lambda top, bottom, left, right: image[tf.newaxis, top:bottom, left:right],
+                                  height, width, lambda top, rows: output.__setitem__(slice(top, top + len(rows)), rows))
+            outputs.append(output)
         return np.stack(outputs)
+
+    def _tiles(self, height: int, width: int) -> bool:
+        return self.tile_size is not None and (height > self.tile_size or width > self.tile_size)
 
     def translate_files(
         self,
@@ -232,7 +268,7 @@ class Translator:
         output_dir.mkdir(parents=True, exist_ok=True)
         written, bad = [], []
         for path, output in zip(paths, outputs):
-            pixels, problem = checks.read_image(str(path))
+            pixels, problem = checks.read_image(str(path), pixels=True)
             if problem:
                 bad.append(f"{path}: {problem}")
                 logging.warning("skipping %s", bad[-1])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import time
 from collections.abc import Callable
 
+from pix2pix_tf import run_folder
 from pix2pix_tf.config import check_choice
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import metrics, scoring
@@ -53,12 +53,13 @@ def evaluate_model(
     from pix2pix_tf.deploy.translator import Translator
 
     check_choice("palette", palette, PALETTES)
+    for name, value in (("max_images", max_images), ("grid_images", grid_images)):
+        if value < 0:
+            raise ValueError(f"--{name} must be >= 0, got {value}")
     model_path = pathlib.Path(model).expanduser()
     translator = Translator.load(model_path, mode, checkpoint=checkpoint)
-    config = translator.config
-    if data is not None:
-        config = config.replace(data=dataclasses.replace(config.data, data=data))
-    data_dir = pipeline.resolve_data_dir(config.data)
+    record = model_path / run_folder.DATA_RECORD if model_path.is_dir() else None
+    config, data_dir = pipeline.with_data(translator.config, data, record)
     names = pipeline.example_names(config, split, data_dir)
     dataset = pipeline.make_dataset(config, split, training=False, batch_size=1, data_dir=data_dir)
     if max_images:

@@ -72,7 +72,8 @@ class ReportWriter:
             self._grid.append((source, target, output))
 
     def finish(self, evaluation: Evaluation, info: dict) -> dict[str, pathlib.Path]:
-        """Writes metrics.json (summary, per-image rows, ``info``), index.html and grid.png; returns their paths."""
+        """Writes metrics.json (summary, per-image rows, ``info``), index.html and grid.png (unless it
+        holds no image); returns the paths written, by name."""
         paths = {name: self.out_dir / name for name in ("metrics.json", "index.html", "grid.png")}
         record = dict(info, **evaluation.summary, per_image=evaluation.rows)
         write_text_atomically(paths["metrics.json"], json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -80,7 +81,9 @@ class ReportWriter:
         if self._grid:
             inputs, targets, outputs = zip(*self._grid)
             plots.save_sample_grid(paths["grid.png"], inputs, targets, outputs,
-                                       title=f"{info.get('model', '')} ({info.get('split', '')})")
+                                   title=f"{info.get('model', '')} ({info.get('split', '')})")
+        else:
+            del paths["grid.png"]  # --grid_images=0: no grid, so none is listed
         return paths
 
     def _html(self, evaluation: Evaluation, info: dict) -> str:

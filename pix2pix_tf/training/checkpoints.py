@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import pathlib
 import shutil
@@ -47,17 +48,48 @@ def checkpoint_bytes(variables: list[tf.Variable]) -> int:
     return total
 
 
+def remove_stale_temp_folders(workdir: pathlib.Path) -> None:
+    """Deletes the ``*_temp`` folders a checkpoint write leaves when it is killed or the disk fills
+    (up to a whole checkpoint each): nothing reads them, and they would pile up with each pre-emption."""
+    checkpoints_folder = workdir / run_folder.CHECKPOINTS
+    for folder in (checkpoints_folder, checkpoints_folder / run_folder.BEST):
+        for temp in folder.glob("*_temp") if folder.is_dir() else ():
+            if temp.is_dir():
+                size = sum(file.stat().st_size for file in temp.rglob("*") if file.is_file())
+                shutil.rmtree(temp, ignore_errors=True)
+                logging.warning("removed %s, left by an interrupted checkpoint write (%.0f MiB)", temp, size / 2**20)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says the disk (or the user's quota) is full."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(error, tf.errors.OpError) and "No space left on device" in str(error)
+
+
+def disk_full_error(workdir: pathlib.Path, error: BaseException) -> ValueError:
+    """One line for a full disk: which disk, how much is free, what to free, where the run resumes."""
+    free = shutil.disk_usage(workdir).free if workdir.exists() else 0
+    found = run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS)
+    resume = f"it resumes from {found[0]}" if found else "it starts over: no checkpoint was written"
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return ValueError(f"the disk holding {workdir} is full ({free / 2**20:.0f} MiB free; {detail}); free space "
+                      "there (old runs, exports) or lower --keep_checkpoints, then run the same command: " + resume)
+
+
 def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int) -> None:
     """Checks before the first step: ``workdir`` is writable and its disk holds the checkpoints.
 
-    Room for ``checkpoints_kept`` + 2 checkpoints is required: a new one is written before the
-    oldest is deleted, and the best one is kept beside them. Raises ValueError with one line.
+    Stale temporary checkpoint folders are removed first. Room for ``checkpoints_kept`` + 2
+    checkpoints is required: a new one is written before the oldest is deleted, and the best one
+    is kept beside them. Raises ValueError with one line.
     """
     try:
         with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_test_"):
             pass
     except OSError as error:
         raise ValueError(f"--workdir {workdir} is not writable: {error.strerror or error}") from error
+    remove_stale_temp_folders(workdir)
     needed = (checkpoints_kept + 2) * checkpoint_size
     free = shutil.disk_usage(workdir).free
     if free < needed:
@@ -78,31 +110,41 @@ class RunCheckpoints:
         self._weights = weights or []
         self.folder = workdir / run_folder.CHECKPOINTS
         self.scratch = None if chief else workdir / f"worker_scratch_{distribute.task()[1]}"
+        self.keep = keep
         self.manager = tf.train.CheckpointManager(checkpoint, self.scratch or self.folder, max_to_keep=keep)
         self.checkpoint = checkpoint
-
-    def _candidates(self) -> list[str]:
-        """The folder's checkpoints, newest first (from its ``checkpoint`` index file)."""
-        state = tf.train.get_checkpoint_state(str(self.folder))
-        return list(reversed(state.all_model_checkpoint_paths)) if state else []
 
     def restore(self) -> str | None:
         """Restores the newest checkpoint that reads back whole; returns its path (None: a new run).
 
         A truncated or corrupt checkpoint (a crash mid-write, a full disk) is reported and the one
-        before it is used. Raises ValueError naming the folder when none of them can be read.
+        before it is used. Without the ``checkpoint`` index file, the ``ckpt-N`` files themselves
+        are found and the index is written again. Raises ValueError naming the folder when none can
+        be restored, saying whether they are damaged or do not fit the config.
         """
-        candidates = self._candidates()
+        candidates = run_folder.checkpoint_paths(self.folder)
+        if candidates and not (self.folder / "checkpoint").exists() and self.scratch is None:
+            logging.warning("%s has no index file: found %s by their names, newest first; writing the index again",
+                            self.folder, ", ".join(pathlib.Path(path).name for path in candidates))
+            tf.compat.v1.train.update_checkpoint_state(str(self.folder), candidates[0], list(reversed(candidates)))
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.folder, max_to_keep=self.keep)
+        mismatches = []
         for path in candidates:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
-            except (tf.errors.OpError, ValueError, AssertionError, IndexError) as error:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                logging.warning("checkpoint %s cannot be read (%s); trying the one before it", path, reason)
+            except (tf.errors.OpError, IndexError) as error:  # a damaged file
+                logging.warning("checkpoint %s cannot be read (%s); trying the one before it", path, _first_line(error))
+                continue
+            except (ValueError, AssertionError) as error:  # readable, but other shapes or objects
+                mismatches.append(f"{pathlib.Path(path).name}: {_first_line(error)}")
                 continue
             if path != candidates[0]:
                 logging.warning("resuming from %s, the newest checkpoint that reads back whole", path)
             return path
+        if mismatches:
+            raise ValueError(f"the checkpoints in {self.folder} do not fit the settings in "
+                             f"{self.folder.parent / run_folder.CONFIG} (edited, or checkpoints of another run?): "
+                             f"{mismatches[0]}; restore the run's own config.json, or train in a new --workdir")
         if candidates:
             raise ValueError(f"no checkpoint in {self.folder} can be read (all truncated or corrupt): "
                              f"{', '.join(pathlib.Path(path).name for path in candidates)}; "
@@ -118,7 +160,13 @@ class RunCheckpoints:
             raise ValueError(f"not saving step {step}: non-finite values in {', '.join(bad[:5])}"
                              + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
                              + f"; the last good checkpoint stays {self.latest()}")
-        path = self.manager.save(checkpoint_number=step)
+        try:
+            path = self.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as error:
+            if is_disk_full(error):
+                remove_stale_temp_folders(self.folder.parent)  # the half-written checkpoint frees its space
+                raise disk_full_error(self.folder.parent, error) from error
+            raise
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
         return path
@@ -128,8 +176,13 @@ class RunCheckpoints:
         return self._weights
 
     def latest(self) -> str | None:
-        return tf.train.latest_checkpoint(str(self.folder))
+        found = run_folder.checkpoint_paths(self.folder)
+        return found[0] if found else None
 
     def has(self, step: int) -> bool:
         latest = self.latest()
         return latest is not None and latest.endswith(f"-{step}")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

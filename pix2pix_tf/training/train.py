@@ -3,6 +3,7 @@ data, the ``Pix2Pix`` step, the loop, checkpoints, validation, and the final sco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import scoring
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
-from pix2pix_tf.training import checkpoints, distribute, interrupts, loop, validation
+from pix2pix_tf.training import checkpoints, distribute, interrupts, lock, loop, validation
 from pix2pix_tf.training.step import Pix2Pix
 
 
@@ -46,26 +47,57 @@ def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Conf
 def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
     """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
 
-    Writes into ``workdir``: ``config.json``, ``checkpoints/`` (latest ones, and ``best/`` by
-    ``train.best_metric``), ``tensorboard/`` (losses, learning rate, D's outputs, samples,
-    validation, the step's graph), ``samples/step_*.png``, ``validation.csv`` and ``metrics.json``
-    (val L1/PSNR/SSIM of the model and of two trivial baselines). Returns the final metrics.
-    With ``train.strategy`` set, every worker runs this; only the chief writes files.
+    Writes into ``workdir``: ``config.json`` (with the data's absolute path), ``data.json`` (what
+    identifies the data), ``checkpoints/`` (latest ones, and ``best/`` by ``train.best_metric``),
+    ``tensorboard/`` (losses, learning rate, D's outputs, samples, validation, the step's graph),
+    ``samples/step_*.png``, ``validation.csv`` and ``metrics.json`` (val L1/PSNR/SSIM of the
+    model and of two trivial baselines). Returns the final metrics. One process writes a folder
+    at a time (``training.lock``); with ``train.strategy`` set, every worker runs this and only
+    the chief writes files.
+
+    Raises:
+      ValueError with one line for what a user can fix: another process holds the folder, a
+      config that does not fit the folder's checkpoints, other data, a full disk, bad data.
     """
-    workdir = pathlib.Path(workdir).expanduser()
+    workdir = pathlib.Path(workdir).expanduser().absolute()
     workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / run_folder.CONFIG
-    if config_path.exists():
-        checkpoints.check_resumable(Config.load(config_path), config, config_path)
+    config = pipeline.with_absolute_data(config)
     data_dir = pipeline.resolve_data_dir(config.data)
     logging.info("data: %s", data_dir)
-    train = config.train
-    keras.utils.set_random_seed(train.seed)
+    keras.utils.set_random_seed(config.train.seed)
     if config.data.deterministic:
         tf.config.experimental.enable_op_determinism()  # with the seeds: runs repeat bit for bit
-    strategy = distribute.make_strategy(train.strategy)
+    strategy = distribute.make_strategy(config.train.strategy)
     chief = distribute.is_chief(strategy)
+    with lock.run_folder_lock(workdir) if chief else contextlib.nullcontext():
+        _check_run_folder(config, workdir, data_dir, chief)
+        try:
+            return _train(config, workdir, data_dir, strategy, chief)
+        except (OSError, tf.errors.ResourceExhaustedError) as error:
+            if checkpoints.is_disk_full(error):
+                raise checkpoints.disk_full_error(workdir, error) from error
+            raise
 
+
+def _check_run_folder(config: Config, workdir: pathlib.Path, data_dir, chief: bool) -> None:
+    """Refuses a config that does not fit the folder's checkpoints and data that is not the run's;
+    records the data of a new run."""
+    config_path = workdir / run_folder.CONFIG
+    if config_path.exists():
+        if run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS):
+            checkpoints.check_resumable(Config.load(config_path), config, config_path)
+        else:
+            logging.warning("%s belongs to a run that stopped before its first checkpoint: replacing it", config_path)
+    record_path = workdir / run_folder.DATA_RECORD
+    if record_path.exists():
+        pipeline.check_same_dataset(run_folder.read_json(record_path), config, data_dir, str(record_path))
+    if chief:
+        write_text_atomically(record_path, json.dumps(pipeline.dataset_record(config, data_dir), indent=1) + "\n")
+
+
+def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distribute.Strategy, chief: bool) -> dict:
+    """The run itself: data, model, checkpoints, validation, the loop, the final scores."""
+    train = config.train
     examples = pipeline.count_examples(config, "train", data_dir)
     if examples == 0:
         raise ValueError(f"{data_dir} has no usable training pairs (every image was unreadable and skipped)")
@@ -87,13 +119,11 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     if restored:
         logging.info("resumed from %s at step %d", restored, int(model.step.numpy()))
     if chief:
-        config.save(config_path)
+        config.save(workdir / run_folder.CONFIG)
 
     val_batch = 1 if config.data.variable_size else max(train.num_samples, 1)
     val_dataset = pipeline.make_dataset(
-        config, pipeline.val_split(config, data_dir), training=False, batch_size=val_batch,
-        data_dir=data_dir,
-    )
+        config, pipeline.val_split(config, data_dir), training=False, batch_size=val_batch, data_dir=data_dir)
     generate = inference.make_generate_fn(model.generator, train.eval_mode)
     writer = tf.summary.create_file_writer(str(workdir / run_folder.TENSORBOARD)) if chief else tf.summary.create_noop_writer()
     step = int(model.step.numpy())

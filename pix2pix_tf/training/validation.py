@@ -60,12 +60,16 @@ class Validator:
                  checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int):
         self.dataset, self.generate, self.writer, self.metric = dataset, generate, writer, metric
         self.csv_path = workdir / run_folder.VALIDATION_CSV
-        self.rows = [row for row in self._read_rows() if int(row["step"]) <= resumed_step]
+        try:
+            self.rows = [row for row in self._read_rows() if int(row["step"]) <= resumed_step]
+        except (KeyError, ValueError, TypeError, csv.Error) as error:
+            raise ValueError(f"{self.csv_path} is damaged ({type(error).__name__}: {error}); move it away and "
+                             "run the same command: validation writes a new one") from error
         self.best_manager = tf.train.CheckpointManager(
             checkpoint, workdir / run_folder.CHECKPOINTS / run_folder.BEST, max_to_keep=1,
             checkpoint_name=run_folder.BEST)
         self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
-        self.best = json.loads(self.best_path.read_text()) if self.best_path.exists() else None
+        self.best = run_folder.read_json(self.best_path) if self.best_path.exists() else None
         if self.best is not None and self.best.get("metric") != metric:
             logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
             self.best = None
