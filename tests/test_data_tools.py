@@ -88,6 +88,7 @@ def test_check_command_lists_problems_and_exits_1(broken_dataset):
     assert lines[-1] == "9 problems in 9 files; pairs OK per split: train 1, val 1, test 0"
 
 
+@pytest.mark.slow
 def test_check_command_on_a_clean_dataset_exits_0(paired_folder):
     result = run_data("check", f"--data={paired_folder}", "--image_size=32")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -78,6 +78,7 @@ def test_export_command_still_takes_the_deprecated_out_flag(trained_run, tmp_pat
     assert "--out is deprecated; use --output" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "config_text, message",
     [(None, "is not a pix2pix_tf run folder: no config.json"), ("{}", "checkpoints holds no checkpoint")],

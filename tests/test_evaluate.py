@@ -155,6 +155,7 @@ def test_evaluate_names_a_missing_split(trained_run, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_plot_draws_losses_and_validation_curves(trained_run, tmp_path):
     result = run_cli("plot", f"--workdir={trained_run}", f"--output={tmp_path / 'curves.png'}")
     assert result.returncode == 0, result.stderr

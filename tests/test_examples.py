@@ -47,6 +47,7 @@ def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
     assert json.loads((workdir / "labels2photo" / "scores.json").read_text())["steps"] == 4
 
 
+@pytest.mark.slow
 def test_facades_benchmark_names_a_folder_without_train_split(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "examples" / "facades_benchmark.py"), f"--data={tmp_path}"],
                           capture_output=True, text=True, timeout=120)

@@ -152,6 +152,7 @@ def test_resnet_and_grayscale_configs_export(tmp_path):
     assert np.abs(outputs - np.round((expected + 1) * 127.5)).max() <= 1
 
 
+@pytest.mark.slow
 def test_config_json_loads_in_a_fresh_process_without_flags(saved_unet):
     script = (
         "import sys, tensorflow as tf; loaded = tf.saved_model.load(sys.argv[1]); "

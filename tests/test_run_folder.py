@@ -70,6 +70,7 @@ def test_two_train_commands_on_one_folder_the_second_is_refused_at_once(paired_f
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_relative_data_is_stored_absolute_and_a_run_folder_moves(paired_folder, tmp_path, monkeypatch):
     monkeypatch.chdir(paired_folder.parent)
     train_and_evaluate(tiny_config(paired_folder.name, steps=2, val_every=0), tmp_path / "run")
@@ -84,6 +85,7 @@ def test_relative_data_is_stored_absolute_and_a_run_folder_moves(paired_folder, 
     assert result.summary["images"] == 3
 
 
+@pytest.mark.slow
 def test_data_that_clearly_is_not_the_runs_is_refused(paired_folder, tmp_path):
     train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=0), tmp_path / "run")
     other = tmp_path / "other"
@@ -96,6 +98,7 @@ def test_data_that_clearly_is_not_the_runs_is_refused(paired_folder, tmp_path):
         train_and_evaluate(tiny_config(other, steps=4, val_every=0), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_a_run_resumes_without_its_checkpoint_index(paired_folder, tmp_path):
     workdir = tmp_path / "run"
     config = tiny_config(paired_folder, steps=4, checkpoint_every=2, val_every=0)
@@ -108,6 +111,7 @@ def test_a_run_resumes_without_its_checkpoint_index(paired_folder, tmp_path):
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-6")
 
 
+@pytest.mark.slow
 def test_stale_temporary_checkpoint_folders_are_removed_on_start(paired_folder, tmp_path):
     stale = tmp_path / "run" / "checkpoints" / "ckpt-9_temp"
     stale.mkdir(parents=True)
@@ -130,6 +134,7 @@ def test_a_full_disk_is_one_line_naming_the_disk_and_what_to_do(paired_folder, t
     assert not (workdir / "checkpoints" / "ckpt-2_temp").exists()  # the half-written checkpoint is gone
 
 
+@pytest.mark.slow
 def test_checkpoints_that_do_not_fit_the_config_are_not_called_corrupt(paired_folder, tmp_path):
     workdir = tmp_path / "run"
     config = tiny_config(paired_folder, steps=2, val_every=0)
@@ -140,6 +145,7 @@ def test_checkpoints_that_do_not_fit_the_config_are_not_called_corrupt(paired_fo
         train_and_evaluate(wider.replace(train=dataclasses.replace(wider.train, steps=4)), workdir)
 
 
+@pytest.mark.slow
 def test_a_run_that_stopped_before_its_first_checkpoint_does_not_lock_its_folder(paired_folder, tmp_path):
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -160,6 +166,7 @@ def test_a_damaged_bookkeeping_file_is_named(paired_folder, tmp_path, name, text
         train_and_evaluate(tiny_config(paired_folder, steps=1, val_every=1), workdir)
 
 
+@pytest.mark.slow
 def test_the_default_workdir_of_data_dotdot_is_named_after_the_folder(paired_folder, tmp_path):
     inner = paired_folder / "train"
     result = run_cli("train", "--data=..", "--steps=1", "--val_every=0", *TINY, cwd=inner)

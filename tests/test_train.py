@@ -139,6 +139,7 @@ def _trained_copy(paired_folder, tmp_path):
     return workdir
 
 
+@pytest.mark.slow
 def test_damaged_checkpoint_is_named_not_a_traceback(paired_folder, tmp_path):
     """A half-written checkpoint file: ValueError naming it and the config it was read with."""
     workdir = _trained_copy(paired_folder, tmp_path)

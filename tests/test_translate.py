@@ -171,6 +171,7 @@ def test_command_names_a_missing_or_wrong_model(tmp_path, model, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_command_names_an_input_folder_without_images(models, tmp_path):
     result = run_cli(f"--model={models['tflite']}", f"--input={tmp_path}", f"--output={tmp_path / 'out'}")
     assert result.returncode == 2
