@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "download": ("pix2pix_tf.cli.download", "Download and prepare a pix2pix dataset (facades, maps, ...) with TFDS."),
     "data": ("pix2pix_tf.cli.data", "Dataset tools: data check (every problem at once), data combine (A/ + B/ -> A|B files)."),
     "translate": ("pix2pix_tf.cli.translate", "Translate images or folders with a run, a SavedModel or a .tflite file."),
+    "serve": ("pix2pix_tf.cli.serve", "Serve a model over HTTP (TensorFlow Serving's REST API, raw images)."),
 }
 
 

@@ -63,8 +63,22 @@ def _saved_module(model: keras.Model, config: Config, mode: str, config_path: st
         """uint8 (batch, H, W, in), any H and W -> uint8 (batch, H, W, out)."""
         return image_ops.to_uint8(translate_float(image_ops.to_float(images)))
 
+    @tf.function(input_signature=[tf.TensorSpec((None,), tf.string, name="images")])
+    def translate_image(images):
+        """Encoded images (PNG, JPEG, BMP, GIF, WebP), a batch of strings -> PNG strings of the same sizes.
+
+        TensorFlow Serving's REST API carries them as {"b64": ...}: the same export serves there unchanged.
+        """
+        def one(encoded):
+            pixels = image_ops.to_channels(image_ops.decode_bytes(encoded), channels)
+            output = translate_float(image_ops.to_float(pixels)[tf.newaxis])[0]
+            return tf.io.encode_png(image_ops.to_uint8(output))
+
+        return tf.map_fn(one, images, fn_output_signature=tf.string)
+
     module.translate_float = translate_float
     module.serve = serve
+    module.translate_image = translate_image
     # Read from the asset at run time, so the file and the function can never disagree.
     module.config_json = tf.function(lambda: tf.io.read_file(module.config_asset), input_signature=[])
     module.inference_mode = tf.function(lambda: tf.constant(mode), input_signature=[])
@@ -80,7 +94,8 @@ def export_saved_model(
 
     The weights are stored once (``keras.Model.export`` stores them twice). Signatures:
     ``serving_default`` (uint8 images of any size -> uint8 of the same size),
-    ``translate_float`` (float32 in [-1, 1] -> float32 in [-1, 1]), ``config_json`` (the
+    ``translate_float`` (float32 in [-1, 1] -> float32 in [-1, 1]), ``translate_image`` (encoded
+    images -> PNG bytes, for TensorFlow Serving's REST API), ``config_json`` (the
     resolved config, also the asset ``assets/config.json``) and ``inference_mode``.
 
     Returns:
@@ -96,6 +111,7 @@ def export_saved_model(
         signatures = {
             "serving_default": module.serve,
             "translate_float": module.translate_float,
+            "translate_image": module.translate_image,
             "config_json": module.config_json,
             "inference_mode": module.inference_mode,
         }

@@ -1,0 +1,215 @@
+"""The trained generator over HTTP: TensorFlow Serving's REST API and raw-image translation.
+
+Standard library only (``ThreadingHTTPServer``): no framework, nothing fetched at run time.
+
+    GET  /v1/models/NAME            status, input size, mode, channels (TF Serving's model status, extended)
+    POST /v1/models/NAME:predict    {"instances": [{"b64": PNG or JPEG}, ...]} -> {"predictions": [{"b64": PNG}]}
+    POST /translate                 a PNG or JPEG body -> a PNG of the input's size
+
+Every limit is a named constant below and answers 4xx (413 for size, 400 for a malformed request,
+404 for an unknown path, 405 for a method, 411 without Content-Length) or 503 when the queue is
+full, always with a one-line JSON body ``{"error": "..."}``: nothing a client sends reaches a
+traceback or ends the process. Any model ``Translator.load`` reads can be served.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from pix2pix_tf import images as image_ops
+from pix2pix_tf.data import checks
+from pix2pix_tf.deploy.translator import Translator
+
+# Limits: a request over one of them is refused before any work is done.
+MAX_BODY_BYTES = 16 * 2**20  # a request body (413)
+MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header before decoding (413)
+MAX_INSTANCES = 8  # images in one :predict request (413)
+MAX_RUNNING = 2  # requests running the model at once
+MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
+
+
+class RequestError(Exception):
+    """What a client did wrong: an HTTP status and a one-line message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class ModelService:
+    """The model behind the HTTP API: bounded concurrency, checked inputs, PNG outputs.
+
+    Args:
+      translator: any model ``Translator.load`` reads.
+      name: the ``NAME`` of ``/v1/models/NAME``.
+    """
+
+    def __init__(self, translator: Translator, name: str = "pix2pix"):
+        self.translator, self.name = translator, name
+        self._running = threading.BoundedSemaphore(MAX_RUNNING)
+        self._admitted = threading.BoundedSemaphore(MAX_RUNNING + MAX_WAITING)
+
+    def status(self) -> dict:
+        """TF Serving's model status, with what a client needs to send images."""
+        config = self.translator.config
+        return {
+            "model_version_status": [{"version": "1", "state": "AVAILABLE",
+                                      "status": {"error_code": "OK", "error_message": ""}}],
+            "name": self.name, "mode": self.translator.mode, "input_size": config.data.image_size,
+            "input_channels": self.translator.input_channels, "output_channels": self.translator.output_channels,
+            "source": str(self.translator.source),
+        }
+
+    def translate_image(self, encoded: bytes) -> bytes:
+        """PNG or JPEG (or any format training reads) bytes -> PNG bytes of the same size."""
+        pixels = decode_request_image(encoded)
+        if not self._admitted.acquire(blocking=False):
+            raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
+        try:
+            with self._running:
+                output = self.translator.translate(pixels)
+        finally:
+            self._admitted.release()
+        return tf.io.encode_png(output).numpy()
+
+    def predict(self, request: object) -> dict:
+        """TF Serving's REST ``:predict``: ``{"instances": [{"b64": ...}], "signature_name"?: ...}``."""
+        if not isinstance(request, dict) or not isinstance(request.get("instances"), list):
+            raise RequestError(400, 'expected a JSON object {"instances": [{"b64": "<PNG or JPEG>"}, ...]}')
+        signature = request.get("signature_name", "serving_default")
+        if signature not in ("serving_default", "translate_image"):
+            raise RequestError(400, f"signature_name={signature!r}: this model serves serving_default "
+                                    "(images in, images out)")
+        instances = request["instances"]
+        if not instances or len(instances) > MAX_INSTANCES:
+            raise RequestError(413 if instances else 400,
+                               f"send 1 to {MAX_INSTANCES} instances per request, not {len(instances)}")
+        predictions = []
+        for index, instance in enumerate(instances):
+            encoded = instance.get("b64") if isinstance(instance, dict) else None
+            if not isinstance(encoded, str):
+                raise RequestError(400, f'instances[{index}] must be {{"b64": "<base64 PNG or JPEG>"}}')
+            try:
+                data = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                raise RequestError(400, f"instances[{index}].b64 is not valid base64") from None
+            predictions.append({"b64": base64.b64encode(self.translate_image(data)).decode("ascii")})
+        return {"predictions": predictions}
+
+
+def decode_request_image(encoded: bytes) -> np.ndarray:
+    """An uploaded image as uint8 (H, W, 3); RequestError 413 beyond ``MAX_PIXELS``, 400 when it is
+    no image this package reads (the same decoder and format checks as training)."""
+    data = tf.constant(encoded)
+    unsupported = checks.unsupported_format(encoded[:64])
+    if unsupported:
+        raise RequestError(400, f"{unsupported} images cannot be decoded here; send PNG or JPEG")
+    try:
+        size = checks.declared_size(data)
+        if size and size[0] * size[1] > MAX_PIXELS:
+            raise RequestError(413, f"{size[1]} x {size[0]} pixels is more than the {MAX_PIXELS} allowed")
+        pixels = image_ops.decode_pixels(data).numpy()
+    except tf.errors.OpError as error:
+        raise RequestError(400, f"the body is not a readable image ({error.message.strip().splitlines()[0]})") from None
+    if pixels.shape[0] * pixels.shape[1] > MAX_PIXELS:
+        raise RequestError(413, f"{pixels.shape[1]} x {pixels.shape[0]} pixels is more than the {MAX_PIXELS} allowed")
+    return pixels
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes requests to the server's ``service``; every failure is a status and a one-line JSON error."""
+
+    server_version = "pix2pix_tf"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        self._answer(self._get)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer(self._post)
+
+    def _get(self) -> tuple[int, str, bytes]:
+        if self.path == f"/v1/models/{self.server.service.name}":
+            return 200, "application/json", json.dumps(self.server.service.status()).encode()
+        raise RequestError(405 if self._known_post_path() else 404, f"no GET {self.path[:200]}")
+
+    def _post(self) -> tuple[int, str, bytes]:
+        if not self._known_post_path():
+            raise RequestError(405 if self.path == f"/v1/models/{self.server.service.name}" else 404,
+                               f"no POST {self.path[:200]}")
+        body = self._body()
+        if self.path == "/translate":
+            return 200, "image/png", self.server.service.translate_image(body)
+        try:
+            request = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise RequestError(400, f"the body is not JSON ({error})") from None
+        return 200, "application/json", json.dumps(self.server.service.predict(request)).encode()
+
+    def _known_post_path(self) -> bool:
+        return self.path in ("/translate", f"/v1/models/{self.server.service.name}:predict")
+
+    def _body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            raise RequestError(411, "send the body with a Content-Length header")
+        if int(length) > MAX_BODY_BYTES:
+            raise RequestError(413, f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}")
+        return self.rfile.read(int(length))
+
+    def _answer(self, route) -> None:
+        try:
+            status, content_type, body = route()
+        except RequestError as error:
+            status, content_type = error.status, "application/json"
+            body = json.dumps({"error": str(error)}).encode()
+            self.close_connection = True  # an unread body must not be taken for the next request
+        except Exception:  # noqa: BLE001 (the server's own fault: logged here, one line to the client)
+            logging.exception("error answering %s %s", self.command, self.path)
+            status, content_type = 500, "application/json"
+            body = json.dumps({"error": "internal error; the server log has the details"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the standard library's signature)
+        logging.info("%s %s", self.address_string(), format % args)
+
+
+class ModelServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` answering for ``service`` (one thread per connection)."""
+
+    daemon_threads = True
+
+    def __init__(self, service: ModelService, host: str = "127.0.0.1", port: int = 8000):
+        self.service = service
+        super().__init__((host, port), _Handler)
+
+
+def serve_until_stopped(server: ModelServer) -> str:
+    """Serves until SIGINT or SIGTERM; returns the signal's name. Requests under way finish."""
+    stopped = []
+
+    def stop(number, frame) -> None:
+        stopped.append(signal.Signals(number).name)
+        threading.Thread(target=server.shutdown, daemon=True).start()  # shutdown() waits for serve_forever
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.serve_forever()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        server.server_close()
+    return stopped[0] if stopped else "shutdown"

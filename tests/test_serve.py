@@ -1,0 +1,244 @@
+"""`pix2pix-tf serve`: TF Serving's REST API and raw-image translation on 127.0.0.1, every bad
+request a 4xx with a one-line JSON error, bounded load without failures."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import tiny_config, write_pairs
+
+from pix2pix_tf.deploy import serve
+from pix2pix_tf.deploy.saved_model import export_saved_model
+from pix2pix_tf.deploy.translator import Translator
+from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.training.train import train_and_evaluate
+
+IMAGE = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("serve")
+    write_pairs(root / "data", "train", 4)
+    write_pairs(root / "data", "val", 2)
+    train_and_evaluate(tiny_config(root / "data", steps=2, val_every=0), root / "run")
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def server(run):
+    service = serve.ModelService(Translator.load(run), "pix2pix")
+    model_server = serve.ModelServer(service, "127.0.0.1", 0)
+    thread = threading.Thread(target=model_server.serve_forever, daemon=True)
+    thread.start()
+    yield model_server
+    model_server.shutdown()
+    model_server.server_close()
+
+
+def _url(server, path: str) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}{path}"
+
+
+def _request(server, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    """(status, content type, body) of one request."""
+    request = urllib.request.Request(_url(server, path), data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+def _png(image: np.ndarray) -> bytes:
+    return tf.io.encode_png(image).numpy()
+
+
+def test_status_says_what_to_send(server):
+    status, kind, body = _request(server, "GET", "/v1/models/pix2pix")
+    assert (status, kind) == (200, "application/json")
+    answer = json.loads(body)
+    assert answer["model_version_status"][0]["state"] == "AVAILABLE"
+    assert (answer["input_size"], answer["mode"], answer["input_channels"], answer["output_channels"]) == (
+        32, "paper", 3, 3)
+
+
+def test_translate_returns_the_models_png_of_the_inputs_size(server, run):
+    status, kind, body = _request(server, "POST", "/translate", _png(IMAGE), {"Content-Type": "image/png"})
+    assert (status, kind) == (200, "image/png")
+    output = tf.io.decode_png(body).numpy()
+    assert output.shape == IMAGE.shape
+    np.testing.assert_array_equal(output, Translator.load(run).translate(IMAGE))
+
+
+def test_predict_in_tf_serving_form_equals_translate(server):
+    jpeg = tf.io.encode_jpeg(IMAGE, quality=95).numpy()
+    request = {"instances": [{"b64": base64.b64encode(_png(IMAGE)).decode()}, {"b64": base64.b64encode(jpeg).decode()}],
+               "signature_name": "serving_default"}
+    status, kind, body = _request(server, "POST", "/v1/models/pix2pix:predict", json.dumps(request).encode())
+    assert (status, kind) == (200, "application/json")
+    predictions = json.loads(body)["predictions"]
+    assert len(predictions) == 2
+    first = tf.io.decode_png(base64.b64decode(predictions[0]["b64"])).numpy()
+    direct = tf.io.decode_png(_request(server, "POST", "/translate", _png(IMAGE))[2]).numpy()
+    np.testing.assert_array_equal(first, direct)
+
+
+def test_the_exports_image_bytes_signature_serves_the_same_pngs(server, run, tmp_path):
+    generator, config = load_generator(run)
+    loaded = tf.saved_model.load(str(export_saved_model(generator, config, tmp_path / "saved_model")))
+    outputs = loaded.signatures["translate_image"](images=tf.constant([_png(IMAGE)]))["output_0"]
+    from_signature = tf.io.decode_png(outputs[0]).numpy()
+    from_server = tf.io.decode_png(_request(server, "POST", "/translate", _png(IMAGE))[2]).numpy()
+    assert np.abs(from_signature.astype(int) - from_server.astype(int)).max() <= 1
+
+
+def _forged_png(width: int, height: int) -> bytes:
+    """A PNG header declaring ``width`` x ``height`` (the decoder would allocate that much)."""
+    header = _png(np.zeros((1, 1, 3), np.uint8))
+    return header[:16] + width.to_bytes(4, "big") + height.to_bytes(4, "big") + header[24:]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+BAD_REQUESTS = [
+    ("GET", "/nothing", None, 404, "no GET /nothing"),
+    ("GET", "/translate", None, 405, "no GET /translate"),
+    ("POST", "/v1/models/pix2pix", b"{}", 405, "no POST /v1/models/pix2pix"),
+    ("POST", "/v1/models/other:predict", b"{}", 404, "no POST"),
+    ("GET", "/../../etc/passwd", None, 404, "no GET"),
+    ("GET", "/%2e%2e/%2e%2e/etc/passwd", None, 404, "no GET"),
+    ("POST", "/translate", b"not an image at all", 400, "not a readable image"),
+    ("POST", "/translate", b"II*\x00" + bytes(100), 400, "TIFF images cannot be decoded here"),
+    ("POST", "/translate", None, 413, "more than the"),  # body: a forged 40000 x 40000 PNG header
+    ("POST", "/v1/models/pix2pix:predict", b"{not json", 400, "the body is not JSON"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": "x"}', 400, 'expected a JSON object {"instances"'),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": []}', 400, "send 1 to 8 instances"),
+    ("POST", "/v1/models/pix2pix:predict", json.dumps({"instances": [{"b64": ""}] * 9}).encode(), 413,
+     "not 9"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": [{"b64": "@@@"}]}', 400, "is not valid base64"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": [[1, 2, 3]]}', 400, 'instances[0] must be {"b64"'),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": [{"b64": "aGk="}], "signature_name": "x"}', 400,
+     "signature_name='x'"),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status, message", BAD_REQUESTS)
+def test_every_bad_request_is_a_4xx_with_a_one_line_json_error(server, method, path, body, status, message):
+    if body is None and method == "POST":
+        body = _forged_png(40000, 40000)
+    got_status, kind, answer = _request(server, method, path, body)
+    assert (got_status, kind) == (status, "application/json")
+    error = json.loads(answer)["error"]
+    assert message in error and "\n" not in error and "Traceback" not in error
+
+
+def test_oversized_and_unsized_bodies_are_refused_before_reading(server):
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.putrequest("POST", "/translate")
+    connection.putheader("Content-Length", str(serve.MAX_BODY_BYTES + 1))
+    connection.endheaders()  # none of the 16 MB is sent
+    response = connection.getresponse()
+    assert response.status == 413 and "the limit is" in json.loads(response.read())["error"]
+    connection.close()
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.putrequest("POST", "/translate")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 411 and "Content-Length" in json.loads(response.read())["error"]
+    connection.close()
+
+
+class _SlowTranslator:
+    """Stands in for a model that takes 0.3 s per image."""
+
+    config = tiny_config()
+    mode, source, input_channels, output_channels = "eval", None, 3, 3
+
+    def translate(self, pixels: np.ndarray) -> np.ndarray:
+        time.sleep(0.3)
+        return pixels
+
+
+def test_a_full_queue_answers_503_at_once_and_the_server_carries_on(monkeypatch):
+    monkeypatch.setattr(serve, "MAX_RUNNING", 1)
+    monkeypatch.setattr(serve, "MAX_WAITING", 1)
+    model_server = serve.ModelServer(serve.ModelService(_SlowTranslator()), "127.0.0.1", 0)
+    threading.Thread(target=model_server.serve_forever, daemon=True).start()
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: _request(model_server, "POST", "/translate", _png(IMAGE)), range(6)))
+        statuses = sorted(status for status, _, _ in answers)
+        assert statuses.count(200) >= 2 and 503 in statuses and set(statuses) <= {200, 503}
+        busy = next(json.loads(body)["error"] for status, _, body in answers if status == 503)
+        assert busy.startswith("busy: 1 requests running and 1 waiting")
+        assert _request(model_server, "POST", "/translate", _png(IMAGE))[0] == 200
+    finally:
+        model_server.shutdown()
+        model_server.server_close()
+
+
+@pytest.mark.slow
+def test_bounded_load_from_8_clients_has_no_failures_and_flat_memory(server):
+    """8 clients for 10 s on 127.0.0.1: every request answered 200, memory bounded."""
+    body = _png(IMAGE)
+    deadline = time.monotonic() + 10
+
+    def client(_):
+        latencies, failures = [], 0
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            status = _request(server, "POST", "/translate", body)[0]
+            latencies.append(time.perf_counter() - started)
+            failures += status != 200
+        return latencies, failures
+
+    with ThreadPoolExecutor(8) as pool:
+        _, failures = zip(*pool.map(client, range(2)))  # warm-up, then measure the peak from here
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        deadline = time.monotonic() + 10
+        results = list(pool.map(client, range(8)))
+    latencies = sorted(latency for result, _ in results for latency in result)
+    assert sum(failure for _, failure in results) == 0 and len(latencies) > 50
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    print(f"{len(latencies)} requests, p50 {1000 * latencies[len(latencies) // 2]:.0f} ms, "
+          f"p95 {1000 * latencies[int(len(latencies) * 0.95)]:.0f} ms, peak RSS grew {grown_mib:.0f} MiB")
+    assert grown_mib < 100
+
+
+@pytest.mark.slow
+def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
+    process = subprocess.Popen([sys.executable, "-m", "pix2pix_tf", "serve", f"--model={run}", "--port=0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        first = process.stdout.readline()
+        assert first.startswith(f"serving {run} (paper mode, 32 px) as 'pix2pix' on http://127.0.0.1:"), first
+        base = first.split(" on ")[1].strip()
+        with urllib.request.urlopen(f"{base}/v1/models/pix2pix", timeout=30) as response:
+            assert json.loads(response.read())["input_size"] == 32
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "stopped by SIGTERM" in stdout and "Traceback" not in stderr
