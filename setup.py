@@ -14,6 +14,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
+    package_data={"pix2pix_tf.deploy": ["static/*.html", "static/*.js", "static/*.css", "demo/*"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorboard>=2.20",  # tf.summary needs it; TensorFlow 2.21 no longer installs it
@@ -23,6 +24,7 @@ setup(
         "absl-py>=2.1",
         "ai-edge-litert>=2.0",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # selenium drives Debian's chromium and chromedriver in the page's tests; it downloads no browser.
+    extras_require={"test": ["pytest>=8", "selenium>=4.20"]},
     entry_points={"console_scripts": ["pix2pix-tf=pix2pix_tf.cli:main"]},
 )

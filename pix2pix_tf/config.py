@@ -14,6 +14,8 @@ import math
 import os
 from typing import Any
 
+from pix2pix_tf.palettes import LABEL_PALETTES
+
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``."""
@@ -41,6 +43,7 @@ BEST_METRICS = ("l1", "psnr", "ssim")
 INFERENCE_MODES = ("paper", "eval")  # models/inference.py
 TFLITE_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")  # deploy/tflite.py
 COMBINE_FORMATS = ("jpg", "png")  # data/tools.py: A|B files made from A/ and B/
+LABEL_PALETTE_NAMES = ("none", *LABEL_PALETTES)  # palettes.py
 
 
 def check_choice(name: str, value: Any, choices: tuple | dict) -> None:
@@ -150,6 +153,12 @@ class DataConfig(_Validated):
     deterministic: bool = option(
         False, "Reproducible runs: fixed element order through parallel decoding and deterministic ops "
         "(with the same --seed, a run and an interrupted-then-resumed run end with identical weights; slower)."
+    )
+    palette: str = option(
+        "none",
+        "Colours of the classes in label-map inputs (synthetic: the built-in façades; facades: the CMP "
+        "façades): the drawing page of pix2pix-tf serve offers them as swatches. none: sketches or photos.",
+        LABEL_PALETTE_NAMES,
     )
     skip_bad_images: bool = option(
         False, "Skip unreadable images (reporting how many) instead of stopping before training."

@@ -61,7 +61,7 @@ def test_every_module_opens_with_a_line_naming_its_concern(path):
 
 def test_the_stages_are_subpackages_and_nothing_else_sits_at_the_top():
     top = sorted(path.stem for path in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "__main__", "config", "images", "progress", "run_folder", "speed"]
+    assert top == ["__init__", "__main__", "config", "images", "palettes", "progress", "run_folder", "speed"]
     assert sorted(path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()) == [
         "cli", "data", "deploy", "evaluation", "models", "training"]
 

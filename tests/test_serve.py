@@ -233,8 +233,8 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         first = process.stdout.readline()
-        assert first.startswith(f"serving {run} (paper mode, 32 px) as 'pix2pix' on http://127.0.0.1:"), first
-        base = first.split(" on ")[1].strip()
+        assert first.startswith(f"serving {run} (paper mode, 32 px) as 'pix2pix': open http://127.0.0.1:"), first
+        base = first.split("open ")[1].split()[0].rstrip("/")
         with urllib.request.urlopen(f"{base}/v1/models/pix2pix", timeout=30) as response:
             assert json.loads(response.read())["input_size"] == 32
     finally:
@@ -242,3 +242,16 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     assert "stopped by SIGTERM" in stdout and "Traceback" not in stderr
+
+
+@pytest.mark.slow
+def test_without_a_model_the_shipped_demo_model_is_served():
+    """Right after pip install, `pix2pix-tf serve` works: the demo model ships in the package."""
+    translator = Translator.load(serve.DEMO_MODEL)
+    assert translator.config.data.palette == "synthetic" and translator.config.data.image_size == 64
+    labels = np.zeros((64, 64, 3), np.uint8)
+    labels[:] = (255, 0, 0)  # a wall
+    labels[20:30, 20:30] = (0, 255, 255)  # a window
+    output = translator.translate(labels)
+    assert output.shape == (64, 64, 3) and output.std() > 5  # a picture, not a flat colour
+    assert sum(path.stat().st_size for path in serve.DEMO_MODEL.iterdir()) < 8 * 2**20

@@ -11,7 +11,7 @@ from absl import app, flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
-from pix2pix_tf.config import INFERENCE_MODES
+from pix2pix_tf.config import INFERENCE_MODES, LABEL_PALETTE_NAMES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training run folder (latest checkpoint).")
@@ -24,7 +24,7 @@ flags.DEFINE_string("checkpoint", None, "Of a run folder: latest (default), best
                     "checkpoints/best) or a checkpoint path.")
 define_output_flag("Report folder; default <model folder>/eval_<split>.")
 flags.DEFINE_integer("max_images", 0, "Score the first N images only (0: all).")
-flags.DEFINE_enum("palette", "none", ["none", "facades"], "Also score generated label maps snapped to "
+flags.DEFINE_enum("palette", "none", list(LABEL_PALETTE_NAMES), "Also score generated label maps snapped to "
                   "this palette: pixel accuracy, class accuracy, class IoU (photo -> labels).")
 flags.DEFINE_string("inception_weights", None, "Also compute FID and KID on Inception-v3 features: "
                     "'imagenet' (downloaded once by Keras) or a local InceptionV3(include_top=False) weights file.")

@@ -30,6 +30,8 @@ def resolve_config(workdir: pathlib.Path) -> Config:
     if saved.exists():
         return config_flags.apply_flags(Config.load(saved))
     base = get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick"))
+    if not FLAGS.data:  # the built-in façades are label maps in the synthetic palette
+        base = base.replace(data=dataclasses.replace(base.data, palette="synthetic"))
     if FLAGS.task in TASK_INPUT_CHANNELS:  # a colorizer's input is the gray image: no second flag needed
         base = base.replace(model=dataclasses.replace(base.model, input_channels=TASK_INPUT_CHANNELS[FLAGS.task]))
     return config_flags.apply_flags(base)

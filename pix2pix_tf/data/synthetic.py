@@ -18,20 +18,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pix2pix_tf.palettes import LABEL_PALETTES
+
 FORMAT_VERSION = 1
 
-# Corners of the RGB cube: any two classes differ by 255 in some channel, so JPEG noise cannot
-# turn one class into another and a nearest-colour lookup recovers the classes exactly.
-PALETTE: dict[str, tuple[int, int, int]] = {
-    "sky": (0, 0, 255),
-    "roof": (0, 0, 0),
-    "wall": (255, 0, 0),
-    "cornice": (255, 0, 255),
-    "window": (0, 255, 255),
-    "balcony": (0, 255, 0),
-    "door": (255, 255, 0),
-    "shop": (255, 255, 255),
-}
+# Corners of the RGB cube (palettes.py): a nearest-colour lookup recovers the classes exactly.
+PALETTE: dict[str, tuple[int, int, int]] = LABEL_PALETTES["synthetic"]
 _INDEX = {name: index for index, name in enumerate(PALETTE)}
 
 # Depth of each class in front of the wall plane: sky and openings (0) are recessed; the roof,

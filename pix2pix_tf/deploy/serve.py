@@ -1,8 +1,11 @@
-"""The trained generator over HTTP: TensorFlow Serving's REST API and raw-image translation.
+"""The trained generator over HTTP: the drawing page, TensorFlow Serving's REST API, raw images.
 
-Standard library only (``ThreadingHTTPServer``): no framework, nothing fetched at run time.
+Standard library only (``ThreadingHTTPServer``): no framework, nothing fetched at run time (the
+page's HTML, JS and CSS are files of this package, served from static/ and nowhere else).
 
-    GET  /v1/models/NAME            status, input size, mode, channels (TF Serving's model status, extended)
+    GET  /                          the drawing page (static/index.html, app.js, style.css)
+    GET  /v1/models/NAME            status, input size, mode, channels, palette (TF Serving's status, extended)
+    GET  /v1/models                 the same for the one model served, whatever its name
     POST /v1/models/NAME:predict    {"instances": [{"b64": PNG or JPEG}, ...]} -> {"predictions": [{"b64": PNG}]}
     POST /translate                 a PNG or JPEG body -> a PNG of the input's size
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import pathlib
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +30,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images as image_ops
+from pix2pix_tf import palettes
 from pix2pix_tf.data import checks
 from pix2pix_tf.deploy.translator import Translator
 
@@ -35,6 +40,19 @@ MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header befor
 MAX_INSTANCES = 8  # images in one :predict request (413)
 MAX_RUNNING = 2  # requests running the model at once
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
+
+
+# The page's files: only these are ever served, looked up by exact name (no path is built from a URL).
+STATIC_FOLDER = pathlib.Path(__file__).with_name("static")
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8"}
+
+
+# What `pix2pix-tf serve` serves without --model: a 16-filter U-Net trained on the built-in
+# façades at 64 px (the quick preset), shipped as its float16 TFLite file (3.7 MB). Remade with
+#   pix2pix-tf train --filters=16 --disc_filters=16 --workdir=runs/demo
+#   pix2pix-tf export --workdir=runs/demo --formats=tflite_fp16 --output=pix2pix_tf/deploy/demo
+DEMO_MODEL = pathlib.Path(__file__).with_name("demo")
 
 
 class RequestError(Exception):
@@ -66,7 +84,7 @@ class ModelService:
                                       "status": {"error_code": "OK", "error_message": ""}}],
             "name": self.name, "mode": self.translator.mode, "input_size": config.data.image_size,
             "input_channels": self.translator.input_channels, "output_channels": self.translator.output_channels,
-            "source": str(self.translator.source),
+            "source": str(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
         }
 
     def translate_image(self, encoded: bytes) -> bytes:
@@ -138,8 +156,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(self._post)
 
     def _get(self) -> tuple[int, str, bytes]:
-        if self.path == f"/v1/models/{self.server.service.name}":
+        self.path = self.path.split("?", 1)[0]  # the page's files take no query
+        if self.path in (f"/v1/models/{self.server.service.name}", "/v1/models"):
             return 200, "application/json", json.dumps(self.server.service.status()).encode()
+        page = self.server.static_files.get("index.html" if self.path == "/" else self.path.removeprefix("/static/"))
+        if page is not None and (self.path == "/" or self.path.startswith("/static/")):
+            return 200, *page
         raise RequestError(405 if self._known_post_path() else 404, f"no GET {self.path[:200]}")
 
     def _post(self) -> tuple[int, str, bytes]:
@@ -194,6 +216,9 @@ class ModelServer(ThreadingHTTPServer):
 
     def __init__(self, service: ModelService, host: str = "127.0.0.1", port: int = 8000):
         self.service = service
+        # Read once: each file by its bare name, with its content type.
+        self.static_files = {path.name: (STATIC_TYPES[path.suffix], path.read_bytes())
+                             for path in STATIC_FOLDER.iterdir() if path.suffix in STATIC_TYPES}
         super().__init__((host, port), _Handler)
 
 

@@ -7,14 +7,18 @@ import pathlib
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import check_choice
+from pix2pix_tf.config import LABEL_PALETTE_NAMES, check_choice
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import metrics, scoring
 from pix2pix_tf.evaluation.report import ReportWriter
+from pix2pix_tf.palettes import LABEL_PALETTES
 from pix2pix_tf.progress import format_duration
 
-PALETTES = {"none": None, "facades": metrics.FACADES_PALETTE}
+# Label-map palettes a photo -> labels model can be scored in (config.LABEL_PALETTE_NAMES).
+PALETTES = {"none": None, **{name: np.array(list(colours.values()), np.uint8) for name, colours in LABEL_PALETTES.items()}}
 
 
 def evaluate_model(
@@ -52,7 +56,7 @@ def evaluate_model(
     """
     from pix2pix_tf.deploy.translator import Translator
 
-    check_choice("palette", palette, PALETTES)
+    check_choice("palette", palette, LABEL_PALETTE_NAMES)
     for name, value in (("max_images", max_images), ("grid_images", grid_images)):
         if value < 0:
             raise ValueError(f"--{name} must be >= 0, got {value}")

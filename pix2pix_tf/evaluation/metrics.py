@@ -9,17 +9,15 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf.palettes import LABEL_PALETTES
+
 PSNR_CAP_DB = 100.0
 
 # The CMP façade labels as the pix2pix release colours them: class k (0..11) is matplotlib's
 # "jet" colour map at (k + 1) / 12, uint8 RGB. Checked against ../shared/data/facades: every
 # label image's pixels cluster around these 12 colours (JPEG blurs the boundaries).
-FACADES_CLASSES = ("background", "facade", "window", "door", "cornice", "sill", "balcony",
-                   "blind", "deco", "molding", "pillar", "shop")
-FACADES_PALETTE = np.array([
-    [0, 0, 223], [0, 40, 255], [0, 128, 255], [0, 212, 255], [54, 255, 193], [125, 255, 122],
-    [193, 255, 54], [255, 230, 0], [255, 148, 0], [255, 71, 0], [223, 0, 0], [128, 0, 0],
-], dtype=np.uint8)
+FACADES_CLASSES = tuple(LABEL_PALETTES["facades"])
+FACADES_PALETTE = np.array(list(LABEL_PALETTES["facades"].values()), dtype=np.uint8)
 
 
 def per_image_l1(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:

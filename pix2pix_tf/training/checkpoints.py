@@ -17,7 +17,7 @@ from pix2pix_tf.training import distribute
 
 # Settings that may change between a run and its resumption; the rest must match the checkpoint.
 RESUMABLE_FIELDS = {
-    "data": {"data", "cache"},
+    "data": {"data", "cache", "palette"},
     "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
               "keep_checkpoints", "num_samples", "eval_mode", "jit_compile", "val_every", "val_images",
               "best_metric", "steps_per_call", "nonfinite"},
