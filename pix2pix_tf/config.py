@@ -44,6 +44,7 @@ INFERENCE_MODES = ("paper", "eval")  # models/inference.py
 TFLITE_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")  # deploy/tflite.py
 COMBINE_FORMATS = ("jpg", "png")  # data/tools.py: A|B files made from A/ and B/
 LABEL_PALETTE_NAMES = ("none", *LABEL_PALETTES)  # palettes.py
+CUSTOM_PALETTE_PREFIX = "colors:"  # a palette given (or found by --palette=auto) as its colours
 
 
 def check_choice(name: str, value: Any, choices: tuple | dict) -> None:
@@ -156,9 +157,9 @@ class DataConfig(_Validated):
     )
     palette: str = option(
         "none",
-        "Colours of the classes in label-map inputs (synthetic: the built-in façades; facades: the CMP "
-        "façades): the drawing page of pix2pix-tf serve offers them as swatches. none: sketches or photos.",
-        LABEL_PALETTE_NAMES,
+        "Colours of the classes in label-map inputs, offered as swatches by pix2pix-tf serve's drawing page: "
+        "synthetic (the built-in façades), facades (CMP façades), colors:#rrggbb,#rrggbb,... (your own "
+        "classes, named by number), or none (sketches, photos).",
     )
     skip_bad_images: bool = option(
         False, "Skip unreadable images (reporting how many) instead of stopping before training."
@@ -174,6 +175,13 @@ class DataConfig(_Validated):
             self.load_size == 0 or self.load_size >= size,
             f"load_size must be 0 (auto) or >= image_size ({size}), got {self.load_size}",
         )
+        if not self.palette.startswith(CUSTOM_PALETTE_PREFIX):
+            check_choice("palette", self.palette, LABEL_PALETTE_NAMES)
+        else:
+            colours = self.palette[len(CUSTOM_PALETTE_PREFIX):].split(",")
+            _require(all(len(colour) == 7 and colour[0] == "#" and all(c in "0123456789abcdefABCDEF"
+                                                                       for c in colour[1:]) for colour in colours),
+                     f"palette={self.palette!r}: expected colors:#rrggbb,#rrggbb,...")
 
     @property
     def variable_size(self) -> bool:

@@ -19,6 +19,10 @@ LABEL_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
 
 
 def hex_colours(name: str) -> list[dict[str, str]]:
-    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name`` ("none": no classes)."""
+    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name``: one of ``LABEL_PALETTES``,
+    "colors:#rrggbb,..." (classes named by number), or "none" (no classes)."""
+    if name.startswith("colors:"):
+        return [{"name": f"class {index}", "color": colour.lower()}
+                for index, colour in enumerate(name[len("colors:"):].split(","), start=1)]
     return [{"name": label, "color": "#%02x%02x%02x" % colour}
             for label, colour in LABEL_PALETTES.get(name, {}).items()]

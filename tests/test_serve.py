@@ -255,3 +255,23 @@ def test_without_a_model_the_shipped_demo_model_is_served():
     output = translator.translate(labels)
     assert output.shape == (64, 64, 3) and output.std() > 5  # a picture, not a flat colour
     assert sum(path.stat().st_size for path in serve.DEMO_MODEL.iterdir()) < 8 * 2**20
+
+
+def test_a_palette_of_your_own_colours_is_offered_by_number():
+    from pix2pix_tf import palettes
+    from pix2pix_tf.config import DataConfig
+
+    assert palettes.hex_colours(DataConfig(palette="colors:#C81E1E,#14b428").palette) == [
+        {"name": "class 1", "color": "#c81e1e"}, {"name": "class 2", "color": "#14b428"}]
+    assert [entry["name"] for entry in palettes.hex_colours("facades")][:3] == ["background", "facade", "window"]
+    assert palettes.hex_colours("none") == []
+
+
+@pytest.mark.parametrize("palette, message", [("rainbow", "palette='rainbow' is not valid; choose one of: none, "
+                                                          "synthetic, facades"),
+                                              ("colors:red", "expected colors:#rrggbb")])
+def test_a_bad_palette_is_named(palette, message):
+    from pix2pix_tf.config import DataConfig
+
+    with pytest.raises(ValueError, match=message):
+        DataConfig(palette=palette)

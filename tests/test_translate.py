@@ -176,3 +176,15 @@ def test_command_names_an_input_folder_without_images(models, tmp_path):
     result = run_cli(f"--model={models['tflite']}", f"--input={tmp_path}", f"--output={tmp_path / 'out'}")
     assert result.returncode == 2
     assert "holds no image files" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tflite_model_translates_from_many_threads_at_once(translators):
+    """A server calls the model from several threads; a LiteRT interpreter must not see two calls at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    image = random_image(40, 50)
+    expected = translators["tflite"].translate(image)
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(lambda _: translators["tflite"].translate(image), range(12)))
+    for output in outputs:
+        np.testing.assert_array_equal(output, expected)

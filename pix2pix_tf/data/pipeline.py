@@ -276,3 +276,4 @@ def with_data(config: Config, data: str | None, record_path: pathlib.Path | None
             raise ValueError(f"{record_path} is not valid JSON ({error}); restore or delete it") from error
         check_same_dataset(record, config, data_dir, str(record_path))
     return config, data_dir
+

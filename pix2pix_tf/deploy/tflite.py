@@ -20,6 +20,7 @@ maps float32 in [-1, 1] to [1, S, S, C_out] in [-1, 1]; ``TFLiteModel`` loops ov
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import keras
@@ -146,6 +147,7 @@ class TFLiteModel:
                 model = file.read()
         self.interpreter = Interpreter(model_content=model, num_threads=num_threads)
         self.interpreter.allocate_tensors()
+        self._lock = threading.Lock()  # an interpreter runs one call at a time (a server calls from many threads)
         self.input_details = self.interpreter.get_input_details()[0]
         self.output_details = self.interpreter.get_output_details()[0]
 
@@ -156,9 +158,10 @@ class TFLiteModel:
         outputs = []
         for image in images:
             quantized = _quantize(image[np.newaxis], self.input_details)
-            self.interpreter.set_tensor(self.input_details["index"], quantized)
-            self.interpreter.invoke()
-            output = self.interpreter.get_tensor(self.output_details["index"])
+            with self._lock:
+                self.interpreter.set_tensor(self.input_details["index"], quantized)
+                self.interpreter.invoke()
+                output = self.interpreter.get_tensor(self.output_details["index"])
             outputs.append(_dequantize(output, self.output_details)[0])
         return np.stack(outputs)
 
