@@ -150,3 +150,21 @@ def test_an_export_killed_mid_way_leaves_nothing_translate_would_accept(trained_
     assert result.returncode == 2 and "does not exist" in result.stderr
     exporter.export_run(trained_run, tmp_path / "out", ["saved_model"])  # the next export cleans up
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.slow
+def test_a_run_that_keeps_each_images_size_exports_to_tflite(tmp_path):
+    """--preprocess=none trains on images at their own size; the TFLite file's calibration and parity
+    images are cropped or padded to its fixed size instead of failing the export."""
+    import dataclasses
+
+    from conftest import write_pairs
+
+    write_pairs(tmp_path / "data", "train", 3, size=40)
+    write_pairs(tmp_path / "data", "val", 2, size=48)
+    config = tiny_config(tmp_path / "data", steps=1, batch_size=1, val_every=0)
+    config = config.replace(data=dataclasses.replace(config.data, preprocess="none"))
+    train_and_evaluate(config, tmp_path / "run")
+    report = exporter.export_run(tmp_path / "run", tmp_path / "out", ["tflite_fp32", "tflite_int8"],
+                                 representative_images=2, verify_images=2)
+    assert set(report["parity"]) == {"float32", "int8"} and report["parity"]["float32"]["passed"]

@@ -159,6 +159,10 @@ def test_preflight_names_an_unwritable_workdir_and_a_full_disk(tmp_path, monkeyp
     monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4000})())
     with pytest.raises(ValueError, match="MiB free; 5 checkpoints"):
         checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+    (tmp_path / "checkpoints").mkdir()
+    for step in (2, 4, 6):  # a resume: its own 3 checkpoints are rotated out, so 2 more fit in 4000 bytes
+        (tmp_path / "checkpoints" / f"ckpt-{step}.index").write_bytes(b"")
+    checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
 
     def refuse(**kwargs):
         raise PermissionError(13, "Permission denied")

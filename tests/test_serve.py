@@ -126,7 +126,8 @@ BAD_REQUESTS = [
     ("POST", "/v1/models/other:predict", b"{}", 404, "no POST"),
     ("GET", "/../../etc/passwd", None, 404, "no GET"),
     ("GET", "/%2e%2e/%2e%2e/etc/passwd", None, 404, "no GET"),
-    ("POST", "/translate", b"not an image at all", 400, "not a readable image"),
+    ("POST", "/translate", b"not an image at all", 400, "send a PNG, JPEG, GIF, BMP or WebP image"),
+    ("POST", "/translate", b"\xff\xd8\xff\xe0 a broken JPEG", 400, "not a readable image"),
     ("POST", "/translate", b"II*\x00" + bytes(100), 400, "TIFF images cannot be decoded here"),
     ("POST", "/translate", None, 413, "more than the"),  # body: a forged 40000 x 40000 PNG header
     ("POST", "/v1/models/pix2pix:predict", b"{not json", 400, "the body is not JSON"),
@@ -173,7 +174,7 @@ class _SlowTranslator:
     """Stands in for a model that takes 0.3 s per image."""
 
     config = tiny_config()
-    mode, source, input_channels, output_channels = "eval", None, 3, 3
+    mode, source, input_channels, output_channels, tile_size = "eval", None, 3, 3, 512
 
     def translate(self, pixels: np.ndarray) -> np.ndarray:
         time.sleep(0.3)
@@ -275,3 +276,31 @@ def test_a_bad_palette_is_named(palette, message):
 
     with pytest.raises(ValueError, match=message):
         DataConfig(palette=palette)
+
+
+def test_an_image_is_sized_from_its_header_before_decoding_webp_too(server):
+    """A tiny file declaring a huge image is refused before the decoder allocates it."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4200, 4200)).save(buffer, format="WEBP", lossless=True)  # a few hundred bytes
+    status, _, body = _request(server, "POST", "/translate", buffer.getvalue())
+    assert status == 413 and "4200 x 4200 pixels is more than" in json.loads(body)["error"]
+
+
+def test_a_served_model_translates_large_images_in_tiles(run):
+    service = serve.ModelService(Translator.load(run))
+    assert service.translator.tile_size == serve.MIN_TILE_SIZE  # not the whole image at once
+
+
+def test_a_client_that_stops_sending_gets_408_and_frees_its_thread(server, monkeypatch):
+    import socket
+
+    monkeypatch.setattr(serve._Handler, "timeout", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=30) as client:
+        client.sendall(b"POST /translate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly this")
+        answer = client.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 408") and "did not arrive within" in answer

@@ -16,12 +16,28 @@ from pix2pix_tf import images
 MAX_PIXELS = 100_000_000
 
 
+def _webp_size(header: bytes) -> tuple[int, int] | None:
+    """(height, width) from a WebP file's first 30 bytes: its VP8X canvas, VP8L or VP8 frame header."""
+    chunk = header[12:16]
+    if chunk == b"VP8X":
+        return 1 + int.from_bytes(header[27:30], "little"), 1 + int.from_bytes(header[24:27], "little")
+    if chunk == b"VP8L":
+        bits = int.from_bytes(header[21:25], "little")
+        return 1 + ((bits >> 14) & 0x3FFF), 1 + (bits & 0x3FFF)
+    if chunk == b"VP8 ":
+        width, height = struct.unpack("<HH", header[26:30])
+        return height & 0x3FFF, width & 0x3FFF
+    return None
+
+
 def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
-    """(height, width) as a JPEG, PNG, GIF or BMP header states it, without decoding; None for other formats.
+    """(height, width) as a JPEG, PNG, GIF, BMP or WebP header states it, without decoding; None for other formats.
 
     Raises tf.errors.InvalidArgumentError for a JPEG whose header cannot be parsed.
     """
-    header = data.numpy()[:26]
+    header = data.numpy()[:30]
+    if header[:4] == b"RIFF" and header[8:12] == b"WEBP" and len(header) >= 30:
+        return _webp_size(header)
     if header[:3] == b"\xff\xd8\xff":
         return tuple(int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
     if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) >= 24:

@@ -15,6 +15,7 @@ import pathlib
 import shutil
 
 import numpy as np
+import tensorflow as tf
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config, check_choice, write_text_atomically
@@ -51,10 +52,12 @@ def parity_lines(results: dict[str, dict]) -> list[str]:
 
 
 def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
-    """Up to ``count`` un-jittered input images of a split: float32 [N, S, S, C] in [-1, 1]."""
-    dataset = pipeline.make_dataset(config, split, training=False, batch_size=count)
-    inputs, _ = next(iter(dataset))
-    return inputs.numpy()
+    """Up to ``count`` un-jittered input images of a split: float32 [N, S, S, C] in [-1, 1], S the
+    image size (images that keep their own size, ``--preprocess=scale_width|none``, are cropped or
+    padded to it: a TFLite file takes S x S)."""
+    size = config.data.image_size
+    dataset = pipeline.make_dataset(config, split, training=False, batch_size=1).take(count)
+    return np.stack([tf.image.resize_with_crop_or_pad(inputs[0], size, size).numpy() for inputs, _ in dataset])
 
 
 def export_run(

@@ -23,6 +23,7 @@ import json
 import pathlib
 import signal
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -40,6 +41,8 @@ MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header befor
 MAX_INSTANCES = 8  # images in one :predict request (413)
 MAX_RUNNING = 2  # requests running the model at once
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
+MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in tiles: memory stays bounded
+SOCKET_TIMEOUT_S = 30  # a client that stops sending is dropped after this many seconds
 
 
 # The page's files: only these are ever served, looked up by exact name (no path is built from a URL).
@@ -72,6 +75,10 @@ class ModelService:
     """
 
     def __init__(self, translator: Translator, name: str = "pix2pix"):
+        """A ``translator`` without tiles is given tiles of max(its image size, ``MIN_TILE_SIZE``):
+        a 16-megapixel image through a whole U-Net would take several GiB."""
+        if translator.tile_size is None:
+            translator.tile_size = max(translator.config.data.image_size, MIN_TILE_SIZE)
         self.translator, self.name = translator, name
         self._running = threading.BoundedSemaphore(MAX_RUNNING)
         self._admitted = threading.BoundedSemaphore(MAX_RUNNING + MAX_WAITING)
@@ -88,16 +95,29 @@ class ModelService:
         }
 
     def translate_image(self, encoded: bytes) -> bytes:
-        """PNG or JPEG (or any format training reads) bytes -> PNG bytes of the same size."""
-        pixels = decode_request_image(encoded)
+        """PNG or JPEG (or any format training reads) bytes -> PNG bytes of the same size.
+
+        A request takes its place in the queue before its image is decoded, so decoding is
+        bounded by the queue too."""
         if not self._admitted.acquire(blocking=False):
             raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
         try:
+            pixels = decode_request_image(encoded)
             with self._running:
                 output = self.translator.translate(pixels)
         finally:
             self._admitted.release()
         return tf.io.encode_png(output).numpy()
+
+    def wait_until_idle(self, timeout: float = 60.0) -> bool:
+        """Waits for the requests in the queue and on the model to finish; False if ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        taken = 0
+        while taken < MAX_RUNNING + MAX_WAITING and self._admitted.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            taken += 1
+        for _ in range(taken):
+            self._admitted.release()
+        return taken == MAX_RUNNING + MAX_WAITING
 
     def predict(self, request: object) -> dict:
         """TF Serving's REST ``:predict``: ``{"instances": [{"b64": ...}], "signature_name"?: ...}``."""
@@ -133,7 +153,9 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
         raise RequestError(400, f"{unsupported} images cannot be decoded here; send PNG or JPEG")
     try:
         size = checks.declared_size(data)
-        if size and size[0] * size[1] > MAX_PIXELS:
+        if size is None:
+            raise RequestError(400, "send a PNG, JPEG, GIF, BMP or WebP image (its size is read before decoding)")
+        if size[0] * size[1] > MAX_PIXELS:
             raise RequestError(413, f"{size[1]} x {size[0]} pixels is more than the {MAX_PIXELS} allowed")
         pixels = image_ops.decode_pixels(data).numpy()
     except tf.errors.OpError as error:
@@ -148,6 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server_version = "pix2pix_tf"
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S  # on the socket: a silent client cannot hold its thread forever
 
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
         self._answer(self._get)
@@ -182,11 +205,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):
             raise RequestError(411, "send the body with a Content-Length header")
         if int(length) > MAX_BODY_BYTES:
             raise RequestError(413, f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}")
-        return self.rfile.read(int(length))
+        try:
+            body = self.rfile.read(int(length))
+        except TimeoutError:
+            raise RequestError(408, f"the body did not arrive within {SOCKET_TIMEOUT_S} s") from None
+        if len(body) < int(length):
+            raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
+        return body
 
     def _answer(self, route) -> None:
         try:
@@ -223,7 +252,8 @@ class ModelServer(ThreadingHTTPServer):
 
 
 def serve_until_stopped(server: ModelServer) -> str:
-    """Serves until SIGINT or SIGTERM; returns the signal's name. Requests under way finish."""
+    """Serves until SIGINT or SIGTERM; returns the signal's name. Requests already on the model or
+    in its queue finish first (up to a minute)."""
     stopped = []
 
     def stop(number, frame) -> None:
@@ -233,6 +263,7 @@ def serve_until_stopped(server: ModelServer) -> str:
     previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.serve_forever()
+        server.service.wait_until_idle()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

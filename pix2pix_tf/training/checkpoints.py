@@ -80,9 +80,10 @@ def disk_full_error(workdir: pathlib.Path, error: BaseException) -> ValueError:
 def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int) -> None:
     """Checks before the first step: ``workdir`` is writable and its disk holds the checkpoints.
 
-    Stale temporary checkpoint folders are removed first. Room for ``checkpoints_kept`` + 2
-    checkpoints is required: a new one is written before the oldest is deleted, and the best one
-    is kept beside them. Raises ValueError with one line.
+    Stale temporary checkpoint folders are removed first. Room for the checkpoints still to come
+    is required: up to ``checkpoints_kept`` (fewer on a resume, whose own are rotated out) plus 2,
+    as a new one is written before the oldest is deleted and the best one is kept beside them.
+    Raises ValueError with one line.
     """
     try:
         with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_test_"):
@@ -90,10 +91,12 @@ def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int
     except OSError as error:
         raise ValueError(f"--workdir {workdir} is not writable: {error.strerror or error}") from error
     remove_stale_temp_folders(workdir)
-    needed = (checkpoints_kept + 2) * checkpoint_size
+    existing = len(run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS))  # a resume rotates these out
+    to_come = max(checkpoints_kept - existing, 0) + 2
+    needed = to_come * checkpoint_size
     free = shutil.disk_usage(workdir).free
     if free < needed:
-        raise ValueError(f"--workdir {workdir} has {free / 2**20:.0f} MiB free; {checkpoints_kept + 2} checkpoints "
+        raise ValueError(f"--workdir {workdir} has {free / 2**20:.0f} MiB free; {to_come} checkpoints "
                          f"of {checkpoint_size / 2**20:.0f} MiB need {needed / 2**20:.0f} MiB (free space, or "
                          "lower --keep_checkpoints)")
 
@@ -126,7 +129,8 @@ class RunCheckpoints:
         if candidates and not (self.folder / "checkpoint").exists() and self.scratch is None:
             logging.warning("%s has no index file: found %s by their names, newest first; writing the index again",
                             self.folder, ", ".join(pathlib.Path(path).name for path in candidates))
-            tf.compat.v1.train.update_checkpoint_state(str(self.folder), candidates[0], list(reversed(candidates)))
+            names = [pathlib.Path(path).name for path in candidates]  # relative: the folder may move again
+            tf.compat.v1.train.update_checkpoint_state(str(self.folder), names[0], list(reversed(names)))
             self.manager = tf.train.CheckpointManager(self.checkpoint, self.folder, max_to_keep=self.keep)
         mismatches = []
         for path in candidates:

@@ -199,7 +199,12 @@ async function refresh() {
       return;
     }
     const url = URL.createObjectURL(await response.blob());
-    await new Promise((resolve) => { output.onload = resolve; output.src = url; });
+    await new Promise((resolve, reject) => {
+      output.onload = resolve;
+      output.onerror = () => reject(new Error("the output is not an image"));
+      output.src = url;
+    });
+    if (download.href.startsWith("blob:")) URL.revokeObjectURL(download.href); // the previous output
     download.href = url;
     latency.textContent = `${Math.round(performance.now() - started)} ms`;
     errorLine.textContent = "";
