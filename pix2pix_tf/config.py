@@ -25,6 +25,15 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     os.replace(temp_path, path)
 
 
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON in ``path``; ValueError naming the file when it is not JSON (truncated, edited)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{os.fspath(path)} is not valid JSON ({error}); restore or delete it") from error
+
+
 # Every list of choices, once: the config fields validate against these and the modules that
 # implement them import them from here (so a new choice is added in one place).
 GENERATORS = ("unet", "resnet")

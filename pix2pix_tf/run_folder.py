@@ -17,7 +17,6 @@ Training writes the folder (``training/``); evaluation, export and translation r
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from typing import TYPE_CHECKING
@@ -43,14 +42,6 @@ def is_run_folder(path: str | os.PathLike) -> bool:
     """Whether ``path`` looks like a training run: a config and a checkpoints folder."""
     path = pathlib.Path(path)
     return (path / CONFIG).is_file() and (path / CHECKPOINTS).is_dir()
-
-
-def read_json(path: pathlib.Path):
-    """The JSON in ``path``; ValueError naming the file when it is not JSON (truncated, edited)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); restore or delete it") from error
 
 
 def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:

@@ -40,10 +40,12 @@ def resolve_config(workdir: pathlib.Path) -> Config:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    # The folder's own name, also for --data=.. or a trailing slash (not "runs/..").
-    data_name = (pathlib.Path(FLAGS.data).expanduser().resolve().name or "data") if FLAGS.data else "synthetic"
-    if FLAGS.data and FLAGS.data.startswith("tfds:"):
+    if not FLAGS.data:
+        data_name = "synthetic"
+    elif FLAGS.data.startswith("tfds:"):
         data_name = FLAGS.data.rsplit("/", 1)[-1]
+    else:  # the folder's own name, also for --data=.. or a trailing slash (not "runs/..")
+        data_name = pathlib.Path(FLAGS.data).expanduser().resolve().name or "data"
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
     with errors.reported_errors("train"):
         config = resolve_config(workdir)

@@ -9,7 +9,6 @@ the built-in synthetic façades. Batches are ``(input_image, target_image)``, fl
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 
@@ -17,7 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images
-from pix2pix_tf.config import Config, DataConfig
+from pix2pix_tf.config import Config, DataConfig, read_json
 from pix2pix_tf.data import layout
 
 TFDS_PREFIX = "tfds:"
@@ -43,8 +42,6 @@ def resolve_data_dir(data_config: DataConfig) -> pathlib.Path | str:
 def _tfds_name(data: str) -> str:
     name = data[len(TFDS_PREFIX):]
     return name.split("/", 1)[1] if name.startswith("pix2pix/") else name
-
-
 
 
 def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
@@ -81,14 +78,6 @@ def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[t
     if b is None:
         return tf.data.Dataset.from_tensor_slices(a), len(a)
     return tf.data.Dataset.from_tensor_slices((a, b)), len(a)
-
-
-
-
-
-
-
-
 
 
 def transform(source, target, seed, config: Config, training: bool):
@@ -270,10 +259,6 @@ def with_data(config: Config, data: str | None, record_path: pathlib.Path | None
         config = with_absolute_data(config.replace(data=dataclasses.replace(config.data, data=data)))
     data_dir = resolve_data_dir(config.data)
     if record_path is not None and record_path.exists():
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{record_path} is not valid JSON ({error}); restore or delete it") from error
-        check_same_dataset(record, config, data_dir, str(record_path))
+        check_same_dataset(read_json(record_path), config, data_dir, str(record_path))
     return config, data_dir
 

@@ -45,7 +45,8 @@ def evaluate_model(
       mode: "paper" or "eval" for a run folder (default: the run's ``eval_mode``).
       checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
       max_images: score the first N images only (0: all).
-      palette: "facades" also scores label maps (pixel and class accuracy, class IoU); "none".
+      palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") also scores label maps
+        (pixel and class accuracy, class IoU); "none" does not.
       inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local
         InceptionV3(include_top=False) weights file. None skips them.
       log: where progress lines go.

@@ -15,7 +15,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import Config, write_text_atomically
+from pix2pix_tf.config import Config, read_json, write_text_atomically
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import scoring
 from pix2pix_tf.models import inference
@@ -90,7 +90,7 @@ def _check_run_folder(config: Config, workdir: pathlib.Path, data_dir, chief: bo
             logging.warning("%s belongs to a run that stopped before its first checkpoint: replacing it", config_path)
     record_path = workdir / run_folder.DATA_RECORD
     if record_path.exists():
-        pipeline.check_same_dataset(run_folder.read_json(record_path), config, data_dir, str(record_path))
+        pipeline.check_same_dataset(read_json(record_path), config, data_dir, str(record_path))
     if chief:
         write_text_atomically(record_path, json.dumps(pipeline.dataset_record(config, data_dir), indent=1) + "\n")
 

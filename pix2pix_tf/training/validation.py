@@ -12,7 +12,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import write_text_atomically
+from pix2pix_tf.config import read_json, write_text_atomically
 from pix2pix_tf.evaluation import plots, scoring
 
 
@@ -69,7 +69,7 @@ class Validator:
             checkpoint, workdir / run_folder.CHECKPOINTS / run_folder.BEST, max_to_keep=1,
             checkpoint_name=run_folder.BEST)
         self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
-        self.best = run_folder.read_json(self.best_path) if self.best_path.exists() else None
+        self.best = read_json(self.best_path) if self.best_path.exists() else None
         if self.best is not None and self.best.get("metric") != metric:
             logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
             self.best = None
