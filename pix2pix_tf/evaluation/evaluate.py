@@ -7,18 +7,15 @@ import pathlib
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import LABEL_PALETTE_NAMES, check_choice
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import metrics, scoring
 from pix2pix_tf.evaluation.report import ReportWriter
-from pix2pix_tf.palettes import LABEL_PALETTES
 from pix2pix_tf.progress import format_duration
 
 # Label-map palettes a photo -> labels model can be scored in (config.LABEL_PALETTE_NAMES).
-PALETTES = {"none": None, **{name: np.array(list(colours.values()), np.uint8) for name, colours in LABEL_PALETTES.items()}}
+PALETTES = {"none": None, **metrics.PALETTE_COLOURS}
 
 
 def evaluate_model(

@@ -16,8 +16,10 @@ PSNR_CAP_DB = 100.0
 # The CMP façade labels as the pix2pix release colours them: class k (0..11) is matplotlib's
 # "jet" colour map at (k + 1) / 12, uint8 RGB. Checked against ../shared/data/facades: every
 # label image's pixels cluster around these 12 colours (JPEG blurs the boundaries).
+# Every label palette as a (classes, 3) uint8 array, for the palette score.
+PALETTE_COLOURS = {name: np.array(list(colours.values()), np.uint8) for name, colours in LABEL_PALETTES.items()}
 FACADES_CLASSES = tuple(LABEL_PALETTES["facades"])
-FACADES_PALETTE = np.array(list(LABEL_PALETTES["facades"].values()), dtype=np.uint8)
+FACADES_PALETTE = PALETTE_COLOURS["facades"]
 
 
 def per_image_l1(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
