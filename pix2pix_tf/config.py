@@ -36,7 +36,7 @@ def read_json(path: str | os.PathLike) -> Any:
 
 # Every list of choices, once: the config fields validate against these and the modules that
 # implement them import them from here (so a new choice is added in one place).
-GENERATORS = ("unet", "resnet")
+GENERATORS = ("unet", "resnet", "unet_mobile")  # models/generators.py; unet_mobile: the distillation student
 NORMS = ("batch", "sync_batch", "instance", "none")
 UPSAMPLES = ("transpose", "resize")
 DIRECTIONS = ("AtoB", "BtoA")
@@ -288,6 +288,34 @@ class TrainConfig(_Validated):
         )
 
 
+# The student pix2pix-tf distill trains unless --generator/--filters say otherwise: 0.06 GMAC per
+# 256 px image against the paper U-Net's 6.0 (README "Real time: a distilled student").
+STUDENT_MODEL = {"generator": "unet_mobile", "filters": 16}
+TEACHER_CHECKPOINTS = ("latest", "best")  # which checkpoint of the teacher run a student learns from
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillConfig(_Validated):
+    """Distillation from a trained teacher run (``pix2pix-tf distill``); no teacher: plain training."""
+
+    teacher: str = option(
+        "", "Run folder of a trained teacher: the generator learns to match the teacher's outputs (in the "
+        "teacher's eval_mode) as well as the targets, on the same data. Empty: no teacher."
+    )
+    teacher_checkpoint: str = option("latest", "Which checkpoint of the teacher run to learn from.",
+                                     TEACHER_CHECKPOINTS)
+    teacher_weight: float = option(
+        100.0, "Weight of the L1 distance between the generator's output and the teacher's, beside "
+        "l1_weight's distance to the target."
+    )
+    teacher_discriminator: bool = option(
+        True, "Start the discriminator from the teacher's (and fine-tune it, as GAN Compression); False: a new one."
+    )
+
+    def validate(self) -> None:
+        _require(self.teacher_weight >= 0, f"teacher_weight must be >= 0, got {self.teacher_weight}")
+
+
 # Channels of the input each --task makes from a photo.
 TASK_INPUT_CHANNELS = {"colorize": 1, "edges": 3, "inpaint": 3, "superres": 3}
 
@@ -299,6 +327,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
 
     def __post_init__(self) -> None:
         """Checks that span sections; raises ValueError naming the flags involved."""
@@ -323,7 +352,7 @@ class Config:
     @classmethod
     def from_dict(cls, values: dict[str, dict[str, Any]]) -> Config:
         """Builds a config; unknown sections or keys raise ValueError naming them."""
-        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "distill": DistillConfig}
         unknown = set(values) - set(sections)
         if unknown:
             raise ValueError(f"unknown config sections: {sorted(unknown)}")

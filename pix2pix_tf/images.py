@@ -58,7 +58,7 @@ def to_uint8(images) -> tf.Tensor:
 def network_stride(config: Config) -> int:
     """Height and width must be multiples of this: the U-Net halves them log2(image_size) times,
     the ResNet generator twice."""
-    return config.data.image_size if config.model.generator == "unet" else 4
+    return config.data.image_size if config.model.generator in ("unet", "unet_mobile") else 4
 
 
 def _mirror_indices(size: tf.Tensor, padded_size: tf.Tensor) -> tf.Tensor:

@@ -68,6 +68,18 @@ def load_config(workdir: str | os.PathLike) -> Config:
     return Config.load(config_path)
 
 
+def find_checkpoint(workdir: str | os.PathLike, checkpoint: str | None = None) -> str:
+    """The path (prefix) of the run's latest checkpoint (``checkpoint`` None or "latest"), its best
+    one ("best") or ``checkpoint`` itself; ValueError naming the folder when there is none."""
+    if checkpoint not in (None, "latest", "best"):
+        return checkpoint
+    folder = pathlib.Path(workdir).expanduser() / CHECKPOINTS / (BEST if checkpoint == "best" else "")
+    found = checkpoint_paths(folder, BEST if checkpoint == "best" else "ckpt")
+    if not found:
+        raise ValueError(f"{folder} holds no checkpoint")
+    return found[0]
+
+
 def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) -> tuple[keras.Model, Config]:
     """The generator of a run folder, restored from its latest checkpoint (``checkpoint`` None or
     "latest"), its best one (``"best"``, chosen by validation) or the checkpoint path given.
@@ -82,12 +94,7 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
 
     workdir = pathlib.Path(workdir).expanduser()
     config = load_config(workdir)
-    folder = workdir / CHECKPOINTS / (BEST if checkpoint == "best" else "")
-    if checkpoint in (None, "latest", "best"):
-        found = checkpoint_paths(folder, BEST if checkpoint == "best" else "ckpt")
-        checkpoint = found[0] if found else None
-    if checkpoint is None:
-        raise ValueError(f"{folder} holds no checkpoint")
+    checkpoint = find_checkpoint(workdir, checkpoint)
     generator = build_generator(config.model, config.data.image_size)
     try:
         status = tf.train.Checkpoint(generator=generator).restore(checkpoint)

@@ -89,12 +89,13 @@ def benchmark_inference(
 def model_flops(model, image_size: int) -> float:
     """Forward FLOPs (2 per multiply-add) of the convolutions of ``model`` on one image_size^2 image.
 
-    Counts Conv2D and Conv2DTranspose layers, which hold all but a fraction of a percent of the work.
+    Counts Conv2D, Conv2DTranspose and DepthwiseConv2D layers, which hold all but a fraction of a
+    percent of the work.
     """
     import keras
     import numpy as np
 
-    conv_types = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+    conv_types = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D)
     conv_layers = [layer for layer in model.layers if isinstance(layer, conv_types)]
     probe = keras.Model(model.inputs, [layer.output for layer in conv_layers])
     zeros = [np.zeros((1, image_size, image_size, int(tensor.shape[-1])), np.float32) for tensor in model.inputs]
@@ -102,7 +103,9 @@ def model_flops(model, image_size: int) -> float:
     for layer, output in zip(conv_layers, probe(zeros)):
         kernel_height, kernel_width, third, fourth = layer.kernel.shape
         height, width, out_channels = output.shape[1:]
-        if isinstance(layer, keras.layers.Conv2DTranspose):  # kernel (h, w, out, in); one kernel per input pixel
+        if isinstance(layer, keras.layers.DepthwiseConv2D):  # kernel (h, w, in, multiplier); no sum over channels
+            in_channels, out_channels, positions = 1, third * fourth, height * width
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # kernel (h, w, out, in); one kernel per input pixel
             in_channels, positions = fourth, height * width // (layer.strides[0] * layer.strides[1])
         else:
             in_channels, positions = third, height * width

@@ -15,6 +15,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 SUBCOMMANDS = {
     "train": ("pix2pix_tf.cli.train", "Train a generator and discriminator (resumes from --workdir)."),
+    "distill": ("pix2pix_tf.cli.distill", "Train a small, fast student generator from a trained teacher run."),
     "evaluate": ("pix2pix_tf.cli.evaluate", "Score a model on a split: metrics.json, index.html, grid.png."),
     "plot": ("pix2pix_tf.cli.plot", "Loss and validation curves of a run as a PNG."),
     "export": ("pix2pix_tf.cli.export", "Export a run as SavedModel and TFLite, with parity checks."),

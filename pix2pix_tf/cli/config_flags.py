@@ -8,7 +8,7 @@ from absl import flags
 
 from pix2pix_tf.config import Config
 
-SECTIONS = {"model": "ModelConfig", "data": "DataConfig", "train": "TrainConfig"}
+SECTIONS = {"model": "ModelConfig", "data": "DataConfig", "train": "TrainConfig", "distill": "DistillConfig"}
 
 
 def _section_fields():

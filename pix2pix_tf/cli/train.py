@@ -13,6 +13,7 @@ from absl import app, flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
+from pix2pix_tf.cli.summary import print_results
 from pix2pix_tf.config import PRESETS, TASK_INPUT_CHANNELS, Config, get_preset
 
 FLAGS = flags.FLAGS
@@ -52,21 +53,7 @@ def main(argv: list[str]) -> None:
         from pix2pix_tf.training.train import train_and_evaluate
 
         results = train_and_evaluate(config, workdir)
-    if "interrupted" in results:
-        print(f"stopped by {results['interrupted']} at step {results['step']}; checkpoint {results['checkpoint']}"
-              f"\nresume with the same command (pix2pix-tf train --workdir={workdir} ...)")
-        return
-    print(
-        f"val ({results['eval_mode']} mode, {results['images']} images): L1 {results['l1']:.4f}, "
-        f"PSNR {results['psnr']:.2f} dB | baselines: mean target L1 {results['baseline_mean_target_l1']:.4f}"
-        + (f", identity L1 {results['baseline_identity_l1']:.4f}" if "baseline_identity_l1" in results else "")
-        + f"\nsamples: {workdir / run_folder.SAMPLES}   metrics: {workdir / run_folder.METRICS}   "
-        f"validation: {workdir / run_folder.VALIDATION_CSV} "
-        f"(best checkpoint: {workdir / run_folder.CHECKPOINTS / run_folder.BEST})"
-        + f"\nTensorBoard: tensorboard --logdir {workdir / run_folder.TENSORBOARD}   "
-        f"curves: pix2pix-tf plot --workdir={workdir}"
-        + f"\nreport with pictures: pix2pix-tf evaluate --workdir={workdir}"
-    )
+    print_results(results, workdir, "train")
 
 
 def run(argv: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""The generators of pix2pix (the paper's U-Net, the ResNet reference) as Keras functional models.
+"""The generators of pix2pix (the paper's U-Net, the ResNet reference, the distillation student
+``unet_mobile``) as Keras functional models.
 
 All models take and return float32 images in [-1, 1], channels last. Spatial sizes are left
 unknown (None) so a generator built for 256 px also runs on any multiple of its stride.
@@ -79,9 +80,7 @@ def unet_generator(
     """
     check_choice("norm", norm, NORMS)
     check_choice("upsample", upsample, UPSAMPLES)
-    if image_size < 32 or image_size > 1024 or image_size & (image_size - 1):
-        raise ValueError(f"image_size must be a power of two from 32 to 1024, got {image_size}")
-    depth = int(math.log2(image_size))
+    depth = _depth(image_size)
     widths = [filters * min(2**level, 8) for level in range(depth)]
     dropout_blocks = range(max(4, depth - 4), depth - 1)
 
@@ -101,6 +100,108 @@ def unet_generator(
             x = layers.Dropout(dropout, name=f"up{level}_dropout")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _separable(x, width: int, stride: int, use_bias: bool, name: str):
+    """3x3 depthwise conv (``stride``) then 1x1 pointwise conv to ``width``: MobileNet's factorisation."""
+    x = layers.DepthwiseConv2D(
+        3, strides=stride, padding="same", use_bias=False, depthwise_initializer=conv_initializer(),
+        name=f"{name}_dw",
+    )(x)
+    return layers.Conv2D(width, 1, use_bias=use_bias, kernel_initializer=conv_initializer(), name=f"{name}_pw")(x)
+
+
+def unet_mobile_generator(
+    image_size: int = 256,
+    input_channels: int = 3,
+    output_channels: int = 3,
+    filters: int = 16,
+    norm: str = "batch",
+    dropout: float = 0.5,
+    name: str = "unet_mobile_generator",
+) -> keras.Model:
+    """The distillation student: the paper's U-Net with depthwise-separable levels, for full-int8 TFLite.
+
+    The same topology as ``unet_generator`` — log2(image_size) stride-2 levels, skips, norm after
+    each level but the first and innermost, dropout on the same decoder blocks, tanh out — so the
+    ``paper`` and ``eval`` inference modes mean the same, and it accepts the same sizes. Each level
+    is cheaper:
+
+    - encoder: 3x3 depthwise conv, stride 2 -> 1x1 conv -> norm -> LeakyReLU(0.2) (the first
+      level, on the 1- or 3-channel image, is the U-Net's plain 4x4 stride-2 conv); the activated
+      output feeds both the next level and the skip;
+    - decoder: 1x1 conv at the coarse size -> bilinear 2x resize -> 3x3 depthwise conv -> norm ->
+      ReLU -> [dropout]; the last level ends in a 1x1 conv to the output channels.
+
+    Unlike the U-Net, every activation sits right after a conv (or its norm) instead of after a
+    concatenation, so a converter fuses it into the conv; an int8 ReLU standing alone after a
+    concatenation has no XNNPACK kernel and would split the graph between XNNPACK and LiteRT's
+    slower reference kernels.
+
+    Every op is a TFLite builtin with an int8 kernel (CONV_2D, DEPTHWISE_CONV_2D, RESIZE_BILINEAR,
+    CONCATENATION, TANH, ...), so it converts to full int8 and runs under XNNPACK. At 256 px with
+    ``filters=16``: about 0.09 GMAC per image against the U-Net's 6.1 (``pix2pix-tf benchmark
+    --what=inference --generators=unet,unet_mobile`` prints both).
+
+    Args:
+      image_size: training size; a power of two from 32 to 1024. Sets the depth (8 at 256 px).
+      input_channels, output_channels: 1 (gray) or 3 (RGB).
+      filters: width of the first level; level i has filters * min(2**i, 8).
+      norm: "batch" | "sync_batch" | "instance" | "none".
+      dropout: rate of the decoder dropout (0 disables it).
+
+    Returns:
+      Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
+      H and W multiples of 2**depth, as the U-Net.
+    """
+    check_choice("norm", norm, NORMS)
+    depth = _depth(image_size)
+    widths = [filters * min(2**level, 8) for level in range(depth)]
+    dropout_blocks = range(max(4, depth - 4), depth - 1)
+
+    inputs = keras.Input((None, None, input_channels), name="input_image")
+    x = layers.Conv2D(
+        widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=conv_initializer(),
+        name="down0_conv",
+    )(inputs)
+    x = layers.LeakyReLU(negative_slope=0.2, name="down0_lrelu")(x)
+    skips = [x]  # activated outputs of each level, finest first: (batch, size / 2**(level+1), same, widths[level])
+    for level in range(1, depth):
+        innermost = level == depth - 1
+        x = _separable(x, widths[level], 2, conv_bias(norm) or innermost, name=f"down{level}")
+        if innermost:
+            x = layers.ReLU(name=f"down{level}_relu")(x)
+            break
+        x = maybe(normalization(norm, f"down{level}_norm"), x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{level}_lrelu")(x)
+        skips.append(x)
+    for level in reversed(range(depth)):
+        if level < depth - 1:
+            x = layers.Concatenate(name=f"up{level}_concat")([skips[level], x])
+        last = level == 0
+        width = widths[max(level - 1, 0)]
+        x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level}_resize")(x)
+        x = layers.DepthwiseConv2D(
+            3, padding="same", use_bias=last or conv_bias(norm), depthwise_initializer=conv_initializer(),
+            name=f"up{level}_dw",
+        )(x)
+        if last:
+            x = layers.Conv2D(output_channels, 1, kernel_initializer=conv_initializer(), name="up0_out")(x)
+            break
+        x = maybe(normalization(norm, f"up{level}_norm"), x)
+        x = layers.ReLU(name=f"up{level}_relu")(x)
+        if level in dropout_blocks and dropout > 0:
+            x = layers.Dropout(dropout, name=f"up{level}_dropout")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _depth(image_size: int) -> int:
+    """U-Net depth: log2(image_size) levels; image_size must be a power of two from 32 to 1024."""
+    if image_size < 32 or image_size > 1024 or image_size & (image_size - 1):
+        raise ValueError(f"image_size must be a power of two from 32 to 1024, got {image_size}")
+    return int(math.log2(image_size))
 
 
 def _residual_block(x, width: int, norm: str, dropout: float, name: str):
@@ -176,6 +277,11 @@ def build_generator(model_config, image_size: int) -> keras.Model:
         return unet_generator(
             image_size, model_config.input_channels, model_config.output_channels,
             model_config.filters, model_config.norm, model_config.dropout, model_config.upsample,
+        )
+    if model_config.generator == "unet_mobile":
+        return unet_mobile_generator(
+            image_size, model_config.input_channels, model_config.output_channels,
+            model_config.filters, model_config.norm, model_config.dropout,
         )
     return resnet_generator(
         model_config.resnet_blocks, model_config.input_channels, model_config.output_channels,

@@ -14,6 +14,7 @@ from pix2pix_tf.models import inference, losses
 from pix2pix_tf.models.discriminators import build_discriminator
 from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.layers import dtype_policy
+from pix2pix_tf.training import distill
 from pix2pix_tf.training.optimizers import ConstantThenLinearDecay, FusedAdam
 
 
@@ -38,6 +39,12 @@ class Pix2Pix:
             self.discriminator_optimizer = self._optimizer(steps_per_epoch)
             self.generator_optimizer.build(self.generator.trainable_variables)
             self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        self.teacher = None
+        if config.distill.teacher:
+            with self.strategy.scope():
+                self.teacher = distill.load_teacher(config)
+                if config.distill.teacher_discriminator and train.gan_weight > 0:
+                    distill.restore_discriminator(self.discriminator, self.teacher)
         self._replica_step = tf.function(self.train_step, jit_compile=True) if train.jit_compile else self.train_step
         self.compiled_train_step = tf.function(self.distributed_train_step)
         self.compiled_train_steps = tf.function(self.distributed_train_steps)
@@ -93,10 +100,13 @@ class Pix2Pix:
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # summed over replicas: the global mean
         return loss, self.discriminator_optimizer.scale_loss(loss / replicas)
 
-    def _generator_loss(self, fake_logits, targets, outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    def _generator_loss(self, fake_logits, targets, outputs, teacher_outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
         train = self.config.train
         generator_losses = losses.generator_loss(
             fake_logits, targets, outputs, train.gan_loss, train.recon_loss, train.gan_weight, train.l1_weight)
+        if teacher_outputs is not None:  # distillation: also match the teacher's output
+            generator_losses["teacher"] = losses.reconstruction_loss(teacher_outputs, outputs, "l1")
+            generator_losses["total"] += self.config.distill.teacher_weight * generator_losses["teacher"]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return generator_losses, self.generator_optimizer.scale_loss(generator_losses["total"] / replicas)
 
@@ -112,7 +122,8 @@ class Pix2Pix:
           inputs: (batch, H, W, input_channels) float32 in [-1, 1].
           targets: (batch, H, W, output_channels) float32 in [-1, 1].
         Returns:
-          Scalars g_loss (total), g_gan, g_recon, and with a GAN term d_loss, d_real, d_fake
+          Scalars g_loss (total), g_gan, g_recon, g_teacher when distilling (L1 to the teacher's
+          output), and with a GAN term d_loss, d_real, d_fake
           (mean D probabilities on real and generated pairs); nonfinite: 1 when a loss or gradient
           was NaN or infinite and the update of that network was skipped, else 0.
         """
@@ -121,6 +132,9 @@ class Pix2Pix:
         generator_tape, discriminator_tape = tf.GradientTape(), tf.GradientTape()
         with generator_tape:
             outputs = tf.cast(self.generator(inputs, training=True), tf.float32)
+        teacher_outputs = None
+        if self.teacher is not None:  # the frozen teacher on the same jittered input, outside the tape
+            teacher_outputs = tf.cast(self.teacher.model(inputs, training=False), tf.float32)
         metrics, d_applied, fake_logits = {}, tf.constant(True), tf.zeros([1])
         simultaneous = with_gan and train.update_order == "simultaneous"
         if with_gan:
@@ -139,7 +153,7 @@ class Pix2Pix:
         with generator_tape:  # resumes recording
             if with_gan and not simultaneous:
                 fake_logits = self._discriminate(inputs, outputs)  # D, already updated, judges the batch again
-            generator_losses, g_scaled = self._generator_loss(fake_logits, targets, outputs)
+            generator_losses, g_scaled = self._generator_loss(fake_logits, targets, outputs, teacher_outputs)
         g_gradients = generator_tape.gradient(g_scaled, self.generator.trainable_variables)
         if simultaneous:  # both gradients were taken before either network changed
             d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
@@ -149,6 +163,7 @@ class Pix2Pix:
         self.step.assign_add(1)
         metrics.update(
             g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"],
+            **({"g_teacher": generator_losses["teacher"]} if "teacher" in generator_losses else {}),
             nonfinite=1.0 - tf.cast(tf.logical_and(d_applied, g_applied), tf.float32),
         )
         return metrics

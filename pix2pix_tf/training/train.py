@@ -4,6 +4,7 @@ data, the ``Pix2Pix`` step, the loop, checkpoints, validation, and the final sco
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -62,6 +63,9 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     workdir = pathlib.Path(workdir).expanduser().absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     config = pipeline.with_absolute_data(config)
+    if config.distill.teacher:  # like the data, found again from any directory
+        config = config.replace(distill=dataclasses.replace(
+            config.distill, teacher=str(pathlib.Path(config.distill.teacher).expanduser().absolute())))
     data_dir = pipeline.resolve_data_dir(config.data)
     logging.info("data: %s", data_dir)
     keras.utils.set_random_seed(config.train.seed)
