@@ -40,19 +40,50 @@ def benchmark_input(
     }
 
 
+# The JSON keys of the TFLite precisions in benchmark_inference's results.
+PRECISION_KEYS = {"float32": "fp32", "float16": "fp16", "dynamic_int8": "dynamic_int8", "int8": "int8"}
+
+
+def generator_models(config: Config, names: list[str]) -> dict[str, object]:
+    """The ModelConfig each name stands for: a generator of ``GENERATORS`` at the width of
+    ``config.model`` ("unet"), the student's width for "unet_mobile" (``STUDENT_MODEL``), or
+    ``name:filters`` for another width (e.g. "unet_mobile:24")."""
+    import dataclasses
+
+    from pix2pix_tf.config import GENERATORS, STUDENT_MODEL
+
+    models = {}
+    for name in names:
+        generator, _, filters = name.partition(":")
+        check_choice("generators", generator, GENERATORS)
+        if filters and not filters.isdigit():
+            raise ValueError(f"--generators: {name!r} is not NAME or NAME:FILTERS (a positive integer)")
+        width = int(filters) if filters else (STUDENT_MODEL["filters"] if generator == STUDENT_MODEL["generator"]
+                                              else config.model.filters)
+        models[name] = dataclasses.replace(config.model, generator=generator, filters=width)
+    return models
+
+
 def benchmark_inference(
     config: Config,
     precisions: tuple[str, ...] = ("float32", "float16", "dynamic_int8", "int8"),
     runs: int = 10,
     num_threads: int = 2,
     workdir: str | os.PathLike | None = None,
-) -> dict[str, dict[str, float]]:
-    """Size (MB) and median latency (ms per image, ``num_threads`` threads) of each TFLite precision.
+    generators: list[str] | None = None,
+) -> dict[str, dict]:
+    """Parameters, GMACs and, per TFLite precision, size (MB) and median latency (ms per image on
+    ``num_threads`` threads) of each generator, timed in one process, taking turns.
 
-    Times the generator in ``config.train.eval_mode`` (what an export ships by default), of
-    ``workdir`` when given, else a freshly initialised one of ``config``
-    (size and latency do not depend on the weights' values). int8 is calibrated on uniform noise
-    images when there is no run: fine for timing, not for quality.
+    Times each generator in ``config.train.eval_mode`` (what an export ships by default) at
+    ``config.data.image_size``: the trained generator of ``workdir`` when given (named by the
+    folder), else freshly initialised ones named by ``generators`` (see ``generator_models``;
+    default: the config's). Size and latency do not depend on the weights' values; int8 is then
+    calibrated on uniform noise images: fine for timing, not for quality.
+
+    Returns:
+      name -> {"params", "gmacs", "mode", and per precision key (``PRECISION_KEYS``: fp32, fp16,
+      dynamic_int8, int8) {"size_mb", "latency_ms" (median), "min_ms"}}.
     """
     import numpy as np
 
@@ -61,28 +92,35 @@ def benchmark_inference(
     from pix2pix_tf.models.generators import build_generator
     from pix2pix_tf.models.inference import inference_generator
 
+    size, mode = config.data.image_size, config.train.eval_mode
     if workdir:
-        generator, config = run_folder.load_generator(workdir)
+        generator, run_config = run_folder.load_generator(workdir)
+        built = {os.path.basename(os.path.normpath(workdir)): (generator, run_config.model.input_channels)}
     else:
-        generator = build_generator(config.model, config.data.image_size)
-    inference = inference_generator(generator, config.train.eval_mode)
-    size, channels = config.data.image_size, config.model.input_channels
-    images = np.random.default_rng(0).uniform(-1, 1, (8, size, size, channels)).astype(np.float32)
-    results = {}
-    for precision in precisions:
-        model_bytes = tflite.convert(inference, size, precision, images)
-        runner = tflite.TFLiteModel(model_bytes, num_threads=num_threads)
-        runner.run(images[:1])  # first call allocates and plans
-        timings = []
-        for index in range(runs):
+        built = {name: (build_generator(model, size), model.input_channels)
+                 for name, model in generator_models(config, generators or [config.model.generator]).items()}
+    rng = np.random.default_rng(0)
+    results, runners = {}, {}
+    for name, (generator, channels) in built.items():
+        images = rng.uniform(-1, 1, (8, size, size, channels)).astype(np.float32)
+        inference = inference_generator(generator, mode)
+        results[name] = {"params": int(generator.count_params()),
+                         "gmacs": round(model_flops(generator, size) / 2e9, 3), "mode": mode}
+        for precision in precisions:
+            model_bytes = tflite.convert(inference, size, precision, images)
+            runners[name, precision] = (tflite.TFLiteModel(model_bytes, num_threads=num_threads), images)
+            runners[name, precision][0].run(images[:1])  # first call allocates and plans
+            results[name][PRECISION_KEYS[precision]] = {"size_mb": round(len(model_bytes) / 1e6, 2)}
+    timings = {key: [] for key in runners}
+    for index in range(runs):  # every model once per round: a slower moment of the machine hits all alike
+        for key, (runner, images) in runners.items():
             started = time.perf_counter()
             runner.run(images[index % len(images)][np.newaxis])
-            timings.append(time.perf_counter() - started)
-        results[precision] = {
-            "size_mb": round(len(model_bytes) / 1e6, 1),
-            "median_ms": round(1000 * sorted(timings)[len(timings) // 2], 1),
-            "min_ms": round(1000 * min(timings), 1),
-        }
+            timings[key].append(time.perf_counter() - started)
+    for (name, precision), values in timings.items():
+        values.sort()
+        results[name][PRECISION_KEYS[precision]].update(
+            latency_ms=round(1000 * values[len(values) // 2], 2), min_ms=round(1000 * values[0], 2))
     return results
 
 

@@ -43,6 +43,7 @@ def _images(batch: int, height: int, width: int, channels: int = 3, seed: int = 
 GENERATORS = {
     "unet": lambda: generators.unet_generator(64, filters=8),
     "resnet": lambda: generators.resnet_generator(blocks=2, filters=8, dropout=0.5),
+    "unet_mobile": lambda: generators.unet_mobile_generator(64, filters=8),
 }
 
 

@@ -2,7 +2,8 @@
 
   pix2pix-tf benchmark --what=train --preset=paper --batch_size=1 --steps=20 # train step: time, img/s, memory
   pix2pix-tf benchmark --what=input --data=path/to/facades --image_size=256   # input pipeline images/s
-  pix2pix-tf benchmark --what=inference --image_size=256 --filters=64         # TFLite size and latency
+  pix2pix-tf benchmark --what=inference --preset=paper                        # TFLite size and latency
+  pix2pix-tf benchmark --what=inference --preset=paper --generators=unet,unet_mobile  # teacher vs student
   pix2pix-tf benchmark --what=inference --workdir=runs/facades                 # ... of a trained run
 """
 
@@ -22,6 +23,9 @@ flags.DEFINE_enum("what", "input", ["train", "input", "inference"], "What to tim
 flags.DEFINE_list("sources", ["synthetic", "data"], "--what=train: time the step on fixed random tensors "
                   "(synthetic: the step alone) and/or on batches of the dataset (data: step + input).")
 flags.DEFINE_string("workdir", None, "--what=inference: time this run's generator (default: a new one).")
+flags.DEFINE_list("generators", None, "--what=inference: time these generators in one process, taking turns: "
+                  "names of --generator (unet at --filters, unet_mobile at the student's width) or NAME:FILTERS, "
+                  "e.g. unet,unet_mobile or unet_mobile:16,unet_mobile:24. Default: --generator.")
 flags.DEFINE_integer("runs", 10, "--what=inference: timed runs per precision (after one warm-up).")
 flags.DEFINE_integer("batches", 200, "Batches to time (after 20 of warm-up).")
 flags.DEFINE_enum("preset", None, list(PRESETS), "Starting config before the flags apply (default: "
@@ -42,7 +46,8 @@ def main(argv: list[str]) -> None:
         elif FLAGS.what == "input":
             results = speed.benchmark_input(config, FLAGS.batches)
         else:
-            results = speed.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir)
+            results = speed.benchmark_inference(config, runs=FLAGS.runs, workdir=FLAGS.workdir,
+                                                generators=FLAGS.generators)
     if FLAGS.what == "train":
         for source, figures in results.items():
             print(_train_line(source, figures))
@@ -51,10 +56,35 @@ def main(argv: list[str]) -> None:
               f"({results['batches']} batches of {results['batch_size']} at {results['image_size']} px, "
               f"{results['preprocess']})")
     else:
-        for precision, figures in results.items():
-            print(f"tflite {precision:>12}: {figures['size_mb']:7.1f} MB, {figures['median_ms']:8.1f} ms median "
-                  f"({figures['min_ms']:.1f} min) per image, 2 threads")
+        _print_inference(results, config.data.image_size)
     print(json.dumps(results, sort_keys=True))
+
+
+def _print_inference(results: dict, image_size: int) -> None:
+    """A line per generator and precision; with several generators, each one's speed-up over the first."""
+    from pix2pix_tf.speed import PRECISION_KEYS
+
+    print(f"{_cpu_name()}, 2 threads, {image_size} px, one image per call")
+    first = next(iter(results.values()))
+    for name, figures in results.items():
+        print(f"{name}: {figures['params']:,} parameters, {figures['gmacs']:.3f} GMAC per image "
+              f"({figures['mode']} mode)")
+        for key in PRECISION_KEYS.values():
+            if key in figures:
+                line = (f"  tflite {key:>12}: {figures[key]['size_mb']:8.2f} MB, {figures[key]['latency_ms']:8.2f} ms "
+                        f"median ({figures[key]['min_ms']:.2f} min)")
+                if figures is not first:
+                    line += f", {first[key]['latency_ms'] / figures[key]['latency_ms']:.1f}x faster than the first"
+                print(line)
+
+
+def _cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (where there is one)."""
+    try:
+        with open("/proc/cpuinfo") as file:
+            return next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), "CPU")
+    except OSError:
+        return "CPU"
 
 
 def _train_line(source: str, figures: dict) -> str:

@@ -13,7 +13,14 @@ import keras
 from keras import layers
 
 from pix2pix_tf.config import NORMS, UPSAMPLES, check_choice
-from pix2pix_tf.models.layers import ReflectionPadding2D, conv_bias, conv_initializer, maybe, normalization
+from pix2pix_tf.models.layers import (
+    BilinearUpsampling2D,
+    ReflectionPadding2D,
+    conv_bias,
+    conv_initializer,
+    maybe,
+    normalization,
+)
 
 
 def _encoder(x, widths: list[int], norm: str):
@@ -181,7 +188,7 @@ def unet_mobile_generator(
         last = level == 0
         width = widths[max(level - 1, 0)]
         x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{level}_resize")(x)
+        x = BilinearUpsampling2D(name=f"up{level}_resize")(x)
         x = layers.DepthwiseConv2D(
             3, padding="same", use_bias=last or conv_bias(norm), depthwise_initializer=conv_initializer(),
             name=f"up{level}_dw",

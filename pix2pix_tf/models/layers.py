@@ -74,6 +74,26 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class BilinearUpsampling2D(layers.Layer):
+    """Doubles height and width by bilinear interpolation (half-pixel centres), for inputs whose
+    size is known only when they arrive (Keras' UpSampling2D needs it when the graph is traced,
+    which a SavedModel taking any size cannot give). One TFLite RESIZE_BILINEAR op.
+
+    Input (batch, height, width, channels) -> (batch, 2 height, 2 width, channels), same dtype.
+    """
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        outputs = tf.image.resize(inputs, tf.stack([2 * shape[1], 2 * shape[2]]), method="bilinear")
+        return tf.cast(outputs, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        double = lambda size: None if size is None else 2 * size  # noqa: E731
+        return (batch, double(height), double(width), channels)
+
+
 class _InferenceNormalization(layers.Layer):
     """Batch norm for inference graphs: ``statistics`` says which mean and variance, whatever
     ``training`` says. Input (batch, height, width, channels) -> same shape, computed in float32
