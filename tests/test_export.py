@@ -129,6 +129,19 @@ def test_saved_model_float_signature_equals_keras_at_any_size(unet, saved_unet, 
     np.testing.assert_allclose(translate_float(images=images)["output_0"], expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("model", [ModelConfig(filters=8, upsample="resize"),
+                                   ModelConfig(generator="unet_mobile", filters=8)], ids=["unet_resize", "unet_mobile"])
+def test_resizing_generators_export_a_saved_model_of_any_size(model, tmp_path):
+    """Bilinear upsampling of a size known only at run time (Keras' UpSampling2D failed to trace)."""
+    config = Config(model=model, data=DataConfig(image_size=32))
+    generator = _perturbed(generators.build_generator(model, 32))
+    folder = saved_model.export_saved_model(generator, config, tmp_path / "export", "eval")
+    images = _images(1, 40, 72)
+    expected = _padded_reference(inference_generator(generator, "eval"), images, 32)
+    translate_float = tf.saved_model.load(str(folder)).signatures["translate_float"]
+    np.testing.assert_allclose(translate_float(images=images)["output_0"], expected, atol=1e-5)
+
+
 def test_serving_signature_maps_uint8_of_any_size_to_uint8(saved_unet):
     loaded = saved_model.load_saved_model(saved_unet)
     config, mode = loaded.config, loaded.mode

@@ -49,7 +49,7 @@ def _upsample(x, width: int, upsample: str, use_bias: bool, name: str):
             width, 4, strides=2, padding="same", use_bias=use_bias,
             kernel_initializer=conv_initializer(), name=f"{name}_convt",
         )(x)
-    x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_resize")(x)
+    x = BilinearUpsampling2D(name=f"{name}_resize")(x)
     return layers.Conv2D(
         width, 3, padding="same", use_bias=use_bias, kernel_initializer=conv_initializer(),
         name=f"{name}_conv",
