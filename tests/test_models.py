@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from pix2pix_tf.models.discriminators import patchgan_discriminator, receptive_field
 from pix2pix_tf.models.generators import resnet_generator, unet_generator
-from pix2pix_tf.models.layers import ReflectionPadding2D
+from pix2pix_tf.models.layers import BilinearUpsampling2D, ReflectionPadding2D
 
 CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
 
@@ -202,7 +202,7 @@ def test_resize_upsampling_has_no_transposed_convolutions():
     """upsample='resize' replaces every transposed conv by bilinear resize + conv, same output shape."""
     model = small_unet(64, upsample="resize")
     assert layers_of_type(model, keras.layers.Conv2DTranspose) == []
-    assert len(layers_of_type(model, keras.layers.UpSampling2D)) == 6
+    assert len(layers_of_type(model, BilinearUpsampling2D)) == 6
     output = model(random_images((2, 64, 64, 3)), training=False)
     assert tuple(output.shape) == (2, 64, 64, 3)
 
