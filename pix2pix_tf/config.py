@@ -39,6 +39,7 @@ def read_json(path: str | os.PathLike) -> Any:
 GENERATORS = ("unet", "resnet", "unet_mobile")  # models/generators.py; unet_mobile: the distillation student
 NORMS = ("batch", "sync_batch", "instance", "none")
 UPSAMPLES = ("transpose", "resize")
+MOBILE_CONVS = ("separable", "plain")  # the levels of the unet_mobile student (models/generators.py)
 DIRECTIONS = ("AtoB", "BtoA")
 TASKS = ("colorize", "edges", "inpaint", "superres")  # pairs made from plain photos (data/tasks.py)
 PREPROCESSES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
@@ -109,6 +110,10 @@ class ModelConfig(_Validated):
         "transpose",
         "U-Net decoder upsampling: transposed conv (paper) or resize + conv (no checkerboard).",
         UPSAMPLES,
+    )
+    mobile_conv: str = option(
+        "separable", "Levels of the unet_mobile student: separable (3x3 depthwise + 1x1 convs, bilinear "
+        "upsampling) or plain (the U-Net's 4x4 convs and transposed convs).", MOBILE_CONVS,
     )
     resnet_blocks: int = option(9, "Residual blocks of the ResNet generator (6 or 9 usual).")
     disc_layers: int = option(

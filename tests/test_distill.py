@@ -52,18 +52,20 @@ def test_student_costs_a_tenth_of_the_paper_unet_at_256_px():
     assert student <= 0.6 and unet / student >= 10, (student, unet)
 
 
+@pytest.mark.parametrize("conv", ["separable", "plain"])
 @pytest.mark.parametrize("height, width", [(32, 32), (64, 96), (96, 32)])
-def test_student_takes_every_size_the_unet_takes(height, width):
-    student = generators.unet_mobile_generator(32, filters=8)
+def test_student_takes_every_size_the_unet_takes(height, width, conv):
+    student = generators.unet_mobile_generator(32, filters=8, conv=conv)
     images = np.random.default_rng(0).uniform(-1, 1, (1, height, width, 3)).astype("float32")
     outputs = student(images, training=False).numpy()
     assert outputs.shape == (1, height, width, 3) and np.abs(outputs).max() <= 1
 
 
-def test_student_full_int8_tflite_is_builtin_ops_in_one_xnnpack_partition():
+@pytest.mark.parametrize("conv", ["separable", "plain"])
+def test_student_full_int8_tflite_is_builtin_ops_in_one_xnnpack_partition(conv):
     """Activations right after convs let the converter fuse them: the whole int8 graph runs in XNNPACK.
     (A ReLU after a concatenation, as in the U-Net, is left to LiteRT's reference kernel and splits it.)"""
-    student = generators.unet_mobile_generator(64, filters=8)
+    student = generators.unet_mobile_generator(64, filters=8, conv=conv)
     images = np.random.default_rng(0).uniform(-1, 1, (4, 64, 64, 3)).astype("float32")
     runner = tflite.TFLiteModel(tflite.convert(inference_generator(student, "eval"), 64, "int8", images))
     ops = collections.Counter(op["op_name"] for op in runner.interpreter._get_ops_details())

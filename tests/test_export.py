@@ -44,6 +44,7 @@ GENERATORS = {
     "unet": lambda: generators.unet_generator(64, filters=8),
     "resnet": lambda: generators.resnet_generator(blocks=2, filters=8, dropout=0.5),
     "unet_mobile": lambda: generators.unet_mobile_generator(64, filters=8),
+    "unet_mobile_plain": lambda: generators.unet_mobile_generator(64, filters=8, conv="plain"),
 }
 
 

@@ -12,7 +12,7 @@ import math
 import keras
 from keras import layers
 
-from pix2pix_tf.config import NORMS, UPSAMPLES, check_choice
+from pix2pix_tf.config import MOBILE_CONVS, NORMS, UPSAMPLES, check_choice
 from pix2pix_tf.models.layers import (
     BilinearUpsampling2D,
     ReflectionPadding2D,
@@ -125,30 +125,30 @@ def unet_mobile_generator(
     filters: int = 16,
     norm: str = "batch",
     dropout: float = 0.5,
+    conv: str = "separable",
     name: str = "unet_mobile_generator",
 ) -> keras.Model:
-    """The distillation student: the paper's U-Net with depthwise-separable levels, for full-int8 TFLite.
+    """The distillation student: the paper's U-Net, narrower, with its activations where int8 TFLite fuses them.
 
     The same topology as ``unet_generator`` — log2(image_size) stride-2 levels, skips, norm after
     each level but the first and innermost, dropout on the same decoder blocks, tanh out — so the
     ``paper`` and ``eval`` inference modes mean the same, and it accepts the same sizes. Each level
-    is cheaper:
+    is one of (``conv``):
 
-    - encoder: 3x3 depthwise conv, stride 2 -> 1x1 conv -> norm -> LeakyReLU(0.2) (the first
-      level, on the 1- or 3-channel image, is the U-Net's plain 4x4 stride-2 conv); the activated
-      output feeds both the next level and the skip;
-    - decoder: 1x1 conv at the coarse size -> bilinear 2x resize -> 3x3 depthwise conv -> norm ->
-      ReLU -> [dropout]; the last level ends in a 1x1 conv to the output channels.
+    - ``separable``: encoder 3x3 depthwise conv, stride 2 -> 1x1 conv; decoder 1x1 conv at the
+      coarse size -> bilinear 2x resize -> 3x3 depthwise conv (MobileNet's factorisation);
+    - ``plain``: the U-Net's own 4x4 stride-2 conv and 4x4 transposed conv.
 
-    Unlike the U-Net, every activation sits right after a conv (or its norm) instead of after a
-    concatenation, so a converter fuses it into the conv; an int8 ReLU standing alone after a
-    concatenation has no XNNPACK kernel and would split the graph between XNNPACK and LiteRT's
-    slower reference kernels.
+    The first level, on the 1- or 3-channel image, is always a plain 4x4 stride-2 conv, and the
+    last a conv to the output channels. Unlike the U-Net, every activation comes right after a
+    conv (or its norm): encoder level -> norm -> LeakyReLU(0.2), whose output feeds both the next
+    level and the skip; decoder level -> norm -> ReLU -> [dropout]. A converter fuses such an
+    activation into the conv, where an int8 ReLU standing alone after a concatenation (as in the
+    U-Net) has no XNNPACK kernel and splits the graph between XNNPACK and LiteRT's slower reference
+    kernels. Every op is a TFLite builtin with an int8 kernel.
 
-    Every op is a TFLite builtin with an int8 kernel (CONV_2D, DEPTHWISE_CONV_2D, RESIZE_BILINEAR,
-    CONCATENATION, TANH, ...), so it converts to full int8 and runs under XNNPACK. At 256 px with
-    ``filters=16``: about 0.09 GMAC per image against the U-Net's 6.1 (``pix2pix-tf benchmark
-    --what=inference --generators=unet,unet_mobile`` prints both).
+    At 256 px, 16 filters: ``separable`` 0.06 GMAC per image, ``plain`` 0.41, the U-Net 6.0
+    (``pix2pix-tf benchmark --what=inference --generators=unet,unet_mobile`` prints them).
 
     Args:
       image_size: training size; a power of two from 32 to 1024. Sets the depth (8 at 256 px).
@@ -156,26 +156,33 @@ def unet_mobile_generator(
       filters: width of the first level; level i has filters * min(2**i, 8).
       norm: "batch" | "sync_batch" | "instance" | "none".
       dropout: rate of the decoder dropout (0 disables it).
+      conv: "separable" | "plain" (``MOBILE_CONVS``).
 
     Returns:
       Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
       H and W multiples of 2**depth, as the U-Net.
     """
     check_choice("norm", norm, NORMS)
+    check_choice("mobile_conv", conv, MOBILE_CONVS)
     depth = _depth(image_size)
     widths = [filters * min(2**level, 8) for level in range(depth)]
     dropout_blocks = range(max(4, depth - 4), depth - 1)
+    initializer = conv_initializer
 
     inputs = keras.Input((None, None, input_channels), name="input_image")
     x = layers.Conv2D(
-        widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=conv_initializer(),
-        name="down0_conv",
+        widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=initializer(), name="down0_conv",
     )(inputs)
     x = layers.LeakyReLU(negative_slope=0.2, name="down0_lrelu")(x)
     skips = [x]  # activated outputs of each level, finest first: (batch, size / 2**(level+1), same, widths[level])
     for level in range(1, depth):
         innermost = level == depth - 1
-        x = _separable(x, widths[level], 2, conv_bias(norm) or innermost, name=f"down{level}")
+        use_bias = conv_bias(norm) or innermost
+        if conv == "separable":
+            x = _separable(x, widths[level], 2, use_bias, name=f"down{level}")
+        else:
+            x = layers.Conv2D(widths[level], 4, strides=2, padding="same", use_bias=use_bias,
+                              kernel_initializer=initializer(), name=f"down{level}_conv")(x)
         if innermost:
             x = layers.ReLU(name=f"down{level}_relu")(x)
             break
@@ -186,15 +193,19 @@ def unet_mobile_generator(
         if level < depth - 1:
             x = layers.Concatenate(name=f"up{level}_concat")([skips[level], x])
         last = level == 0
-        width = widths[max(level - 1, 0)]
-        x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
-        x = BilinearUpsampling2D(name=f"up{level}_resize")(x)
-        x = layers.DepthwiseConv2D(
-            3, padding="same", use_bias=last or conv_bias(norm), depthwise_initializer=conv_initializer(),
-            name=f"up{level}_dw",
-        )(x)
+        width = output_channels if last and conv == "plain" else widths[max(level - 1, 0)]
+        use_bias = last or conv_bias(norm)
+        if conv == "separable":
+            x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=initializer(), name=f"up{level}_pw")(x)
+            x = BilinearUpsampling2D(name=f"up{level}_resize")(x)
+            x = layers.DepthwiseConv2D(3, padding="same", use_bias=use_bias, depthwise_initializer=initializer(),
+                                       name=f"up{level}_dw")(x)
+            if last:
+                x = layers.Conv2D(output_channels, 1, kernel_initializer=initializer(), name="up0_out")(x)
+        else:
+            x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
+                                       kernel_initializer=initializer(), name=f"up{level}_convt")(x)
         if last:
-            x = layers.Conv2D(output_channels, 1, kernel_initializer=conv_initializer(), name="up0_out")(x)
             break
         x = maybe(normalization(norm, f"up{level}_norm"), x)
         x = layers.ReLU(name=f"up{level}_relu")(x)
@@ -288,7 +299,7 @@ def build_generator(model_config, image_size: int) -> keras.Model:
     if model_config.generator == "unet_mobile":
         return unet_mobile_generator(
             image_size, model_config.input_channels, model_config.output_channels,
-            model_config.filters, model_config.norm, model_config.dropout,
+            model_config.filters, model_config.norm, model_config.dropout, model_config.mobile_conv,
         )
     return resnet_generator(
         model_config.resnet_blocks, model_config.input_channels, model_config.output_channels,
