@@ -44,7 +44,7 @@ GENERATORS = {
     "unet": lambda: generators.unet_generator(64, filters=8),
     "resnet": lambda: generators.resnet_generator(blocks=2, filters=8, dropout=0.5),
     "unet_mobile": lambda: generators.unet_mobile_generator(64, filters=8),
-    "unet_mobile_plain": lambda: generators.unet_mobile_generator(64, filters=8, conv="plain"),
+    "unet_mobile_separable": lambda: generators.unet_mobile_generator(64, filters=8, conv="separable"),
 }
 
 
@@ -131,7 +131,8 @@ def test_saved_model_float_signature_equals_keras_at_any_size(unet, saved_unet, 
 
 
 @pytest.mark.parametrize("model", [ModelConfig(filters=8, upsample="resize"),
-                                   ModelConfig(generator="unet_mobile", filters=8)], ids=["unet_resize", "unet_mobile"])
+                                   ModelConfig(generator="unet_mobile", filters=8, mobile_conv="separable")],
+                         ids=["unet_resize", "unet_mobile_separable"])
 def test_resizing_generators_export_a_saved_model_of_any_size(model, tmp_path):
     """Bilinear upsampling of a size known only at run time (Keras' UpSampling2D failed to trace)."""
     config = Config(model=model, data=DataConfig(image_size=32))

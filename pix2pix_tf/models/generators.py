@@ -125,7 +125,7 @@ def unet_mobile_generator(
     filters: int = 16,
     norm: str = "batch",
     dropout: float = 0.5,
-    conv: str = "separable",
+    conv: str = "plain",
     name: str = "unet_mobile_generator",
 ) -> keras.Model:
     """The distillation student: the paper's U-Net, narrower, with its activations where int8 TFLite fuses them.
@@ -135,9 +135,9 @@ def unet_mobile_generator(
     ``paper`` and ``eval`` inference modes mean the same, and it accepts the same sizes. Each level
     is one of (``conv``):
 
+    - ``plain``: the U-Net's own 4x4 stride-2 conv and 4x4 transposed conv;
     - ``separable``: encoder 3x3 depthwise conv, stride 2 -> 1x1 conv; decoder 1x1 conv at the
-      coarse size -> bilinear 2x resize -> 3x3 depthwise conv (MobileNet's factorisation);
-    - ``plain``: the U-Net's own 4x4 stride-2 conv and 4x4 transposed conv.
+      coarse size -> bilinear 2x resize -> 3x3 depthwise conv (MobileNet's factorisation).
 
     The first level, on the 1- or 3-channel image, is always a plain 4x4 stride-2 conv, and the
     last a conv to the output channels. Unlike the U-Net, every activation comes right after a
@@ -147,7 +147,7 @@ def unet_mobile_generator(
     U-Net) has no XNNPACK kernel and splits the graph between XNNPACK and LiteRT's slower reference
     kernels. Every op is a TFLite builtin with an int8 kernel.
 
-    At 256 px, 16 filters: ``separable`` 0.06 GMAC per image, ``plain`` 0.41, the U-Net 6.0
+    At 256 px, 16 filters: ``plain`` 0.41 GMAC per image, ``separable`` 0.06, the U-Net 6.0
     (``pix2pix-tf benchmark --what=inference --generators=unet,unet_mobile`` prints them).
 
     Args:
@@ -156,7 +156,7 @@ def unet_mobile_generator(
       filters: width of the first level; level i has filters * min(2**i, 8).
       norm: "batch" | "sync_batch" | "instance" | "none".
       dropout: rate of the decoder dropout (0 disables it).
-      conv: "separable" | "plain" (``MOBILE_CONVS``).
+      conv: "plain" | "separable" (``MOBILE_CONVS``).
 
     Returns:
       Model (batch, H, W, input_channels) in [-1, 1] -> (batch, H, W, output_channels) in [-1, 1],
