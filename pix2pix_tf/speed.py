@@ -45,9 +45,9 @@ PRECISION_KEYS = {"float32": "fp32", "float16": "fp16", "dynamic_int8": "dynamic
 
 
 def generator_models(config: Config, names: list[str]) -> dict[str, object]:
-    """The ModelConfig each name stands for: a generator of ``GENERATORS`` at the width of
-    ``config.model`` ("unet"), the student's width for "unet_mobile" (``STUDENT_MODEL``), or
-    ``name:filters`` for another width (e.g. "unet_mobile:24")."""
+    """The ModelConfig each name stands for: a generator of ``GENERATORS`` as ``config.model`` has
+    it ("unet"), the student of ``pix2pix-tf distill`` for "unet_mobile" (``STUDENT_MODEL``), or
+    ``name:filters`` at another width (e.g. "unet_mobile:24")."""
     import dataclasses
 
     from pix2pix_tf.config import GENERATORS, STUDENT_MODEL
@@ -58,9 +58,10 @@ def generator_models(config: Config, names: list[str]) -> dict[str, object]:
         check_choice("generators", generator, GENERATORS)
         if filters and not filters.isdigit():
             raise ValueError(f"--generators: {name!r} is not NAME or NAME:FILTERS (a positive integer)")
-        width = int(filters) if filters else (STUDENT_MODEL["filters"] if generator == STUDENT_MODEL["generator"]
-                                              else config.model.filters)
-        models[name] = dataclasses.replace(config.model, generator=generator, filters=width)
+        model = dataclasses.replace(config.model, generator=generator)
+        if generator == STUDENT_MODEL["generator"]:
+            model = dataclasses.replace(model, **STUDENT_MODEL)
+        models[name] = dataclasses.replace(model, filters=int(filters)) if filters else model
     return models
 
 

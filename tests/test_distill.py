@@ -190,3 +190,29 @@ def test_distill_command_trains_resumes_and_every_tool_takes_the_student(teacher
 def test_distill_without_a_teacher_is_refused(tmp_path):
     done = _cli("distill", f"--workdir={tmp_path / 'student'}")
     assert done.returncode != 0 and "--teacher is required" in done.stderr
+
+
+def test_serve_translates_with_a_student(teacher_run, tmp_path):
+    import threading
+    import urllib.request
+
+    from pix2pix_tf.deploy import serve
+    from pix2pix_tf.deploy.translator import Translator
+
+    teacher, data = teacher_run
+    train_and_evaluate(_student_config(teacher, data, teacher_discriminator=False), tmp_path / "student")
+    service = serve.ModelService(Translator.load(tmp_path / "student"), "pix2pix")
+    server = serve.ModelServer(service, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address[:2]
+        image = np.random.default_rng(3).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+        request = urllib.request.Request(f"http://{host}:{port}/translate", method="POST",
+                                         data=tf.io.encode_png(image).numpy(), headers={"Content-Type": "image/png"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            output = tf.io.decode_png(response.read()).numpy()
+    finally:
+        server.shutdown()
+        server.server_close()
+    np.testing.assert_array_equal(output, Translator.load(tmp_path / "student").translate(image))
+    assert Config.load(tmp_path / "student" / "config.json").model.generator == "unet_mobile"
