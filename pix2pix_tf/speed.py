@@ -47,21 +47,26 @@ PRECISION_KEYS = {"float32": "fp32", "float16": "fp16", "dynamic_int8": "dynamic
 def generator_models(config: Config, names: list[str]) -> dict[str, object]:
     """The ModelConfig each name stands for: a generator of ``GENERATORS`` as ``config.model`` has
     it ("unet"), the student of ``pix2pix-tf distill`` for "unet_mobile" (``STUDENT_MODEL``), or
-    ``name:filters`` at another width (e.g. "unet_mobile:24")."""
+    ``name:filters`` at another width (e.g. "unet_mobile:24"), and for the student
+    ``unet_mobile:filters:conv`` with other levels (e.g. "unet_mobile:16:separable")."""
     import dataclasses
 
-    from pix2pix_tf.config import GENERATORS, STUDENT_MODEL
+    from pix2pix_tf.config import GENERATORS, MOBILE_CONVS, STUDENT_MODEL
 
     models = {}
     for name in names:
-        generator, _, filters = name.partition(":")
+        generator, _, rest = name.partition(":")
+        filters, _, conv = rest.partition(":")
         check_choice("generators", generator, GENERATORS)
-        if filters and not filters.isdigit():
-            raise ValueError(f"--generators: {name!r} is not NAME or NAME:FILTERS (a positive integer)")
+        if (filters and not filters.isdigit()) or (conv and conv not in MOBILE_CONVS):
+            raise ValueError(f"--generators: {name!r} is not NAME, NAME:FILTERS or unet_mobile:FILTERS:CONV "
+                             f"(FILTERS a positive integer, CONV one of {', '.join(MOBILE_CONVS)})")
         model = dataclasses.replace(config.model, generator=generator)
         if generator == STUDENT_MODEL["generator"]:
             model = dataclasses.replace(model, **STUDENT_MODEL)
-        models[name] = dataclasses.replace(model, filters=int(filters)) if filters else model
+        if filters:
+            model = dataclasses.replace(model, filters=int(filters))
+        models[name] = dataclasses.replace(model, mobile_conv=conv) if conv else model
     return models
 
 
@@ -106,7 +111,7 @@ def benchmark_inference(
         images = rng.uniform(-1, 1, (8, size, size, channels)).astype(np.float32)
         inference = inference_generator(generator, mode)
         results[name] = {"params": int(generator.count_params()),
-                         "gmacs": round(model_flops(generator, size) / 2e9, 3), "mode": mode}
+                         "gmacs": float(f"{model_flops(generator, size) / 2e9:.4g}"), "mode": mode}
         for precision in precisions:
             model_bytes = tflite.convert(inference, size, precision, images)
             runners[name, precision] = (tflite.TFLiteModel(model_bytes, num_threads=num_threads), images)

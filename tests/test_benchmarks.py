@@ -61,3 +61,28 @@ def test_benchmark_command_ends_with_a_json_line_of_the_figures():
     assert "train step (synthetic, 32 px, batch 2)" in result.stdout
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert TRAIN_KEYS <= set(figures["synthetic"])
+
+
+def test_inference_benchmark_maps_each_generator_to_its_cost_and_every_precision():
+    config = tiny_config().replace(data=tiny_config().data.__class__(image_size=32))
+    results = speed.benchmark_inference(config, runs=2, generators=["unet:8", "unet_mobile:4", "unet_mobile:4:separable"])
+    assert list(results) == ["unet:8", "unet_mobile:4", "unet_mobile:4:separable"]
+    for figures in results.values():
+        assert {"params", "gmacs", "mode", "fp32", "fp16", "dynamic_int8", "int8"} <= set(figures)
+        for key in ("fp32", "fp16", "dynamic_int8", "int8"):
+            assert figures[key]["size_mb"] > 0 and figures[key]["latency_ms"] > 0
+    # A quarter of the width: a fraction of the work (the 3-channel first and last levels shrink only
+    # linearly); separable levels cut it further.
+    assert results["unet:8"]["gmacs"] > 3 * results["unet_mobile:4"]["gmacs"] > 3 * results["unet_mobile:4:separable"]["gmacs"]
+    assert results["unet:8"]["fp32"]["size_mb"] > 3 * results["unet_mobile:4"]["fp32"]["size_mb"]
+    with pytest.raises(ValueError, match="unet_mobile:FILTERS:CONV"):
+        speed.generator_models(config, ["unet_mobile:4:depthwise"])
+
+
+@pytest.mark.slow
+def test_benchmark_command_times_several_generators_and_ends_with_their_json():
+    result = run_cli("benchmark", "--what=inference", "--generators=unet,unet_mobile:4", "--runs=1", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "faster than the first" in result.stdout
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures) == {"unet", "unet_mobile:4"} and figures["unet"]["params"] > figures["unet_mobile:4"]["params"]
