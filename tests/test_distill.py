@@ -76,6 +76,16 @@ def test_student_full_int8_tflite_is_builtin_ops_in_one_xnnpack_partition(conv):
     assert tflite.parity(reference, outputs)["psnr"] > tflite.THRESHOLDS["int8"]
 
 
+@pytest.mark.parametrize("generator", ["unet", "unet_mobile"])
+def test_paper_mode_float_tflite_runs_in_one_xnnpack_partition(generator):
+    """The fixed dropout masks multiply (no SELECT_V2, which XNNPACK lacks): the float graph is not split."""
+    model = generators.build_generator(ModelConfig(generator=generator, filters=8), 64)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    runner = tflite.TFLiteModel(tflite.convert(inference_generator(model, "paper"), 64, "float32", images))
+    ops = collections.Counter(op["op_name"] for op in runner.interpreter._get_ops_details())
+    assert ops["DELEGATE"] == 1 and "SELECT_V2" not in ops, ops
+
+
 def test_teacher_term_moves_the_student_and_vanishes_at_weight_zero(teacher_run):
     teacher, data = teacher_run
     inputs, targets = _batch()

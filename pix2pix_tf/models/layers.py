@@ -207,8 +207,10 @@ class FixedDropout(layers.Layer):
         else:
             shape = keras.ops.shape(inputs)
             keep = self._keep(shape[1], shape[2], shape[3])
-        kept = inputs / (1.0 - self.rate)
-        return keras.ops.where(keep, kept, keras.ops.zeros_like(inputs))
+        # A multiplication by the scaled mask (not a select): TFLite's XNNPACK runs MUL, in float and
+        # int8, where SELECT_V2 would split the graph and fall back to LiteRT's reference kernels.
+        scale = keras.ops.cast(keep, inputs.dtype) * keras.ops.cast(1.0 / (1.0 - self.rate), inputs.dtype)
+        return inputs * scale
 
     def compute_output_shape(self, input_shape):
         return input_shape
