@@ -63,6 +63,7 @@ def test_benchmark_command_ends_with_a_json_line_of_the_figures():
     assert TRAIN_KEYS <= set(figures["synthetic"])
 
 
+@pytest.mark.slow
 def test_inference_benchmark_maps_each_generator_to_its_cost_and_every_precision():
     config = tiny_config().replace(data=tiny_config().data.__class__(image_size=32))
     results = speed.benchmark_inference(config, runs=2, generators=["unet:8", "unet_mobile:4", "unet_mobile:4:separable"])

@@ -202,6 +202,7 @@ def test_distill_without_a_teacher_is_refused(tmp_path):
     assert done.returncode != 0 and "--teacher is required" in done.stderr
 
 
+@pytest.mark.slow
 def test_serve_translates_with_a_student(teacher_run, tmp_path):
     import threading
     import urllib.request
