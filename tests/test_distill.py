@@ -178,9 +178,10 @@ def test_distill_command_trains_resumes_and_every_tool_takes_the_student(teacher
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from" in resumed.stderr and json.loads((student / "metrics.json").read_text())["step"] == 4
 
-    exported = _cli("export", f"--workdir={student}", f"--output={tmp_path / 'export'}",
+    # Eval mode: 4 steps on noise leave paper mode's per-image statistics too wild for int8's 30 dB bar.
+    exported = _cli("export", f"--workdir={student}", f"--output={tmp_path / 'export'}", "--mode=eval",
                     "--formats=saved_model,tflite_fp32,tflite_fp16,tflite_dynamic_int8,tflite_int8")
-    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert exported.returncode == 0, exported.stdout + exported.stderr[-2000:]
     record = json.loads((tmp_path / "export" / "export.json").read_text())
     assert record["passed"] and set(record["parity"]) == {"float32", "float16", "dynamic_int8", "int8"}
     verified = _cli("verify", f"--model={tmp_path / 'export'}")
