@@ -37,11 +37,7 @@ def resolve_config(workdir: pathlib.Path) -> Config:
         raise ValueError("--teacher is required: the run folder of a trained generator to learn from")
     teacher = pathlib.Path(FLAGS.teacher).expanduser().absolute()
     base = run_folder.load_config(teacher)
-    base = base.replace(
-        model=dataclasses.replace(base.model, **STUDENT_MODEL),
-        distill=dataclasses.replace(base.distill, teacher=str(teacher)),
-    )
-    config = config_flags.apply_flags(base)
+    config = config_flags.apply_flags(base.replace(model=dataclasses.replace(base.model, **STUDENT_MODEL)))
     return config.replace(distill=dataclasses.replace(config.distill, teacher=str(teacher)))
 
 

@@ -87,9 +87,7 @@ def unet_generator(
     """
     check_choice("norm", norm, NORMS)
     check_choice("upsample", upsample, UPSAMPLES)
-    depth = _depth(image_size)
-    widths = [filters * min(2**level, 8) for level in range(depth)]
-    dropout_blocks = range(max(4, depth - 4), depth - 1)
+    depth, widths, dropout_blocks = _levels(image_size, filters)
 
     inputs = keras.Input((None, None, input_channels), name="input_image")
     skips = _encoder(inputs, widths, norm)
@@ -164,14 +162,11 @@ def unet_mobile_generator(
     """
     check_choice("norm", norm, NORMS)
     check_choice("mobile_conv", conv, MOBILE_CONVS)
-    depth = _depth(image_size)
-    widths = [filters * min(2**level, 8) for level in range(depth)]
-    dropout_blocks = range(max(4, depth - 4), depth - 1)
-    initializer = conv_initializer
+    depth, widths, dropout_blocks = _levels(image_size, filters)
 
     inputs = keras.Input((None, None, input_channels), name="input_image")
     x = layers.Conv2D(
-        widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=initializer(), name="down0_conv",
+        widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=conv_initializer(), name="down0_conv",
     )(inputs)
     x = layers.LeakyReLU(negative_slope=0.2, name="down0_lrelu")(x)
     skips = [x]  # activated outputs of each level, finest first: (batch, size / 2**(level+1), same, widths[level])
@@ -182,7 +177,7 @@ def unet_mobile_generator(
             x = _separable(x, widths[level], 2, use_bias, name=f"down{level}")
         else:
             x = layers.Conv2D(widths[level], 4, strides=2, padding="same", use_bias=use_bias,
-                              kernel_initializer=initializer(), name=f"down{level}_conv")(x)
+                              kernel_initializer=conv_initializer(), name=f"down{level}_conv")(x)
         if innermost:
             x = layers.ReLU(name=f"down{level}_relu")(x)
             break
@@ -196,15 +191,15 @@ def unet_mobile_generator(
         width = output_channels if last and conv == "plain" else widths[max(level - 1, 0)]
         use_bias = last or conv_bias(norm)
         if conv == "separable":
-            x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=initializer(), name=f"up{level}_pw")(x)
+            x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
             x = BilinearUpsampling2D(name=f"up{level}_resize")(x)
-            x = layers.DepthwiseConv2D(3, padding="same", use_bias=use_bias, depthwise_initializer=initializer(),
+            x = layers.DepthwiseConv2D(3, padding="same", use_bias=use_bias, depthwise_initializer=conv_initializer(),
                                        name=f"up{level}_dw")(x)
             if last:
-                x = layers.Conv2D(output_channels, 1, kernel_initializer=initializer(), name="up0_out")(x)
+                x = layers.Conv2D(output_channels, 1, kernel_initializer=conv_initializer(), name="up0_out")(x)
         else:
             x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
-                                       kernel_initializer=initializer(), name=f"up{level}_convt")(x)
+                                       kernel_initializer=conv_initializer(), name=f"up{level}_convt")(x)
         if last:
             break
         x = maybe(normalization(norm, f"up{level}_norm"), x)
@@ -215,11 +210,14 @@ def unet_mobile_generator(
     return keras.Model(inputs, outputs, name=name)
 
 
-def _depth(image_size: int) -> int:
-    """U-Net depth: log2(image_size) levels; image_size must be a power of two from 32 to 1024."""
+def _levels(image_size: int, filters: int) -> tuple[int, list[int], range]:
+    """A U-Net's depth (log2(image_size) levels), the width of each level (filters * min(2**level, 8))
+    and the decoder levels that carry dropout (up to three next to the innermost); image_size must
+    be a power of two from 32 to 1024."""
     if image_size < 32 or image_size > 1024 or image_size & (image_size - 1):
         raise ValueError(f"image_size must be a power of two from 32 to 1024, got {image_size}")
-    return int(math.log2(image_size))
+    depth = int(math.log2(image_size))
+    return depth, [filters * min(2**level, 8) for level in range(depth)], range(max(4, depth - 4), depth - 1)
 
 
 def _residual_block(x, width: int, norm: str, dropout: float, name: str):
