@@ -384,3 +384,51 @@ def test_resnet_blocks_carry_the_reference_dropout():
     assert {layer.rate for layer in dropouts} == {0.5}
     without = build_generator(ModelConfig(generator="resnet", resnet_blocks=3, filters=8, dropout=0.0), 64)
     assert not any(isinstance(layer, keras.layers.Dropout) for layer in without.layers)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("shape", [(2, 16, 16, 8), (1, 1, 1, 8), (3, 4, 4, 8)])
+def test_fused_batch_norm_trains_as_keras_batch_norm(policy, shape):
+    """The fused kernel changes the speed, not the math: same outputs, gradients and moving
+    statistics (Keras' biased variance, and a lone pixel normalised to beta) as Keras' layer."""
+    from pix2pix_tf.models.layers import FusedBatchNormalization
+
+    options = dict(momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=1),
+                   beta_initializer=keras.initializers.RandomNormal(0.0, 0.1, seed=3), dtype=policy)
+    keras_bn, fused = keras.layers.BatchNormalization(**options), FusedBatchNormalization(**options)
+    keras_bn.build(shape)
+    fused.build(shape)
+    fused.set_weights(keras_bn.get_weights())
+    x = tf.random.normal(shape, seed=2) * 2.0 + 0.5
+    results = []
+    for layer in (keras_bn, fused):
+        inputs = tf.cast(x, layer.compute_dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs, training=True)
+            loss = tf.reduce_sum(tf.cast(outputs, tf.float32) * x**2)
+        gradients = tape.gradient(loss, [inputs, *layer.trainable_variables])
+        results.append([outputs, *gradients, layer.moving_mean, layer.moving_variance])
+        assert outputs.dtype == layer.compute_dtype
+    tolerance = 1e-5 if policy == "float32" else 1e-2
+    if np.prod(shape[:3]) == 1:  # a lone pixel: exactly beta; Keras' (x - mean) rounding error is amplified by 316
+        np.testing.assert_allclose(np.asarray(tf.cast(results[1][0], tf.float32))[0, 0, 0],
+                                   np.asarray(tf.cast(fused.beta, fused.compute_dtype), np.float32), atol=1e-6)
+        tolerance = 1e-3
+    for expected, actual in zip(*results):
+        expected, actual = (np.asarray(tf.cast(value, tf.float32)) for value in (expected, actual))
+        np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance * max(1.0, np.abs(expected).max()))
+    assert not np.allclose(fused.moving_variance.numpy(), 1.0)  # the statistics were updated
+
+
+def test_batch_norm_layers_train_with_the_fused_kernel():
+    """The models' batch norm is the fused layer, and a training call runs FusedBatchNormV3."""
+    from pix2pix_tf.models.layers import FusedBatchNormalization
+
+    model = small_unet(32)
+    norms = layers_of_type(model, keras.layers.BatchNormalization)
+    assert norms and all(isinstance(layer, FusedBatchNormalization) for layer in norms)
+    graph = tf.function(lambda x: model(x, training=True)).get_concrete_function(
+        tf.TensorSpec((1, 32, 32, 3))).graph
+    op_types = [op.type for op in graph.get_operations()]
+    assert op_types.count("FusedBatchNormV3") == len(norms)
