@@ -11,6 +11,7 @@ loading TensorFlow. The package is laid out as the pipeline a pair of images goe
     evaluation/            metrics, scoring over a split, reports and plots
     deploy/                SavedModel and TFLite files, translating images with any model
     cli/                   the ``pix2pix-tf`` commands, thin absl programs over the above
+    speed.py, hardware.py  benchmark figures; what the machine offers (--mixed_precision=auto)
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ PREPROCESSES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop"
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 RECON_LOSSES = ("l1", "l2")
 UPDATE_ORDERS = ("reference", "simultaneous")
-MIXED_PRECISIONS = ("none", "float16", "bfloat16")
+MIXED_PRECISIONS = ("none", "float16", "bfloat16", "auto")
 NONFINITE_MODES = ("stop", "skip")
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 BEST_METRICS = ("l1", "psnr", "ssim")
@@ -233,7 +233,9 @@ class TrainConfig(_Validated):
     mixed_precision: str = option(
         "none",
         "Compute in float16 (with loss scaling for both optimizers) or bfloat16; variables and losses stay "
-        "float32. For GPUs and TPUs; CPUs without bfloat16 units run it slower.",
+        "float32. auto: bfloat16 on TPUs and on CPUs with native bfloat16 (avx512_bf16, amx_bf16), float16 "
+        "on GPUs of compute capability >= 7.0, none (float32) elsewhere; the choice is printed and saved in "
+        "config.json. CPUs without bfloat16 units run bfloat16 slower than float32.",
         MIXED_PRECISIONS,
     )
     nonfinite: str = option(

@@ -15,7 +15,10 @@ PACKAGE = pathlib.Path(pix2pix_tf.__file__).parent
 
 # What each stage may not import (directly, anywhere in its modules, functions included).
 FORBIDDEN = {
-    "config": {"data", "models", "training", "evaluation", "deploy", "cli", "run_folder", "images", "speed"},
+    "config": {"data", "models", "training", "evaluation", "deploy", "cli", "run_folder", "images", "speed",
+               "hardware"},
+    "hardware": {"config", "data", "models", "training", "evaluation", "deploy", "cli", "run_folder", "images",
+                 "speed"},
     "images": {"data", "models", "training", "evaluation", "deploy", "cli", "run_folder", "speed"},
     "data": {"models", "training", "evaluation", "deploy", "cli", "run_folder", "speed"},
     "models": {"data", "training", "evaluation", "deploy", "cli", "run_folder", "speed"},
@@ -61,7 +64,7 @@ def test_every_module_opens_with_a_line_naming_its_concern(path):
 
 def test_the_stages_are_subpackages_and_nothing_else_sits_at_the_top():
     top = sorted(path.stem for path in PACKAGE.glob("*.py"))
-    assert top == ["__init__", "__main__", "config", "images", "palettes", "progress", "run_folder", "speed"]
+    assert top == ["__init__", "__main__", "config", "hardware", "images", "palettes", "progress", "run_folder", "speed"]
     assert sorted(path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()) == [
         "cli", "data", "deploy", "evaluation", "models", "training"]
 

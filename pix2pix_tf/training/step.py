@@ -5,10 +5,12 @@ and the distribution strategies all call it."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import keras
 import tensorflow as tf
 
+from pix2pix_tf import hardware
 from pix2pix_tf.config import Config
 from pix2pix_tf.models import inference, losses
 from pix2pix_tf.models.discriminators import build_discriminator
@@ -18,19 +20,29 @@ from pix2pix_tf.training import distill
 from pix2pix_tf.training.optimizers import ConstantThenLinearDecay, FusedAdam
 
 
+def with_resolved_precision(config: Config, strategy: tf.distribute.Strategy | None = None) -> Config:
+    """``config`` with ``train.mixed_precision="auto"`` replaced by what this machine should use
+    (``hardware.resolve_mixed_precision``); other choices unchanged."""
+    if config.train.mixed_precision != "auto":
+        return config
+    precision, _ = hardware.resolve_mixed_precision("auto", strategy)
+    return config.replace(train=dataclasses.replace(config.train, mixed_precision=precision))
+
+
 class Pix2Pix:
     """Generator, discriminator, their optimizers and the step counter, built in ``strategy``'s scope.
 
     Args:
-      config: the run's Config.
+      config: the run's Config (``train.mixed_precision="auto"`` is resolved for this machine).
       steps_per_epoch: optimizer steps in one epoch; sets the learning-rate schedule.
       strategy: the tf.distribute strategy (default: the current one, a single device).
     """
 
     def __init__(self, config: Config, steps_per_epoch: int, strategy: tf.distribute.Strategy | None = None):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        config = with_resolved_precision(config, self.strategy)
         self.config = config
         train = config.train
-        self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope(), dtype_policy(train.mixed_precision):
             self.generator = build_generator(config.model, config.data.image_size)
             self.discriminator = build_discriminator(config.model)

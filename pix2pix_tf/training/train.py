@@ -15,7 +15,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import run_folder
+from pix2pix_tf import hardware, run_folder
 from pix2pix_tf.config import Config, read_json, write_text_atomically
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import scoring
@@ -73,6 +73,7 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
         tf.config.experimental.enable_op_determinism()  # with the seeds: runs repeat bit for bit
     strategy = distribute.make_strategy(config.train.strategy)
     chief = distribute.is_chief(strategy)
+    config = _resolve_precision(config, strategy, workdir)
     with lock.run_folder_lock(workdir) if chief else contextlib.nullcontext():
         _check_run_folder(config, workdir, data_dir, chief)
         try:
@@ -81,6 +82,20 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
             if checkpoints.is_disk_full(error):
                 raise checkpoints.disk_full_error(workdir, error) from error
             raise
+
+
+def _resolve_precision(config: Config, strategy: tf.distribute.Strategy, workdir: pathlib.Path) -> Config:
+    """Resolves ``--mixed_precision=auto`` for this machine (a resumed run keeps the precision it
+    started in), says what it chose and why; config.json then records the precision the run computes in."""
+    choice = config.train.mixed_precision
+    config_path = workdir / run_folder.CONFIG
+    if choice == "auto" and config_path.exists() and run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS):
+        precision, reason = Config.load(config_path).train.mixed_precision, f"as {config_path} started"
+    else:
+        precision, reason = hardware.resolve_mixed_precision(choice, strategy)
+    shown = {"none": "float32", "float16": "float16 (loss-scaled)", "bfloat16": "bfloat16"}[precision]
+    print(f"mixed precision: {shown}" + (f" (auto: {reason})" if choice == "auto" else ""), flush=True)
+    return config.replace(train=dataclasses.replace(config.train, mixed_precision=precision))
 
 
 def _check_run_folder(config: Config, workdir: pathlib.Path, data_dir, chief: bool) -> None:
