@@ -4,18 +4,38 @@ The tutorial (tensorflow.org/tutorials/generative/pix2pix) is what most people s
 is the speed to beat. This script rebuilds its networks and train step as the tutorial describes
 them (U-Net with LeakyReLU 0.3 and batch norm on every encoder block but the first, PatchGAN
 without a bias on its first conv, Keras Adam, D(fake) computed once for both losses), then times
-it and ``pix2pix_tf``'s step (in both update orders) alternately on the same fixed batch, so all
-see the same machine load.
+it and ``pix2pix_tf``'s step in each requested variant alternately on the same fixed batch, so
+all see the same machine load. Speed is reported as a ratio to the tutorial's step and as a
+share of the machine's matmul rate in the variant's precision.
 
   python benchmarks/tf_tutorial_step.py --batch_size=1 --steps=10
+  python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
+  python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
+
+Variants: PRECISION[:simultaneous][:xla][:keras_bn], PRECISION one of float32, bfloat16,
+float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous`` the
+tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the step
+compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization instead of
+the fused one (what the fused kernel gives, measured pairwise).
+``--tutorial_code`` also times the unmodified tutorial module (tensorflow/examples
+``tensorflow_examples/models/pix2pix/pix2pix.py``, its ``Pix2pix.train_step`` under tf.function),
+to check that the rebuild runs at its speed.
+
+The last line printed is one JSON object: per variant median_step_s, min_step_s, images_per_s,
+speedup_over_tutorial, gflop_per_s, share_of_matmul (and peak_rss_mib with --memory); the CPU's
+model and flags that matter; the matmul rates in float32 and bfloat16.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,14 +46,24 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from keras import layers  # noqa: E402
 
-from pix2pix_tf import speed  # noqa: E402
+from pix2pix_tf import hardware, speed  # noqa: E402
 from pix2pix_tf.config import get_preset  # noqa: E402
-from pix2pix_tf.training.step import Pix2Pix  # noqa: E402
+from pix2pix_tf.models import layers as model_layers  # noqa: E402
+from pix2pix_tf.training.step import Pix2Pix, with_resolved_precision  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 1, "Images per step.")
 flags.DEFINE_integer("image_size", 256, "Image side in pixels.")
 flags.DEFINE_integer("steps", 10, "Timed steps of each, alternating, after 2 warm-up steps each.")
+flags.DEFINE_list("variants", ["float32", "float32:simultaneous", "bfloat16"],
+                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla] (see the module docstring).")
+flags.DEFINE_string("tutorial_code", "", "Also time the unmodified tutorial module at this path.")
+flags.DEFINE_bool("memory", False, "Also measure each variant's peak RSS, each in a process of its own "
+                                   "(the timing still alternates in one process).")
+flags.DEFINE_string("only", "", "Internal (--memory): run this one variant and print its peak RSS.")
+
+PRECISIONS = {"float32": "none", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto"}
+TUTORIAL, TUTORIAL_CODE = "tf_tutorial", "tf_tutorial_code"
 
 
 def _down(filters: int, batch_norm: bool = True) -> keras.Sequential:
@@ -105,39 +135,115 @@ def tutorial_step_fn(size: int):
     return step
 
 
+def tutorial_code_step_fn(path: str):
+    """The unmodified tutorial module's ``Pix2pix.train_step`` under tf.function (its own networks,
+    256 px, any batch). The module defines absl flags of its own at import (one of them,
+    ``batch_size``, is also ours): ours are read before and removed, so it imports unchanged."""
+    for name in ("batch_size", "buffer_size", "epochs", "path", "enable_function"):
+        if name in FLAGS:
+            delattr(FLAGS, name)
+    spec = importlib.util.spec_from_file_location("tf_tutorial_pix2pix", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.Pix2pix(epochs=1, enable_function=True)
+    step = tf.function(model.train_step)
+    return lambda inputs, targets: step(inputs, targets)[0]
+
+
+def variant_config(variant: str, size: int, batch: int):
+    """The pix2pix-tf Config a variant name stands for (auto resolved for this machine)."""
+    precision, *options = variant.split(":")
+    if precision not in PRECISIONS or not set(options) <= {"simultaneous", "xla", "keras_bn"}:
+        raise ValueError(f"--variants: {variant!r} is not PRECISION[:simultaneous][:xla][:keras_bn] "
+                         f"(PRECISION one of {', '.join(PRECISIONS)})")
+    config = get_preset("paper")
+    train = dataclasses.replace(config.train, batch_size=batch, mixed_precision=PRECISIONS[precision],
+                                update_order="simultaneous" if "simultaneous" in options else "reference",
+                                jit_compile="xla" in options)
+    return with_resolved_precision(config.replace(data=dataclasses.replace(config.data, image_size=size), train=train))
+
+
+def make_steps(names: list[str], size: int, batch: int) -> dict:
+    steps = {}
+    for name in names:
+        if name == TUTORIAL:
+            steps[name] = tutorial_step_fn(size)
+        elif name == TUTORIAL_CODE:
+            steps[name] = tutorial_code_step_fn(FLAGS.tutorial_code)
+        else:
+            fused = model_layers.FusedBatchNormalization
+            if "keras_bn" in name.split(":"):  # the networks as they were before the fused kernel
+                model_layers.FusedBatchNormalization = layers.BatchNormalization
+            try:
+                model = Pix2Pix(variant_config(name, size, batch), steps_per_epoch=1000)
+            finally:
+                model_layers.FusedBatchNormalization = fused
+            steps[name] = lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"]
+    return steps
+
+
+def fixed_batch(size: int, batch: int):
+    return (tf.random.stateless_uniform((batch, size, size, 3), (0, 1), -1, 1),
+            tf.random.stateless_uniform((batch, size, size, 3), (2, 3), -1, 1))
+
+
+def peak_rss_of(name: str) -> float:
+    """Peak RSS (MiB) of a process that builds and runs only ``name``'s step (2 + --steps steps)."""
+    command = [sys.executable, __file__, f"--only={name}", f"--batch_size={FLAGS.batch_size}",
+               f"--image_size={FLAGS.image_size}", f"--steps={FLAGS.steps}", f"--tutorial_code={FLAGS.tutorial_code}"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])["peak_rss_mib"]
+
+
 def main(argv: list[str]) -> None:
     del argv
     size, batch = FLAGS.image_size, FLAGS.batch_size
-    inputs = tf.random.stateless_uniform((batch, size, size, 3), (0, 1), -1, 1)
-    targets = tf.random.stateless_uniform((batch, size, size, 3), (2, 3), -1, 1)
-    paper = get_preset("paper")
-    paper = paper.replace(data=dataclasses.replace(paper.data, image_size=size))
-    reference = Pix2Pix(paper, steps_per_epoch=1000)
-    simultaneous = Pix2Pix(
-        paper.replace(train=dataclasses.replace(paper.train, update_order="simultaneous")), steps_per_epoch=1000)
-    steps = {"tf_tutorial": tutorial_step_fn(size),
-             "pix2pix_tf": lambda x, y: reference.compiled_train_step(x, y)["g_loss"],
-             "pix2pix_tf_simultaneous": lambda x, y: simultaneous.compiled_train_step(x, y)["g_loss"]}
-    timings = {name: [] for name in steps}
+    inputs, targets = fixed_batch(size, batch)
+    if FLAGS.only:
+        step = make_steps([FLAGS.only], size, batch)[FLAGS.only]
+        for _ in range(FLAGS.steps + 2):
+            float(step(inputs, targets))
+        print(json.dumps({"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+        return
+    names = [TUTORIAL] + ([TUTORIAL_CODE] if FLAGS.tutorial_code else []) + list(FLAGS.variants)
+    configs = {name: variant_config(name, size, batch) for name in FLAGS.variants}
+    steps = make_steps(names, size, batch)
+    timings = {name: [] for name in names}
     for round_index in range(FLAGS.steps + 2):
         for name, step in steps.items():
             started = time.perf_counter()
             float(step(inputs, targets))
             if round_index >= 2:
                 timings[name].append(time.perf_counter() - started)
-    matmul = speed.matmul_flops_per_second() / 1e9
-    results = {name: {"median_step_s": round(statistics.median(values), 3), "min_step_s": round(min(values), 3),
-                      "images_per_s": round(batch / statistics.median(values), 3)}
-               for name, values in timings.items()}
-    tutorial = results["tf_tutorial"]["median_step_s"]
+    matmul = {dtype: speed.matmul_flops_per_second(dtype=dtype) for dtype in ("float32", "bfloat16")}
+    tutorial_config = variant_config("float32:simultaneous", size, batch)  # the tutorial's FLOPs: same convolutions
+    results = {}
+    for name, values in timings.items():
+        median = statistics.median(values)
+        config = configs.get(name, tutorial_config)
+        precision = {"none": "float32"}.get(config.train.mixed_precision, config.train.mixed_precision)
+        rate = matmul.get(precision) or speed.matmul_flops_per_second(dtype=precision)
+        flops = speed.step_flops(config) * batch
+        results[name] = {"median_step_s": round(median, 4), "min_step_s": round(min(values), 4),
+                         "images_per_s": round(batch / median, 3), "precision": precision,
+                         "update_order": config.train.update_order, "gflop_per_s": round(flops / median / 1e9, 1),
+                         "share_of_matmul": round(flops / median / rate, 3)}
+    tutorial = results[TUTORIAL]["median_step_s"]
     for name, figures in results.items():
         figures["speedup_over_tutorial"] = round(tutorial / figures["median_step_s"], 3)
-        print(f"{name:>24}: median {figures['median_step_s']:.3f} s (min {figures['min_step_s']:.3f}), "
+        if FLAGS.memory:
+            figures["peak_rss_mib"] = peak_rss_of(name)
+        print(f"{name:>26}: median {figures['median_step_s']:.3f} s (min {figures['min_step_s']:.3f}), "
               f"{figures['images_per_s']:.2f} images/s at {size} px, batch {batch}: "
-              f"{figures['speedup_over_tutorial']:.2f}x the tutorial's speed")
-    print(f"matmul rate now {matmul:.0f} GFLOP/s")
-    print(json.dumps({**results, "matmul_gflop_per_s": round(matmul, 1), "batch_size": batch, "image_size": size,
-                      "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}))
+              f"{figures['speedup_over_tutorial']:.2f}x the tutorial's speed, "
+              f"{100 * figures['share_of_matmul']:.0f} % of the {figures['precision']} matmul rate"
+              + (f", peak RSS {figures['peak_rss_mib']:.0f} MiB" if FLAGS.memory else ""))
+    cpu = hardware.cpu_info()
+    print(f"matmul rate now: float32 {matmul['float32'] / 1e9:.0f} GFLOP/s, bfloat16 {matmul['bfloat16'] / 1e9:.0f} "
+          f"GFLOP/s; CPU {cpu['model']} ({' '.join(cpu['flags'])})")
+    print(json.dumps({**results, "batch_size": batch, "image_size": size, "cpu": cpu,
+                      "matmul_gflop_per_s": {dtype: round(rate / 1e9, 1) for dtype, rate in matmul.items()},
+                      "tensorflow": tf.__version__, "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}))
 
 
 if __name__ == "__main__":

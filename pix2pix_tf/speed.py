@@ -157,14 +157,15 @@ def model_flops(model, image_size: int) -> float:
     return total
 
 
-def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
-    """The machine's float32 matmul rate (FLOP/s): a size x size matmul, best of ``repeats``; the yardstick."""
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
+    """The machine's matmul rate (FLOP/s) in ``dtype`` (float32, bfloat16, float16): a size x size
+    matmul, best of ``repeats``; the yardstick a step's FLOP rate is measured against."""
     import tensorflow as tf
 
-    a = tf.random.stateless_uniform((size, size), seed=(0, 1))
+    a = tf.cast(tf.random.stateless_uniform((size, size), seed=(0, 1)), dtype)
     @tf.function
     def matmul(x):
-        return tf.reduce_sum(tf.matmul(x, x))
+        return tf.reduce_sum(tf.cast(tf.matmul(x, x), tf.float32))
 
     float(matmul(a))
     best = float("inf")
@@ -206,14 +207,16 @@ def _peak_memory_mib() -> dict[str, float]:
 
 def step_flops(config: Config) -> float:
     """FLOPs of one train step per image: G forward + backward (3 G) and, with a GAN term, D on real
-    and fake with backward for D's update (6 D) plus D on fake with input gradients for G's (2 D)."""
+    and fake with backward for D's update (6 D), plus, in the reference update order, D on fake
+    again with input gradients for G's update (2 D; the simultaneous order reuses the first pass)."""
     from pix2pix_tf.models.discriminators import build_discriminator
     from pix2pix_tf.models.generators import build_generator
 
     size = config.data.image_size
     flops = 3 * model_flops(build_generator(config.model, size), size)
     if config.train.gan_weight > 0:
-        flops += 8 * model_flops(build_discriminator(config.model), size)
+        passes = 8 if config.train.update_order == "reference" else 6
+        flops += passes * model_flops(build_discriminator(config.model), size)
     return flops
 
 
@@ -230,17 +233,20 @@ def benchmark_train(
         config's dataset: the step plus any wait for input).
     Returns:
       median_step_s, min_step_s, max_step_s, images_per_s, first_step_s, peak_rss_mib
-      (+ peak_device_mib on a GPU), step_gflop, achieved_gflop_per_s, matmul_gflop_per_s,
-      fraction_of_matmul, and for source="data" the input pipeline's input_images_per_s.
+      (+ peak_device_mib on a GPU), step_gflop, achieved_gflop_per_s, matmul_gflop_per_s (in the
+      step's precision), fraction_of_matmul, mixed_precision (auto resolved), and for
+      source="data" the input pipeline's input_images_per_s.
     """
     import tensorflow as tf
 
-    from pix2pix_tf.training.step import Pix2Pix
+    from pix2pix_tf.training.step import Pix2Pix, with_resolved_precision
 
     check_choice("source", source, ("synthetic", "data"))
+    config = with_resolved_precision(config)
     batch, size = config.train.batch_size, config.data.image_size
     flops = step_flops(config) * batch
-    matmul_rate = matmul_flops_per_second()
+    precision = config.train.mixed_precision
+    matmul_rate = matmul_flops_per_second(dtype="float32" if precision == "none" else precision)
     gc.collect()
     _reset_peak_memory()  # the peak of training alone, not of the FLOP count's extra models
     if source == "data":
@@ -266,7 +272,7 @@ def benchmark_train(
     timings = sorted(timed_step() for _ in range(steps))
     median = timings[len(timings) // 2]
     results = {
-        "source": source, "image_size": size, "batch_size": batch, "steps": steps,
+        "source": source, "image_size": size, "batch_size": batch, "steps": steps, "mixed_precision": precision,
         "median_step_s": round(median, 4), "min_step_s": round(timings[0], 4), "max_step_s": round(timings[-1], 4),
         "images_per_s": round(batch / median, 3), "first_step_s": round(first, 2),
         **_peak_memory_mib(),

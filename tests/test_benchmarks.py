@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -15,7 +16,7 @@ from pix2pix_tf.models import generators
 from pix2pix_tf.models.discriminators import build_discriminator
 
 TRAIN_KEYS = {"median_step_s", "min_step_s", "max_step_s", "images_per_s", "first_step_s", "peak_rss_mib",
-              "step_gflop", "achieved_gflop_per_s", "matmul_gflop_per_s", "fraction_of_matmul"}
+              "step_gflop", "achieved_gflop_per_s", "matmul_gflop_per_s", "fraction_of_matmul", "mixed_precision"}
 
 
 def test_flop_count_of_the_paper_networks_matches_the_design():
@@ -23,8 +24,11 @@ def test_flop_count_of_the_paper_networks_matches_the_design():
     config = ModelConfig()
     assert speed.model_flops(generators.build_generator(config, 256), 256) / 1e9 == pytest.approx(12.10, abs=0.01)
     assert speed.model_flops(build_discriminator(config), 256) / 1e9 == pytest.approx(6.39, abs=0.01)
-    assert speed.step_flops(tiny_config().replace(model=config).replace(
-        data=tiny_config().data.__class__(image_size=256))) / 1e9 == pytest.approx(87.4, abs=0.1)
+    paper = tiny_config().replace(model=config).replace(data=tiny_config().data.__class__(image_size=256))
+    assert speed.step_flops(paper) / 1e9 == pytest.approx(87.4, abs=0.1)
+    # The simultaneous order (and the tutorial) judges the generated batch once: 2 D passes fewer.
+    simultaneous = paper.replace(train=dataclasses.replace(paper.train, update_order="simultaneous"))
+    assert speed.step_flops(simultaneous) / 1e9 == pytest.approx(87.4 - 2 * 6.39, abs=0.1)
 
 
 @pytest.mark.slow
@@ -58,7 +62,7 @@ def test_benchmark_train_times_the_real_step(paired_folder, monkeypatch):
 def test_benchmark_command_ends_with_a_json_line_of_the_figures():
     result = run_cli("benchmark", "--what=train", "--sources=synthetic", "--steps=2", *TINY)
     assert result.returncode == 0, result.stderr
-    assert "train step (synthetic, 32 px, batch 2)" in result.stdout
+    assert "train step (synthetic, 32 px, batch 2, float32)" in result.stdout
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert TRAIN_KEYS <= set(figures["synthetic"])
 
@@ -87,3 +91,58 @@ def test_benchmark_command_times_several_generators_and_ends_with_their_json():
     assert "faster than the first" in result.stdout
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(figures) == {"unet", "unet_mobile:4"} and figures["unet"]["params"] > figures["unet_mobile:4"]["params"]
+
+
+# A stand-in for the tutorial module (tensorflow/examples .../pix2pix/pix2pix.py): absl flags of
+# its own at import, one of them the benchmark's --batch_size, and a Pix2pix class whose
+# train_step returns (gen_loss, disc_loss).
+TUTORIAL_MODULE = '''
+from absl import flags
+import tensorflow as tf
+
+flags.DEFINE_integer("batch_size", 1, "Batch Size")
+flags.DEFINE_integer("epochs", 1, "Number of epochs")
+CALLS = []
+
+
+class Pix2pix(object):
+    def __init__(self, epochs, enable_function):
+        self.scale = tf.Variable(1.0)
+
+    def train_step(self, input_image, target_image):
+        self.scale.assign_add(1.0)
+        loss = tf.reduce_mean(tf.abs(input_image - target_image)) * self.scale
+        return loss, loss
+'''
+
+
+@pytest.mark.slow
+def test_tutorial_benchmark_ends_with_ratios_cpu_flags_and_matmul_rates(tmp_path):
+    """benchmarks/tf_tutorial_step.py: every variant's median, ratio to the tutorial and share of
+    the matmul rate, the tutorial module's own code beside the rebuild, peak RSS per process."""
+    import subprocess
+    import sys
+
+    from test_examples import REPO
+
+    module = tmp_path / "pix2pix.py"
+    module.write_text(TUTORIAL_MODULE)
+    command = [sys.executable, str(REPO / "benchmarks" / "tf_tutorial_step.py"), "--steps=1", "--batch_size=1",
+               "--variants=bfloat16:simultaneous", f"--tutorial_code={module}", "--memory"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in ("tf_tutorial", "tf_tutorial_code", "bfloat16:simultaneous"):
+        assert {"median_step_s", "speedup_over_tutorial", "share_of_matmul", "peak_rss_mib"} <= set(figures[name])
+        assert figures[name]["peak_rss_mib"] > 100
+    assert figures["tf_tutorial"]["speedup_over_tutorial"] == 1.0
+    ours = figures["bfloat16:simultaneous"]
+    assert (ours["precision"], ours["update_order"]) == ("bfloat16", "simultaneous")
+    assert ours["speedup_over_tutorial"] == pytest.approx(
+        figures["tf_tutorial"]["median_step_s"] / ours["median_step_s"], rel=0.01)
+    assert set(figures["matmul_gflop_per_s"]) == {"float32", "bfloat16"}
+    assert isinstance(figures["cpu"]["flags"], list) and figures["cpu"]["model"]
+    assert figures["image_size"] == 256 and figures["batch_size"] == 1
+
+    bad = subprocess.run(command[:4] + ["--variants=float64"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "'float64' is not PRECISION" in bad.stderr

@@ -13,6 +13,7 @@ import json
 
 from absl import app, flags
 
+from pix2pix_tf import hardware
 from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.config import PRESETS, get_preset
 
@@ -64,7 +65,7 @@ def _print_inference(results: dict, image_size: int) -> None:
     """A line per generator and precision; with several generators, each one's speed-up over the first."""
     from pix2pix_tf.speed import PRECISION_KEYS
 
-    print(f"{_cpu_name()}, 2 threads, {image_size} px, one image per call")
+    print(f"{hardware.cpu_info()['model']}, 2 threads, {image_size} px, one image per call")
     first = next(iter(results.values()))
     for name, figures in results.items():
         print(f"{name}: {figures['params']:,} parameters, {figures['gmacs']:.3f} GMAC per image "
@@ -78,21 +79,13 @@ def _print_inference(results: dict, image_size: int) -> None:
                 print(line)
 
 
-def _cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo (where there is one)."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            return next((line.split(":", 1)[1].strip() for line in file if line.startswith("model name")), "CPU")
-    except OSError:
-        return "CPU"
-
-
 def _train_line(source: str, figures: dict) -> str:
-    line = (f"train step ({source}, {figures['image_size']} px, batch {figures['batch_size']}): median "
+    precision = {"none": "float32"}.get(figures["mixed_precision"], figures["mixed_precision"])
+    line = (f"train step ({source}, {figures['image_size']} px, batch {figures['batch_size']}, {precision}): median "
             f"{figures['median_step_s']:.3f} s (min {figures['min_step_s']:.3f}, max {figures['max_step_s']:.3f}), "
             f"{figures['images_per_s']:.2f} images/s, first step {figures['first_step_s']:.1f} s, peak RSS "
             f"{figures['peak_rss_mib']:.0f} MiB, {figures['achieved_gflop_per_s']:.0f} GFLOP/s = "
-            f"{100 * figures['fraction_of_matmul']:.0f}% of this machine's matmul rate "
+            f"{100 * figures['fraction_of_matmul']:.0f}% of this machine's {precision} matmul rate "
             f"({figures['matmul_gflop_per_s']:.0f} GFLOP/s; {figures['step_gflop']:.1f} GFLOP per step)")
     if "peak_device_mib" in figures:
         line += f", peak device memory {figures['peak_device_mib']:.0f} MiB"
