@@ -12,11 +12,12 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
-Variants: PRECISION[:simultaneous][:xla][:keras_bn], PRECISION one of float32, bfloat16,
-float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous`` the
-tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the step
-compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization instead of
-the fused one (what the fused kernel gives, measured pairwise).
+Variants: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N], PRECISION one of float32,
+bfloat16, float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous``
+the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
+step compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization
+instead of the fused one (what the fused kernel gives, measured pairwise), ``:calls=N`` N steps
+per call (``--steps_per_call``; the time per step is reported).
 ``--tutorial_code`` also times the unmodified tutorial module (tensorflow/examples
 ``tensorflow_examples/models/pix2pix/pix2pix.py``, its ``Pix2pix.train_step`` under tf.function),
 to check that the rebuild runs at its speed.
@@ -153,32 +154,43 @@ def tutorial_code_step_fn(path: str):
 def variant_config(variant: str, size: int, batch: int):
     """The pix2pix-tf Config a variant name stands for (auto resolved for this machine)."""
     precision, *options = variant.split(":")
-    if precision not in PRECISIONS or not set(options) <= {"simultaneous", "xla", "keras_bn"}:
-        raise ValueError(f"--variants: {variant!r} is not PRECISION[:simultaneous][:xla][:keras_bn] "
+    calls = [option for option in options if option.startswith("calls=")]
+    if (precision not in PRECISIONS or not set(options) - set(calls) <= {"simultaneous", "xla", "keras_bn"}
+            or len(calls) > 1 or (calls and not calls[0][len("calls="):].isdigit())):
+        raise ValueError(f"--variants: {variant!r} is not PRECISION[:simultaneous][:xla][:keras_bn][:calls=N] "
                          f"(PRECISION one of {', '.join(PRECISIONS)})")
     config = get_preset("paper")
     train = dataclasses.replace(config.train, batch_size=batch, mixed_precision=PRECISIONS[precision],
                                 update_order="simultaneous" if "simultaneous" in options else "reference",
-                                jit_compile="xla" in options)
+                                jit_compile="xla" in options,
+                                steps_per_call=int(calls[0][len("calls="):]) if calls else 1)
     return with_resolved_precision(config.replace(data=dataclasses.replace(config.data, image_size=size), train=train))
 
 
 def make_steps(names: list[str], size: int, batch: int) -> dict:
+    """name -> (function of (inputs, targets) running one call and returning G's loss, train steps per call)."""
     steps = {}
     for name in names:
         if name == TUTORIAL:
-            steps[name] = tutorial_step_fn(size)
+            steps[name] = tutorial_step_fn(size), 1
         elif name == TUTORIAL_CODE:
-            steps[name] = tutorial_code_step_fn(FLAGS.tutorial_code)
+            steps[name] = tutorial_code_step_fn(FLAGS.tutorial_code), 1
         else:
             fused = model_layers.FusedBatchNormalization
             if "keras_bn" in name.split(":"):  # the networks as they were before the fused kernel
                 model_layers.FusedBatchNormalization = layers.BatchNormalization
+            config = variant_config(name, size, batch)
             try:
-                model = Pix2Pix(variant_config(name, size, batch), steps_per_epoch=1000)
+                model = Pix2Pix(config, steps_per_epoch=1000)
             finally:
                 model_layers.FusedBatchNormalization = fused
-            steps[name] = lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"]
+            calls = config.train.steps_per_call
+            if calls == 1:
+                steps[name] = (lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"]), 1
+            else:  # as training runs it: the batches come from a dataset iterator, `calls` steps per call
+                iterator = iter(tf.data.Dataset.from_tensors(fixed_batch(size, batch)).repeat())
+                steps[name] = (lambda x, y, model=model, iterator=iterator, calls=calls:
+                               model.compiled_train_steps(iterator, tf.constant(calls))["g_loss"]), calls
     return steps
 
 
@@ -200,7 +212,7 @@ def main(argv: list[str]) -> None:
     size, batch = FLAGS.image_size, FLAGS.batch_size
     inputs, targets = fixed_batch(size, batch)
     if FLAGS.only:
-        step = make_steps([FLAGS.only], size, batch)[FLAGS.only]
+        step, _ = make_steps([FLAGS.only], size, batch)[FLAGS.only]
         for _ in range(FLAGS.steps + 2):
             float(step(inputs, targets))
         print(json.dumps({"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
@@ -210,11 +222,11 @@ def main(argv: list[str]) -> None:
     steps = make_steps(names, size, batch)
     timings = {name: [] for name in names}
     for round_index in range(FLAGS.steps + 2):
-        for name, step in steps.items():
+        for name, (step, per_call) in steps.items():
             started = time.perf_counter()
             float(step(inputs, targets))
             if round_index >= 2:
-                timings[name].append(time.perf_counter() - started)
+                timings[name].append((time.perf_counter() - started) / per_call)
     matmul = {dtype: speed.matmul_flops_per_second(dtype=dtype) for dtype in ("float32", "bfloat16")}
     tutorial_config = variant_config("float32:simultaneous", size, batch)  # the tutorial's FLOPs: same convolutions
     results = {}
