@@ -1,13 +1,14 @@
-"""Teacher vs distilled student vs the same student from scratch: val scores, cost and one picture grid.
+"""Runs side by side: val scores, cost and one picture grid (teacher vs student vs scratch,
+float32 vs bfloat16, one recipe against another).
 
-    python benchmarks/distill_quality.py \
+    python benchmarks/compare_runs.py \
         --runs=teacher:runs/teacher,distilled:runs/student,scratch:runs/scratch \
         --palette=facades --grid=docs/distill_photo2labels.png
 
 Scores every run folder on its data's val split with ``evaluate`` (each run in its own
 ``eval_mode`` unless ``--mode`` says otherwise; the palette score for label-map outputs), prints
-a Markdown table with each run's GMAC per image at its training size, its scores and their change
-relative to the first run, and ends with one JSON line. ``--grid`` writes the first
+a Markdown table with each run's GMAC per image at its training size, its image size, precision
+and seed, its scores and their change relative to the first run, and ends with one JSON line. ``--grid`` writes the first
 ``--grid_images`` val images through every run, one column per run between input and target.
 """
 
@@ -96,20 +97,23 @@ def main(argv: list[str]) -> None:
             results[name] = {
                 "run": str(folder), "generator": f"{config.model.generator} ({config.model.filters} filters)",
                 "gmacs": round(_gmacs(folder), 3), "mode": FLAGS.mode or config.train.eval_mode,
+                "image_size": config.data.image_size, "seed": config.train.seed,
+                "precision": {"none": "float32"}.get(config.train.mixed_precision, config.train.mixed_precision),
                 "steps": json.loads((folder / run_folder.METRICS).read_text())["step"]
                 if (folder / run_folder.METRICS).exists() else None,
                 **{key: evaluation.summary[key] for key in METRICS if key in evaluation.summary},
             }
     keys = [key for key in METRICS if key in next(iter(results.values()))]
     reference = next(iter(results.values()))
-    print("| run | generator | GMAC | steps | mode | " + " | ".join(keys) + " |")
-    print("|---" * (5 + len(keys)) + "|")
+    print("| run | generator | GMAC | size | precision | seed | steps | mode | " + " | ".join(keys) + " |")
+    print("|---" * (8 + len(keys)) + "|")
     for name, row in results.items():
         cells = []
         for key in keys:
             change = 100 * (row[key] - reference[key]) / abs(reference[key]) if reference[key] else float("nan")
             cells.append(f"{row[key]:.4f}" + ("" if row is reference else f" ({change:+.1f} %)"))
-        print(f"| {name} | {row['generator']} | {row['gmacs']:.2f} | {row['steps']} | {row['mode']} | "
+        print(f"| {name} | {row['generator']} | {row['gmacs']:.2f} | {row['image_size']} | {row['precision']} | "
+              f"{row['seed']} | {row['steps']} | {row['mode']} | "
               + " | ".join(cells) + " |")
     if FLAGS.grid:
         _grid(FLAGS.grid, runs, FLAGS.grid_images)
