@@ -146,3 +146,25 @@ def test_tutorial_benchmark_ends_with_ratios_cpu_flags_and_matmul_rates(tmp_path
 
     bad = subprocess.run(command[:4] + ["--variants=float64"], capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "'float64' is not PRECISION" in bad.stderr
+
+
+@pytest.mark.slow
+def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives():
+    """benchmarks/profile_step.py: the categories add up to the step; convolutions are found in
+    both views, and oneDNN's reorders are counted apart."""
+    import subprocess
+    import sys
+
+    from test_examples import REPO
+
+    command = [sys.executable, str(REPO / "benchmarks" / "profile_step.py"), "--variant=bfloat16",
+               "--image_size=64", "--profiled_steps=2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    ops = figures["tensorflow_ops_ms"]
+    assert sum(ops.values()) == pytest.approx(figures["wall_ms"], rel=0.1)
+    assert min(ops["conv forward"], ops["conv backward: input"], ops["conv backward: filter"]) > 0
+    assert ops["batch norm"] > 0 and ops["optimizer"] > 0 and ops["casts"] > 0  # bf16: casts exist
+    assert {"convolution forward_training", "convolution backward_weights", "reorder (layout / dtype conversion)"} \
+        <= set(figures["onednn_ms"])
