@@ -33,7 +33,6 @@ import dataclasses
 import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -215,7 +214,8 @@ def main(argv: list[str]) -> None:
         step, _ = make_steps([FLAGS.only], size, batch)[FLAGS.only]
         for _ in range(FLAGS.steps + 2):
             float(step(inputs, targets))
-        print(json.dumps({"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, so a child would report its parent's peak.
+        print(json.dumps({"peak_rss_mib": round(speed._peak_rss_kib() / 1024, 1)}))
         return
     names = [TUTORIAL] + ([TUTORIAL_CODE] if FLAGS.tutorial_code else []) + list(FLAGS.variants)
     configs = {name: variant_config(name, size, batch) for name in FLAGS.variants}

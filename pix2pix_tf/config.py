@@ -231,11 +231,12 @@ class TrainConfig(_Validated):
     )
     jit_compile: bool = option(False, "Compile the train step with XLA.")
     mixed_precision: str = option(
-        "none",
-        "Compute in float16 (with loss scaling for both optimizers) or bfloat16; variables and losses stay "
-        "float32. auto: bfloat16 on TPUs and on CPUs with native bfloat16 (avx512_bf16, amx_bf16), float16 "
-        "on GPUs of compute capability >= 7.0, none (float32) elsewhere; the choice is printed and saved in "
-        "config.json. CPUs without bfloat16 units run bfloat16 slower than float32.",
+        "auto",
+        "Compute in float16 (with loss scaling for both optimizers), bfloat16, or none (float32); variables "
+        "and losses stay float32. auto: bfloat16 on TPUs and on CPUs with native bfloat16 (avx512_bf16, "
+        "amx_bf16), float16 on GPUs of compute capability >= 7.0, none elsewhere; the choice is printed and "
+        "saved in config.json, and a resumed run keeps the one it started in. CPUs without bfloat16 units run "
+        "bfloat16 slower than float32.",
         MIXED_PRECISIONS,
     )
     nonfinite: str = option(
