@@ -9,8 +9,8 @@ Two views of the same steps, 256 px, batch 1 by default (``--image_size``, ``--b
 * TensorFlow's ops (a ``tf.profiler`` trace of ``--steps`` steps, summed per step): convolutions
   forward and their two gradients, batch norm, the optimizer, casts, the non-finite check,
   element-wise ops, concatenations, and what no op accounts for (the executor, Python).
-* oneDNN's primitives (a second process with ``ONEDNN_VERBOSE=1``, one step): the convolutions
-  split into forward, backward-data and backward-weights by shape, and the reorders between
+* oneDNN's primitives (a second process with ``ONEDNN_VERBOSE=1``, ``--profiled_steps`` steps):
+  the convolutions split into forward, backward-data and backward-weights by shape, and the reorders between
   TensorFlow's layouts and oneDNN's blocked ones, which TensorFlow's ops hide.
 
 Ops run one at a time (``TF_NUM_INTEROP_THREADS=1``, each op on every core) so that their times
@@ -44,8 +44,8 @@ flags.DEFINE_string("variant", "float32", "tutorial, or a variant of tf_tutorial
                                           "float32:simultaneous, ...).")
 flags.DEFINE_integer("profiled_steps", 5, "Profiled steps, after 3 warm-up steps.")
 flags.DEFINE_integer("top", 15, "Rows of the per-layer and per-primitive tables.")
-flags.DEFINE_bool("onednn", True, "Also break the oneDNN primitives down (a second process, one step).")
-flags.DEFINE_bool("onednn_child", False, "Internal: run one step with ONEDNN_VERBOSE and exit.")
+flags.DEFINE_bool("onednn", True, "Also break the oneDNN primitives down (a second process).")
+flags.DEFINE_bool("onednn_child", False, "Internal: run --profiled_steps steps with ONEDNN_VERBOSE and exit.")
 
 # TensorFlow op type (oneDNN's _Mkl* names folded into TensorFlow's) -> category.
 CATEGORIES = [
@@ -115,17 +115,20 @@ def tensorflow_profile(run_step, steps: int) -> dict:
 
 
 def onednn_profile(variant: str) -> dict:
-    """oneDNN primitive times of one step, from a child process with ONEDNN_VERBOSE=1."""
+    """oneDNN primitive times per step, from a child process with ONEDNN_VERBOSE=1 (--profiled_steps steps)."""
     env = {**os.environ, "ONEDNN_VERBOSE": "1"}
     command = [sys.executable, __file__, f"--variant={variant}", "--onednn_child",
-               f"--image_size={FLAGS.image_size}", f"--batch_size={FLAGS.batch_size}"]
+               f"--image_size={FLAGS.image_size}", f"--batch_size={FLAGS.batch_size}",
+               f"--profiled_steps={FLAGS.profiled_steps}"]
     output = subprocess.run(command,
                             env=env, capture_output=True, text=True, check=True).stdout
     kinds, shapes = collections.Counter(), collections.Counter()
-    measured = False
+    measured, steps, wall = False, FLAGS.profiled_steps, 0.0
     for line in output.splitlines():
-        if line == "PROFILED STEP":
+        if line == "PROFILED STEPS":
             measured = True
+        if line.startswith("STEPS TOOK "):
+            wall = float(line.split()[-1]) / steps
         fields = line.split(",")
         if not measured or not line.startswith("onednn_verbose") or len(fields) < 12 or fields[3] != "exec":
             continue
@@ -135,9 +138,9 @@ def onednn_profile(variant: str) -> dict:
             shape = "reorder " + shape
         else:
             key = f"{kind} {direction}"
-        kinds[key] += milliseconds / 1000
-        shapes[f"{kind} {shape}"] += milliseconds / 1000
-    return {"kinds": kinds, "shapes": shapes}
+        kinds[key] += milliseconds / 1000 / steps
+        shapes[f"{kind} {shape}"] += milliseconds / 1000 / steps
+    return {"kinds": kinds, "shapes": shapes, "wall_s": wall}
 
 
 def main(argv: list[str]) -> None:
@@ -146,8 +149,11 @@ def main(argv: list[str]) -> None:
     for _ in range(3):
         run_step()
     if FLAGS.onednn_child:
-        print("PROFILED STEP", flush=True)
-        run_step()
+        print("PROFILED STEPS", flush=True)
+        start = time.perf_counter()
+        for _ in range(FLAGS.profiled_steps):
+            run_step()
+        print(f"STEPS TOOK {time.perf_counter() - start}", flush=True)
         return
     profile = tensorflow_profile(run_step, FLAGS.profiled_steps)
     wall = profile["wall_s"]
@@ -164,13 +170,15 @@ def main(argv: list[str]) -> None:
     if FLAGS.onednn:
         primitives = onednn_profile(FLAGS.variant)
         total = sum(primitives["kinds"].values())
-        print("\n| oneDNN primitives (one step) | ms | share of oneDNN |\n|---|---|---|")
+        print(f"\n| oneDNN primitives (per step; the verbose step took {primitives['wall_s'] * 1000:.0f} ms) "
+              f"| ms | share of oneDNN |\n|---|---|---|")
         for name, seconds in primitives["kinds"].most_common():
             print(f"| {name} | {seconds * 1000:.1f} | {100 * seconds / total:.1f} % |")
         print("\n| oneDNN by shape (mb_ic_oc_ih_oh...: batch, channels in/out, size in/out) | ms |\n|---|---|")
         for name, seconds in primitives["shapes"].most_common(FLAGS.top):
             print(f"| {name} | {seconds * 1000:.1f} |")
         results["onednn_ms"] = {name: round(seconds * 1000, 1) for name, seconds in primitives["kinds"].items()}
+        results["onednn_step_ms"] = round(primitives["wall_s"] * 1000, 1)
     print(json.dumps(results))
 
 

@@ -168,3 +168,4 @@ def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives(
     assert ops["batch norm"] > 0 and ops["optimizer"] > 0 and ops["casts"] > 0  # bf16: casts exist
     assert {"convolution forward_training", "convolution backward_weights", "reorder (layout / dtype conversion)"} \
         <= set(figures["onednn_ms"])
+    assert 0 < sum(figures["onednn_ms"].values()) < 1.1 * figures["onednn_step_ms"]  # per step, not summed
