@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_config
 from test_cli import TINY, run_cli
 
-from pix2pix_tf import speed
+from pix2pix_tf import hardware, speed
 from pix2pix_tf.config import ModelConfig
 from pix2pix_tf.models import generators
 from pix2pix_tf.models.discriminators import build_discriminator
@@ -62,9 +62,12 @@ def test_benchmark_train_times_the_real_step(paired_folder, monkeypatch):
 def test_benchmark_command_ends_with_a_json_line_of_the_figures():
     result = run_cli("benchmark", "--what=train", "--sources=synthetic", "--steps=2", *TINY)
     assert result.returncode == 0, result.stderr
-    assert "train step (synthetic, 32 px, batch 2, float32)" in result.stdout
+    # The default --mixed_precision=auto: the line names the precision this machine resolves it to.
+    resolved = hardware.resolve_mixed_precision("auto")[0]
+    assert f"train step (synthetic, 32 px, batch 2, {'float32' if resolved == 'none' else resolved})" in result.stdout
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert TRAIN_KEYS <= set(figures["synthetic"])
+    assert figures["synthetic"]["mixed_precision"] == resolved
 
 
 @pytest.mark.slow
