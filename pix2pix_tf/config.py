@@ -120,6 +120,11 @@ class ModelConfig(_Validated):
         3, "PatchGAN depth: 0 = 1x1 PixelGAN, 1 = 16x16, 3 = 70x70 (paper), 5 = 286x286."
     )
     disc_filters: int = option(64, "Discriminator base width (ndf).")
+    disc_scales: int = option(
+        1, "PatchGANs of the same depth on the image and its 2x, 4x, ... average-pooled copies (pix2pixHD's "
+        "multi-scale discriminator: the coarser ones judge larger structures); their GAN losses are summed. "
+        "1: the paper's single PatchGAN."
+    )
     conditional: bool = option(True, "Discriminator sees input and output (cGAN); False: output only.")
     input_channels: int = option(3, "Channels of the generator input (1 = gray, 3 = RGB).")
     output_channels: int = option(3, "Channels of the generator output (1 = gray, 3 = RGB).")
@@ -129,6 +134,7 @@ class ModelConfig(_Validated):
         _require(self.disc_filters >= 1, f"disc_filters must be >= 1, got {self.disc_filters}")
         _require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         _require(self.disc_layers >= 0, f"disc_layers must be >= 0, got {self.disc_layers}")
+        _require(self.disc_scales >= 1, f"disc_scales must be >= 1, got {self.disc_scales}")
         _require(self.resnet_blocks >= 1, f"resnet_blocks must be >= 1, got {self.resnet_blocks}")
         for name in ("input_channels", "output_channels"):
             value = getattr(self, name)
@@ -223,6 +229,19 @@ class TrainConfig(_Validated):
     recon_loss: str = option("l1", "Reconstruction loss against the target.", RECON_LOSSES)
     gan_weight: float = option(1.0, "Weight of the adversarial term in G's loss (0: L1-only ablation).")
     l1_weight: float = option(100.0, "Weight of the reconstruction term (lambda; 0: cGAN-only ablation).")
+    feature_matching_weight: float = option(
+        0.0, "Weight of pix2pixHD's discriminator feature matching in G's loss: the L1 distance between D's "
+        "intermediate features on the real and the generated pair, summed over layers and scales (weighted "
+        "4 / layers and 1 / scales, as pix2pixHD; it uses 10). 0: off (the paper)."
+    )
+    perceptual_weights: str = option(
+        "", "Local weights file of keras.applications.VGG19(include_top=False) (.h5 or .weights.h5), or "
+        "'imagenet' (Keras downloads them): adds pix2pixHD's VGG perceptual loss. Empty: off (the paper)."
+    )
+    perceptual_weight: float = option(
+        10.0, "Weight of the VGG perceptual loss (L1 between VGG19 relu1_1 ... relu5_1 features of the output "
+        "and the target, weighted 1/32 ... 1 as pix2pixHD) when --perceptual_weights is set."
+    )
     update_order: str = option(
         "reference",
         "reference: update D, then G against the updated D (the authors' code); simultaneous: both "
@@ -288,12 +307,22 @@ class TrainConfig(_Validated):
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         for name in ("beta1", "beta2"):
             _require(0 <= getattr(self, name) < 1, f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("gan_weight", "l1_weight"):
+        for name in ("gan_weight", "l1_weight", "feature_matching_weight", "perceptual_weight"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0, got {getattr(self, name)}")
         _require(
-            self.gan_weight > 0 or self.l1_weight > 0,
-            "gan_weight and l1_weight are both 0: the generator would have no loss",
+            self.gan_weight > 0 or self.l1_weight > 0 or self.uses_perceptual,
+            "gan_weight and l1_weight are both 0 (and no perceptual loss): the generator would have no loss",
         )
+        _require(
+            self.feature_matching_weight == 0 or self.gan_weight > 0,
+            "feature_matching_weight needs a discriminator: it matches D's features, and with gan_weight=0 "
+            "D is not trained; set gan_weight > 0 or feature_matching_weight=0",
+        )
+
+    @property
+    def uses_perceptual(self) -> bool:
+        """Whether G's loss has the VGG perceptual term (weights given and a positive weight)."""
+        return bool(self.perceptual_weights) and self.perceptual_weight > 0
 
 
 # The student pix2pix-tf distill trains unless --generator/--filters/--mobile_conv say otherwise:
@@ -408,9 +437,21 @@ def _quick_preset() -> Config:
     )
 
 
+def _hd_preset() -> Config:
+    """pix2pixHD's recipe (Wang et al., CVPR 2018) where it fits our models: LSGAN, instance norm,
+    two PatchGAN scales, discriminator feature matching with weight 10 and no L1 term (pix2pixHD has
+    none); the generator, 256 px, batch 1 and the schedule stay the paper's. Add
+    ``--perceptual_weights=FILE`` for its VGG loss (weight 10)."""
+    return Config(
+        model=ModelConfig(norm="instance", disc_scales=2),
+        train=TrainConfig(gan_loss="lsgan", feature_matching_weight=10.0, l1_weight=0.0),
+    )
+
+
 # Named starting points for a run: ``paper`` is the paper's recipe (256 px, batch 1, 100 + 100
-# epochs) for real datasets; ``quick`` is what ``pix2pix-tf train`` runs when no --data is given.
-PRESETS = {"paper": Config, "quick": _quick_preset}
+# epochs) for real datasets; ``quick`` is what ``pix2pix-tf train`` runs when no --data is given;
+# ``hd`` is pix2pixHD's losses and discriminators on the paper's generator.
+PRESETS = {"paper": Config, "quick": _quick_preset, "hd": _hd_preset}
 
 
 def get_preset(name: str) -> Config:

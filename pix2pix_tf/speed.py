@@ -208,15 +208,31 @@ def _peak_memory_mib() -> dict[str, float]:
 def step_flops(config: Config) -> float:
     """FLOPs of one train step per image: G forward + backward (3 G) and, with a GAN term, D on real
     and fake with backward for D's update (6 D), plus, in the reference update order, D on fake
-    again with input gradients for G's update (2 D; the simultaneous order reuses the first pass)."""
+    again with input gradients for G's update (2 D; the simultaneous order reuses the first pass)
+    and, with feature matching, the updated D on the real pair (1 D). D is every scale of a
+    multi-scale discriminator, each at its own size. The VGG perceptual loss adds VGG19 on the
+    output and the target and the output's input gradient (3 VGG)."""
+    import dataclasses
+
     from pix2pix_tf.models.discriminators import build_discriminator
     from pix2pix_tf.models.generators import build_generator
 
     size = config.data.image_size
+    train = config.train
     flops = 3 * model_flops(build_generator(config.model, size), size)
-    if config.train.gan_weight > 0:
-        passes = 8 if config.train.update_order == "reference" else 6
-        flops += passes * model_flops(build_discriminator(config.model), size)
+    if train.gan_weight > 0:
+        passes = 8 if train.update_order == "reference" else 6
+        passes += 1 if train.feature_matching_weight > 0 and train.update_order == "reference" else 0
+        patchgan = build_discriminator(dataclasses.replace(config.model, disc_scales=1))
+        scale_size = size
+        for _ in range(config.model.disc_scales):
+            flops += passes * model_flops(patchgan, scale_size)
+            scale_size = -(-scale_size // 2)
+    if train.uses_perceptual:
+        import keras
+
+        vgg = keras.applications.VGG19(include_top=False, weights=None, input_shape=(None, None, 3))
+        flops += 3 * model_flops(vgg, size)
     return flops
 
 

@@ -20,7 +20,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: config, checkpoints, samples, TensorBoard logs. "
                     "Default: runs/<dataset name>. An existing run there is resumed.")
 flags.DEFINE_enum("preset", None, list(PRESETS), "Starting config before the flags apply: paper (the "
-                  "paper's recipe) or quick (built-in data at 64 px, 32 filters, batch 4, 12 + 8 epochs). Default: "
+                  "paper's recipe), quick (built-in data at 64 px, 32 filters, batch 4, 12 + 8 epochs) or hd (pix2pixHD's "
+                  "losses: LSGAN, instance norm, 2 discriminator scales, feature matching 10, no L1). Default: "
                   "quick without --data, paper with it. A resumed run starts from its saved config.")
 config_flags.define_config_flags()
 

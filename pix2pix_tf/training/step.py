@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from pix2pix_tf import hardware
 from pix2pix_tf.config import Config
-from pix2pix_tf.models import inference, losses
-from pix2pix_tf.models.discriminators import build_discriminator
+from pix2pix_tf.models import inference, losses, perceptual
+from pix2pix_tf.models.discriminators import build_discriminator, check_scales, scale_outputs
 from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.layers import dtype_policy
 from pix2pix_tf.training import distill
@@ -43,9 +43,13 @@ class Pix2Pix:
         config = with_resolved_precision(config, self.strategy)
         self.config = config
         train = config.train
+        check_scales(config.model, config.data.image_size)
+        self.matches_features = train.feature_matching_weight > 0
         with self.strategy.scope(), dtype_policy(train.mixed_precision):
             self.generator = build_generator(config.model, config.data.image_size)
-            self.discriminator = build_discriminator(config.model)
+            self.discriminator = build_discriminator(config.model, features=self.matches_features)
+            # pix2pixHD's VGG loss network: frozen, not in checkpoints.
+            self.perceptual = perceptual.vgg19_features(train.perceptual_weights) if train.uses_perceptual else None
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.generator_optimizer = self._optimizer(steps_per_epoch)
             self.discriminator_optimizer = self._optimizer(steps_per_epoch)
@@ -102,9 +106,12 @@ class Pix2Pix:
             **extra,
         )
 
-    def _discriminate(self, inputs, images):
+    def _discriminate(self, inputs, images) -> list[tuple[tf.Tensor, list[tf.Tensor]]]:
+        """D on the pair: per scale (one with the paper's PatchGAN), the logits and, when feature
+        matching, the hidden layers' activations."""
         pair = [inputs, images] if self.config.model.conditional else images
-        return self.discriminator(pair, training=True)
+        return scale_outputs(self.discriminator(pair, training=True), self.config.model.disc_scales,
+                             self.matches_features)
 
     def _discriminator_loss(self, real_logits, fake_logits) -> tuple[tf.Tensor, tf.Tensor]:
         """D's loss, and the same divided by the replica count and loss-scaled (what is differentiated)."""
@@ -112,10 +119,20 @@ class Pix2Pix:
         replicas = tf.distribute.get_strategy().num_replicas_in_sync  # summed over replicas: the global mean
         return loss, self.discriminator_optimizer.scale_loss(loss / replicas)
 
-    def _generator_loss(self, fake_logits, targets, outputs, teacher_outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    def _generator_loss(self, fake, real_features, targets, outputs,
+                        teacher_outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """G's loss terms from D's judgement of the generated pair (``fake``: per scale, logits and
+        activations) and the real pair's activations (feature matching's targets)."""
         train = self.config.train
         generator_losses = losses.generator_loss(
-            fake_logits, targets, outputs, train.gan_loss, train.recon_loss, train.gan_weight, train.l1_weight)
+            [logits for logits, _ in fake], targets, outputs, train.gan_loss, train.recon_loss, train.gan_weight,
+            train.l1_weight)
+        if self.matches_features:  # pix2pixHD: D's features of the generated pair match the real pair's
+            generator_losses["fm"] = losses.feature_matching_loss([features for _, features in fake], real_features)
+            generator_losses["total"] += train.feature_matching_weight * generator_losses["fm"]
+        if self.perceptual is not None:  # pix2pixHD: VGG19 features of the output match the target's
+            generator_losses["vgg"] = perceptual.perceptual_loss(self.perceptual, targets, outputs)
+            generator_losses["total"] += train.perceptual_weight * generator_losses["vgg"]
         if teacher_outputs is not None:  # distillation: also match the teacher's output
             generator_losses["teacher"] = losses.reconstruction_loss(teacher_outputs, outputs, "l1")
             generator_losses["total"] += self.config.distill.teacher_weight * generator_losses["teacher"]
@@ -134,8 +151,9 @@ class Pix2Pix:
           inputs: (batch, H, W, input_channels) float32 in [-1, 1].
           targets: (batch, H, W, output_channels) float32 in [-1, 1].
         Returns:
-          Scalars g_loss (total), g_gan, g_recon, g_teacher when distilling (L1 to the teacher's
-          output), and with a GAN term d_loss, d_real, d_fake
+          Scalars g_loss (total), g_gan, g_recon, g_fm with feature matching, g_vgg with the
+          perceptual loss, g_teacher when distilling (L1 to the teacher's output), and with a GAN
+          term d_loss, d_real, d_fake
           (mean D probabilities on real and generated pairs); nonfinite: 1 when a loss or gradient
           was NaN or infinite and the update of that network was skipped, else 0.
         """
@@ -147,25 +165,30 @@ class Pix2Pix:
         teacher_outputs = None
         if self.teacher is not None:  # the frozen teacher on the same jittered input, outside the tape
             teacher_outputs = tf.cast(self.teacher.model(inputs, training=False), tf.float32)
-        metrics, d_applied, fake_logits = {}, tf.constant(True), tf.zeros([1])
+        metrics, d_applied = {}, tf.constant(True)
+        fake, real_features = [(tf.zeros([1]), [])], []
         simultaneous = with_gan and train.update_order == "simultaneous"
         if with_gan:
             with discriminator_tape, (generator_tape if simultaneous else contextlib.nullcontext()):
                 # Fake first, then real, as the reference: D's batch-norm moving statistics see them in this order.
-                fake_logits = self._discriminate(inputs, outputs if simultaneous else tf.stop_gradient(outputs))
-                real_logits = self._discriminate(inputs, targets)
-                d_loss, d_scaled = self._discriminator_loss(real_logits, fake_logits)
+                fake = self._discriminate(inputs, outputs if simultaneous else tf.stop_gradient(outputs))
+                real = self._discriminate(inputs, targets)
+                d_loss, d_scaled = self._discriminator_loss([logits for logits, _ in real],
+                                                            [logits for logits, _ in fake])
             d_gradients = discriminator_tape.gradient(d_scaled, self.discriminator.trainable_variables)
             if not simultaneous:
                 d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
                                                   self.discriminator.trainable_variables)
             metrics = {"d_loss": d_loss,
-                       "d_real": tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
-                       "d_fake": tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32)))}
+                       "d_real": self._mean_probability(real),
+                       "d_fake": self._mean_probability(fake)}
+            real_features = [features for _, features in real]
+            if self.matches_features and not simultaneous:  # the updated D's features of the real pair
+                real_features = [features for _, features in self._discriminate(inputs, targets)]
         with generator_tape:  # resumes recording
             if with_gan and not simultaneous:
-                fake_logits = self._discriminate(inputs, outputs)  # D, already updated, judges the batch again
-            generator_losses, g_scaled = self._generator_loss(fake_logits, targets, outputs, teacher_outputs)
+                fake = self._discriminate(inputs, outputs)  # D, already updated, judges the batch again
+            generator_losses, g_scaled = self._generator_loss(fake, real_features, targets, outputs, teacher_outputs)
         g_gradients = generator_tape.gradient(g_scaled, self.generator.trainable_variables)
         if simultaneous:  # both gradients were taken before either network changed
             d_applied = self._apply_if_finite(self.discriminator_optimizer, d_loss, d_gradients,
@@ -175,10 +198,15 @@ class Pix2Pix:
         self.step.assign_add(1)
         metrics.update(
             g_loss=generator_losses["total"], g_gan=generator_losses["gan"], g_recon=generator_losses["recon"],
-            **({"g_teacher": generator_losses["teacher"]} if "teacher" in generator_losses else {}),
+            **{f"g_{name}": generator_losses[name] for name in ("fm", "vgg", "teacher") if name in generator_losses},
             nonfinite=1.0 - tf.cast(tf.logical_and(d_applied, g_applied), tf.float32),
         )
         return metrics
+
+    @staticmethod
+    def _mean_probability(judged: list[tuple[tf.Tensor, list[tf.Tensor]]]) -> tf.Tensor:
+        """Mean sigmoid of D's logits, over patches and scales."""
+        return tf.reduce_mean([tf.reduce_mean(tf.sigmoid(tf.cast(logits, tf.float32))) for logits, _ in judged])
 
     @staticmethod
     def _apply_if_finite(optimizer, loss: tf.Tensor, gradients: list, variables: list) -> tf.Tensor:
