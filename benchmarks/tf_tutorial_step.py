@@ -12,12 +12,14 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
-Variants: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N], PRECISION one of float32,
+Variants: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd], PRECISION one of float32,
 bfloat16, float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous``
 the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
 step compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization
 instead of the fused one (what the fused kernel gives, measured pairwise), ``:calls=N`` N steps
-per call (``--steps_per_call``; the time per step is reported).
+per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
+scales (``--disc_scales``), ``:fm`` feature matching (``--feature_matching_weight=10``), ``:hd``
+``--preset=hd`` (pix2pixHD's recipe: 2 scales, feature matching, LSGAN, instance norm).
 ``--tutorial_code`` also times the unmodified tutorial module (tensorflow/examples
 ``tensorflow_examples/models/pix2pix/pix2pix.py``, its ``Pix2pix.train_step`` under tf.function),
 to check that the rebuild runs at its speed.
@@ -56,7 +58,8 @@ flags.DEFINE_integer("batch_size", 1, "Images per step.")
 flags.DEFINE_integer("image_size", 256, "Image side in pixels.")
 flags.DEFINE_integer("steps", 10, "Timed steps of each, alternating, after 2 warm-up steps each.")
 flags.DEFINE_list("variants", ["float32", "float32:simultaneous", "bfloat16"],
-                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla] (see the module docstring).")
+                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd] "
+                  "(see the module docstring).")
 flags.DEFINE_string("tutorial_code", "", "Also time the unmodified tutorial module at this path.")
 flags.DEFINE_bool("memory", False, "Also measure each variant's peak RSS, each in a process of its own "
                                    "(the timing still alternates in one process).")
@@ -150,20 +153,27 @@ def tutorial_code_step_fn(path: str):
     return lambda inputs, targets: step(inputs, targets)[0]
 
 
+VARIANT_GRAMMAR = "PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd]"
+
+
 def variant_config(variant: str, size: int, batch: int):
     """The pix2pix-tf Config a variant name stands for (auto resolved for this machine)."""
     precision, *options = variant.split(":")
-    calls = [option for option in options if option.startswith("calls=")]
-    if (precision not in PRECISIONS or not set(options) - set(calls) <= {"simultaneous", "xla", "keras_bn"}
-            or len(calls) > 1 or (calls and not calls[0][len("calls="):].isdigit())):
-        raise ValueError(f"--variants: {variant!r} is not PRECISION[:simultaneous][:xla][:keras_bn][:calls=N] "
-                         f"(PRECISION one of {', '.join(PRECISIONS)})")
-    config = get_preset("paper")
+    numbers = {option.split("=")[0]: option.split("=")[1] for option in options if "=" in option}
+    switches = {option for option in options if "=" not in option}
+    if (precision not in PRECISIONS or not switches <= {"simultaneous", "xla", "keras_bn", "fm", "hd"}
+            or not set(numbers) <= {"calls", "scales"} or not all(value.isdigit() for value in numbers.values())
+            or len(numbers) != len([option for option in options if "=" in option])):
+        raise ValueError(f"--variants: {variant!r} is not {VARIANT_GRAMMAR} (PRECISION one of {', '.join(PRECISIONS)})")
+    config = get_preset("hd" if "hd" in switches else "paper")
     train = dataclasses.replace(config.train, batch_size=batch, mixed_precision=PRECISIONS[precision],
-                                update_order="simultaneous" if "simultaneous" in options else "reference",
-                                jit_compile="xla" in options,
-                                steps_per_call=int(calls[0][len("calls="):]) if calls else 1)
-    return with_resolved_precision(config.replace(data=dataclasses.replace(config.data, image_size=size), train=train))
+                                update_order="simultaneous" if "simultaneous" in switches else "reference",
+                                jit_compile="xla" in switches, steps_per_call=int(numbers.get("calls", 1)))
+    if "fm" in switches:
+        train = dataclasses.replace(train, feature_matching_weight=10.0)
+    model = dataclasses.replace(config.model, disc_scales=int(numbers.get("scales", config.model.disc_scales)))
+    return with_resolved_precision(config.replace(data=dataclasses.replace(config.data, image_size=size),
+                                                  train=train, model=model))
 
 
 def make_steps(names: list[str], size: int, batch: int) -> dict:

@@ -172,3 +172,34 @@ def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives(
     assert {"convolution forward_training", "convolution backward_weights", "reorder (layout / dtype conversion)"} \
         <= set(figures["onednn_ms"])
     assert 0 < sum(figures["onednn_ms"].values()) < 1.1 * figures["onednn_step_ms"]  # per step, not summed
+
+
+def test_tutorial_benchmark_variants_name_pix2pixhds_options():
+    """tf_tutorial_step.py's variant names map onto configs: scales, feature matching, the hd preset
+    (checked in a process of its own: the module defines absl flags)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_examples import REPO
+
+    script = textwrap.dedent("""
+        import json, sys
+        sys.path.insert(0, "benchmarks")
+        import tf_tutorial_step
+        config = tf_tutorial_step.variant_config("float32:scales=3:fm", 128, 2)
+        hd = tf_tutorial_step.variant_config("float32:hd", 256, 1)
+        errors = []
+        for bad in ("float32:scales=x", "float32:scales=2:scales=3", "float32:fast"):
+            try:
+                tf_tutorial_step.variant_config(bad, 64, 1)
+            except ValueError as error:
+                errors.append(str(error))
+        print(json.dumps([config.model.disc_scales, config.train.feature_matching_weight,
+                          config.train.mixed_precision, hd.model.disc_scales, hd.model.norm, hd.train.gan_loss, errors]))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    *figures, errors = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures == [3, 10.0, "none", 2, "instance", "lsgan"]
+    assert len(errors) == 3 and all("is not PRECISION" in error for error in errors)

@@ -288,3 +288,46 @@ def test_vgg_weights_file_errors_name_the_file(tmp_path):
     keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save_weights(other)
     with pytest.raises(ValueError, match="other.weights.h5 is not a weights file of VGG19"):
         perceptual.vgg19_features(str(other))
+
+
+@pytest.mark.slow
+def test_hd_preset_trains_from_the_command_line_resumes_and_its_generator_exports(paired_folder, tmp_path):
+    from test_cli import run_cli
+
+    workdir, tiny = tmp_path / "run", ["--image_size=64", "--filters=8", "--disc_filters=8", "--num_samples=2",
+                                       "--val_every=0", f"--data={paired_folder}", f"--workdir={tmp_path / 'run'}"]
+    result = run_cli("train", "--preset=hd", "--steps=2", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = Config.load(workdir / "config.json")
+    assert (saved.model.disc_scales, saved.model.norm, saved.train.feature_matching_weight) == (2, "instance", 10.0)
+    assert "g_fm" in result.stdout + result.stderr  # the progress lines show the feature-matching term
+    # The discriminators are part of the run: resuming with another number of scales is refused.
+    refused = run_cli("train", "--steps=3", "--disc_scales=1", *tiny)
+    assert refused.returncode != 0 and "model.disc_scales: 2 in the checkpoint, 1 now" in refused.stderr
+    assert run_cli("train", "--steps=3", *tiny).returncode == 0
+    exported = run_cli("export", f"--workdir={workdir}", f"--out={tmp_path / 'export'}", "--formats=saved_model")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("generator, size, scales", [("unet", 512, 3), ("resnet", 64, 2)])
+def test_multiscale_discriminators_train_and_export_with_the_unet_at_512_px_and_the_resnet(
+        generator, size, scales, paired_folder, tmp_path):
+    from pix2pix_tf.deploy import saved_model
+    from pix2pix_tf.training.train import train_and_evaluate
+
+    config = tiny_config(paired_folder, steps=1, val_every=0, batch_size=1, num_samples=1,
+                         feature_matching_weight=10.0)
+    config = config.replace(
+        model=dataclasses.replace(config.model, generator=generator, filters=4, disc_filters=4, disc_scales=scales,
+                                  resnet_blocks=2),
+        data=dataclasses.replace(config.data, image_size=size))
+    train_and_evaluate(config, tmp_path / "run")
+    from pix2pix_tf import run_folder
+
+    generator_model, loaded_config = run_folder.load_generator(tmp_path / "run")
+    assert loaded_config.model.disc_scales == scales
+    loaded = saved_model.load_saved_model(
+        saved_model.export_saved_model(generator_model, loaded_config, tmp_path / "saved", "eval"))
+    image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    assert loaded.serve(image).shape == (1, size, size, 3)

@@ -21,7 +21,7 @@ from pix2pix_tf.models.inference import inference_generator
 # Settings the teacher and the student must share: they see the same inputs and produce the same kind of image.
 SHARED_FIELDS = {"model": ("input_channels", "output_channels"), "data": ("direction", "task")}
 # ... and, to start from the teacher's discriminator, the discriminator's architecture.
-DISCRIMINATOR_FIELDS = ("disc_layers", "disc_filters", "norm", "conditional")
+DISCRIMINATOR_FIELDS = ("disc_layers", "disc_filters", "disc_scales", "norm", "conditional")
 
 
 @dataclasses.dataclass
