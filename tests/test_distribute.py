@@ -72,8 +72,14 @@ def _python(code: str, env: dict | None = None, timeout: int = 300) -> subproces
 
 
 @pytest.mark.slow
-def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_global_batch():
-    """Sync batch norm over 2 replicas of 1 image = batch norm over the batch of 2 on one device."""
+@pytest.mark.parametrize("discriminator", ["paper", "two_scales_feature_matching"])
+def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_global_batch(discriminator):
+    """Sync batch norm over 2 replicas of 1 image = batch norm over the batch of 2 on one device;
+    also with pix2pixHD's two discriminator scales and feature matching."""
+    extra = {"paper": "", "two_scales_feature_matching": """
+        config = config.replace(model=dataclasses.replace(config.model, disc_scales=2, disc_layers=1),
+                                train=dataclasses.replace(config.train, feature_matching_weight=10.0))
+    """}[discriminator]
     process = _python("""
         import dataclasses, json
         import numpy as np, tensorflow as tf
@@ -83,6 +89,7 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
         from pix2pix_tf.training.step import Pix2Pix
         config = tiny_config()
         config = config.replace(model=dataclasses.replace(config.model, dropout=0.0, norm="sync_batch"))
+        EXTRA
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         single = Pix2Pix(config, 10)
         mirrored = Pix2Pix(config, 10, strategy)
@@ -97,12 +104,15 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
             single.generator.weights + single.discriminator.weights,
             mirrored.generator.weights + mirrored.discriminator.weights))
         print(json.dumps({"replicas": strategy.num_replicas_in_sync, "difference": difference,
+                          "scales": config.model.disc_scales, "metrics": sorted(actual),
                           "g_loss": [float(expected["g_loss"]), float(actual["g_loss"])]}))
-    """)
+    """.replace("        EXTRA\n", textwrap.indent(textwrap.dedent(extra).strip() + "\n", " " * 8)))
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     result = json.loads(stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
+    assert result["scales"] == (2 if discriminator != "paper" else 1)
+    assert ("g_fm" in result["metrics"]) == (discriminator != "paper")
     assert result["g_loss"][0] == pytest.approx(result["g_loss"][1], rel=1e-4)
     assert result["difference"] < 1e-4
 
