@@ -23,6 +23,8 @@ setup(
         "matplotlib>=3.8",
         "absl-py>=2.1",
         "ai-edge-litert>=2.0",
+        "av>=14",  # PyAV: video decoding and encoding, FFmpeg bundled in its wheels (translate on video files)
+        "pillow>=10",  # 256-colour palettes of animated GIF output (matplotlib installs it too)
     ],
     # selenium drives Debian's chromium and chromedriver in the page's tests; it downloads no browser.
     extras_require={"test": ["pytest>=8", "selenium>=4.20"]},

@@ -17,9 +17,12 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """Redraws one line on a terminal; prints a line per update otherwise (logs, CI)."""
 
-    def __init__(self, total_steps: int, start_step: int, batch_size: int, stream: TextIO | None = None):
+    def __init__(self, total_steps: int, start_step: int, batch_size: int, stream: TextIO | None = None,
+                 label: str = "step", unit: str = "img/s"):
+        """``label`` names what is counted ("step", "frame"), ``unit`` its rate times ``batch_size``."""
         self.total_steps = total_steps
         self.batch_size = batch_size
+        self.label, self.unit = label, unit
         self.stream = stream or sys.stdout
         self.interactive = self.stream.isatty()
         self._last_time = time.perf_counter()
@@ -29,13 +32,15 @@ class Progress:
         now = time.perf_counter()
         steps_per_second = (step - self._last_step) / max(now - self._last_time, 1e-9)
         self._last_time, self._last_step = now, step
-        fraction = step / self.total_steps
+        fraction = min(step / self.total_steps, 1.0) if self.total_steps else 0.0
         bar = "=" * int(20 * fraction)
-        remaining = (self.total_steps - step) / steps_per_second if steps_per_second else 0.0
+        remaining = max(self.total_steps - step, 0) / steps_per_second if steps_per_second else 0.0
         losses = " ".join(f"{name} {value:.3f}" for name, value in values.items())
         line = (
-            f"step {step}/{self.total_steps} [{bar:<20}] {100 * fraction:3.0f}% | {losses} | "
-            f"{steps_per_second * self.batch_size:.1f} img/s | ETA {format_duration(remaining)}"
+            f"{self.label} {step}/{self.total_steps or '?'} [{bar:<20}] {100 * fraction:3.0f}% | "
+            + (f"{losses} | " if losses else "")
+            + f"{steps_per_second * self.batch_size:.1f} {self.unit} | ETA "
+            + (format_duration(remaining) if self.total_steps else "?")
         )
         if self.interactive:
             self.stream.write("\r\033[K" + line)

@@ -1,15 +1,18 @@
-"""pix2pix-tf translate: images or a folder of images -> translated PNGs of the same sizes.
+"""pix2pix-tf translate: images, videos or a folder of them -> translated PNGs and videos of the same sizes.
 
   pix2pix-tf translate --model=runs/facades --input=photo.jpg --output=out
   pix2pix-tf translate --model=saved_models/facades --input=photos/ --output=out
   pix2pix-tf translate --model=saved_models/facades/model_float16.tflite --input=photos/ --output=out
+  pix2pix-tf translate --model=runs/facades --input=clip.mp4 --output=out.mp4     # video: same rate, size, audio
+  pix2pix-tf translate --model=runs/facades --input=clips/ --output=out            # every image and video in clips/
 """
 
 from __future__ import annotations
 
+import pathlib
 import time
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.config import INFERENCE_MODES
@@ -22,7 +25,9 @@ flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of a run 
                   "eval_mode, the mode it was scored in); an export keeps the mode it was exported in.")
 flags.DEFINE_integer("tile_size", None, "Translate images larger than this in overlapping tiles of this "
                      "side, blended without seams (bounds memory). A .tflite always tiles at its input size.")
-flags.DEFINE_bool("skip_bad_images", False, "Leave out unreadable images (with a warning) instead of stopping.")
+flags.DEFINE_bool("skip_bad_images", False, "Leave out unreadable images and videos (with a warning) instead "
+                  "of stopping.")
+flags.DEFINE_integer("batch_size", 8, "Video frames per model call (memory holds one batch, whatever the length).")
 
 
 def main(argv: list[str]) -> None:
@@ -32,21 +37,89 @@ def main(argv: list[str]) -> None:
         if not FLAGS[name].value:
             errors.fail("translate", f"--{name} is required")
     with errors.reported_errors("translate"):
-        from pix2pix_tf.deploy.translator import Translator, list_images
+        from pix2pix_tf.deploy.translator import Translator
 
+        images, videos = _inputs(FLAGS.input)
         translator = Translator.load(FLAGS.model, FLAGS.mode, FLAGS.tile_size)
-        inputs = list_images(FLAGS.input)
-        print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(inputs)} image(s)")
+        print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(images)} image(s)"
+              + (f", {len(videos)} video(s)" if videos else ""))
         start = time.perf_counter()
+        written, written_videos, skipped = [], [], []
+        if images:
+            def show_progress(index: int, output) -> None:
+                print(f"[{index + 1}/{len(images)}] {output}", flush=True)
 
-        def show_progress(index: int, written) -> None:
-            print(f"[{index + 1}/{len(inputs)}] {written}", flush=True)
-
-        written = translator.translate_files(inputs, FLAGS.output, FLAGS.skip_bad_images, show_progress)
+            if _is_video_output(FLAGS.output):
+                raise ValueError(f"--output={FLAGS.output} is a video file name; images need an output folder")
+            done = translator.translate_files(images, FLAGS.output, FLAGS.skip_bad_images, show_progress)
+            written += done
+            skipped += [None] * (len(images) - len(done))
+        for source in videos:
+            try:
+                written_videos.append(_translate_video(translator, source,
+                                                       _video_output(source, FLAGS.output, len(videos))))
+            except ValueError as error:
+                if not FLAGS.skip_bad_images:
+                    raise
+                logging.warning("skipping %s", error)
+                skipped.append(source)
     seconds = time.perf_counter() - start
-    skipped = len(inputs) - len(written)
-    print(f"translated {len(written)} image(s) into {FLAGS.output} in {seconds:.1f} s"
-          + (f"; skipped {skipped} unreadable" if skipped else ""))
+    print(f"translated {len(written)} image(s)" + (f" and {len(written_videos)} video(s)" if videos else "")
+          + f" into {FLAGS.output} in {seconds:.1f} s"
+          + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+
+
+def _is_video_output(output: str) -> bool:
+    from pix2pix_tf.deploy import video
+
+    return video.is_video_name(output)
+
+
+def _inputs(path_name: str) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """(images, videos) named by --input: a file, or the image and video files in a folder (an
+    animated GIF is a video, a still one an image)."""
+    from pix2pix_tf.data import layout
+    from pix2pix_tf.deploy import video
+
+    path = pathlib.Path(path_name).expanduser()
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(file for file in path.iterdir() if not file.is_dir())
+    else:
+        raise ValueError(f"--input={path_name} does not exist")
+    videos = [file for file in files if video.is_video_name(file) and (file.suffix.lower() != ".gif"
+                                                                         or video.is_animated_gif(file))]
+    images = [file for file in files if layout.is_image_name(file) and file not in videos]
+    if not images and not videos:
+        what = "is neither an image nor a video" if path.is_file() else "holds no image files or videos"
+        raise ValueError(f"--input={path_name} {what} ({', '.join(layout.IMAGE_EXTENSIONS)}; "
+                         f"{', '.join(video.VIDEO_EXTENSIONS)})")
+    return images, videos
+
+
+def _video_output(source: pathlib.Path, output: str, count: int) -> pathlib.Path:
+    """--output itself for one video given a video file name; else <output>/<input name>."""
+    output_path = pathlib.Path(output).expanduser()
+    if count == 1 and _is_video_output(output) and not output_path.is_dir():
+        return output_path
+    return output_path / source.name
+
+
+def _translate_video(translator, source: pathlib.Path, destination: pathlib.Path) -> pathlib.Path:
+    from pix2pix_tf.deploy import video
+    from pix2pix_tf.progress import Progress
+
+    info = video.probe(source)
+    print(f"{source}: {info.width}x{info.height}, {float(info.rate):.3g} frames/s, "
+          f"{info.frames or 'unknown number of'} frames, audio: {info.audio or 'none'}", flush=True)
+    progress = Progress(info.frames, 0, 1, label="frame", unit="frames/s")
+    result = video.translate_video(translator.translate_batch, source, destination, FLAGS.batch_size,
+                                   on_progress=lambda done, total: progress.update(done, {}))
+    progress.close()
+    print(f"{destination}: {result['frames']} frames in {result['seconds']:.1f} s "
+          f"({result['frames'] / max(result['seconds'], 1e-9):.1f} frames/s), audio {result['audio']}", flush=True)
+    return destination
 
 
 def run(argv: list[str]) -> None:

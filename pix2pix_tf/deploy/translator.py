@@ -223,6 +223,24 @@ class Translator:
                               height, width, emit)
         return output
 
+    def translate_batch(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (n, H, W, C) images of one size (video frames), C = 1 or 3 -> uint8 (n, H, W, output_channels).
+
+        One model call for the batch where images go whole (a run or SavedModel below
+        ``tile_size``); each image is still translated alone, as by ``translate``: the inference
+        modes make an output depend on its image only. Beyond ``tile_size``, image by image.
+        """
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:
+            raise ValueError(f"expected uint8 images (n, H, W, 1 or 3), got {images.dtype} {images.shape}")
+        height, width = images.shape[1:3]
+        if self._tiles(height, width):
+            return np.stack([self.translate(image) for image in images])
+        floats = image_ops.to_float(image_ops.to_channels(tf.cast(images, tf.float32), self.input_channels))
+        if self._multiple > 1:
+            floats = image_ops.pad_to_multiple(floats, self._multiple)
+        return image_ops.to_uint8(self._forward(floats)[:, :height, :width]).numpy()
+
     def translate_float(self, images: tf.Tensor | np.ndarray) -> np.ndarray:
         """float32 (batch, H, W, input_channels) in [-1, 1], any H and W -> (batch, H, W, output_channels).
 
