@@ -39,8 +39,8 @@ def main(argv: list[str]) -> None:
     with errors.reported_errors("translate"):
         from pix2pix_tf.deploy.translator import Translator
 
-        images, videos = _inputs(FLAGS.input)
         translator = Translator.load(FLAGS.model, FLAGS.mode, FLAGS.tile_size)
+        images, videos = _inputs(FLAGS.input)
         print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(images)} image(s)"
               + (f", {len(videos)} video(s)" if videos else ""))
         start = time.perf_counter()
