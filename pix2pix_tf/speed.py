@@ -214,7 +214,7 @@ def step_flops(config: Config) -> float:
     output and the target and the output's input gradient (3 VGG)."""
     import dataclasses
 
-    from pix2pix_tf.models.discriminators import build_discriminator
+    from pix2pix_tf.models.discriminators import build_discriminator, scale_sizes
     from pix2pix_tf.models.generators import build_generator
 
     size = config.data.image_size
@@ -224,10 +224,8 @@ def step_flops(config: Config) -> float:
         passes = 8 if train.update_order == "reference" else 6
         passes += 1 if train.feature_matching_weight > 0 and train.update_order == "reference" else 0
         patchgan = build_discriminator(dataclasses.replace(config.model, disc_scales=1))
-        scale_size = size
-        for _ in range(config.model.disc_scales):
+        for scale_size in scale_sizes(size, config.model.disc_scales):
             flops += passes * model_flops(patchgan, scale_size)
-            scale_size = -(-scale_size // 2)
     if train.uses_perceptual:
         import keras
 

@@ -44,7 +44,7 @@ def main(argv: list[str]) -> None:
         print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(images)} image(s)"
               + (f", {len(videos)} video(s)" if videos else ""))
         start = time.perf_counter()
-        written, written_videos, skipped = [], [], []
+        written, written_videos, skipped = [], [], 0
         if images:
             def show_progress(index: int, output) -> None:
                 print(f"[{index + 1}/{len(images)}] {output}", flush=True)
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> None:
                 raise ValueError(f"--output={FLAGS.output} is a video file name; images need an output folder")
             done = translator.translate_files(images, FLAGS.output, FLAGS.skip_bad_images, show_progress)
             written += done
-            skipped += [None] * (len(images) - len(done))
+            skipped += len(images) - len(done)
         for source in videos:
             try:
                 written_videos.append(_translate_video(translator, source,
@@ -62,11 +62,11 @@ def main(argv: list[str]) -> None:
                 if not FLAGS.skip_bad_images:
                     raise
                 logging.warning("skipping %s", error)
-                skipped.append(source)
+                skipped += 1
     seconds = time.perf_counter() - start
     print(f"translated {len(written)} image(s)" + (f" and {len(written_videos)} video(s)" if videos else "")
           + f" into {FLAGS.output} in {seconds:.1f} s"
-          + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+          + (f"; skipped {skipped} unreadable" if skipped else ""))
 
 
 def _is_video_output(output: str) -> bool:

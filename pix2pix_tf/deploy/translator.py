@@ -163,12 +163,16 @@ class Translator:
         raise ValueError(f"{path} holds no model: expected {EXPECTED_MODELS}")
 
     def _translate_whole(self, images: tf.Tensor) -> np.ndarray:
-        """float32 (1, h, w, C_in) in [-1, 1] -> (h, w, C_out) in [-1, 1], padded and cropped back."""
+        """float32 (n, h, w, C_in) in [-1, 1] -> (n, h, w, C_out) in [-1, 1], padded and cropped back."""
         height, width = images.shape[1:3]
         if self._multiple > 1:
             images = image_ops.pad_to_multiple(images, self._multiple)
         outputs = self._forward(images)
-        return outputs[0, :height, :width]
+        return outputs[:, :height, :width]
+
+    def _model_input(self, pixels: np.ndarray) -> tf.Tensor:
+        """uint8 (..., H, W, 1 or 3) -> float32 in [-1, 1] with the model's input channels."""
+        return image_ops.to_float(image_ops.to_channels(tf.cast(pixels, tf.float32), self.input_channels))
 
     def _translate_tiled(self, read_tile: Callable[[int, int, int, int], tf.Tensor], height: int, width: int,
                          emit: Callable[[int, np.ndarray], None]) -> None:
@@ -190,7 +194,7 @@ class Translator:
                 total[: len(carried_total)], weights[: len(carried_weight)] = carried_total, carried_weight
             for left in columns:
                 right = min(left + self.tile_size, width)
-                output = self._translate_whole(read_tile(top, bottom, left, right))
+                output = self._translate_whole(read_tile(top, bottom, left, right))[0]
                 weight = np.outer(_ramp(bottom - top, overlap), _ramp(right - left, overlap))[..., np.newaxis]
                 total[:, left:right] += weight * output
                 weights[:, left:right] += weight
@@ -210,10 +214,10 @@ class Translator:
         height, width = pixels.shape[:2]
 
         def model_input(part: np.ndarray) -> tf.Tensor:
-            return image_ops.to_float(image_ops.to_channels(tf.cast(part, tf.float32), self.input_channels))[tf.newaxis]
+            return self._model_input(part)[tf.newaxis]
 
         if not self._tiles(height, width):
-            return image_ops.to_uint8(self._translate_whole(model_input(pixels))).numpy()
+            return image_ops.to_uint8(self._translate_whole(model_input(pixels))[0]).numpy()
         output = np.empty((height, width, self.output_channels), np.uint8)
 
         def emit(top: int, rows: np.ndarray) -> None:
@@ -236,10 +240,7 @@ class Translator:
         height, width = images.shape[1:3]
         if self._tiles(height, width):
             return np.stack([self.translate(image) for image in images])
-        floats = image_ops.to_float(image_ops.to_channels(tf.cast(images, tf.float32), self.input_channels))
-        if self._multiple > 1:
-            floats = image_ops.pad_to_multiple(floats, self._multiple)
-        return image_ops.to_uint8(self._forward(floats)[:, :height, :width]).numpy()
+        return image_ops.to_uint8(self._translate_whole(self._model_input(images))).numpy()
 
     def translate_float(self, images: tf.Tensor | np.ndarray) -> np.ndarray:
         """float32 (batch, H, W, input_channels) in [-1, 1], any H and W -> (batch, H, W, output_channels).
@@ -250,7 +251,7 @@ class Translator:
         for image in tf.convert_to_tensor(images, tf.float32):
             height, width = image.shape[:2]
             if not self._tiles(height, width):
-                outputs.append(self._translate_whole(image[tf.newaxis]))
+                outputs.append(self._translate_whole(image[tf.newaxis])[0])
                 continue
             output = np.empty((height, width, self.output_channels), np.float32)
             self._translate_tiled(lambda top, bottom, left, right: image[tf.newaxis, top:bottom, left:right],

@@ -89,6 +89,11 @@ def _open(path: pathlib.Path):
     return container
 
 
+def _rate(stream) -> fractions.Fraction:
+    """A video stream's frames per second: its average rate, else FFmpeg's guess, else 25."""
+    return fractions.Fraction(stream.average_rate or stream.guessed_rate or 25)
+
+
 def _reason(error: Exception) -> str:
     return getattr(error, "strerror", None) or str(error).splitlines()[0]
 
@@ -98,11 +103,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     path = pathlib.Path(path).expanduser()
     with _open(path) as container:
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or fractions.Fraction(25)
         duration = float(stream.duration * stream.time_base) if stream.duration else (
             container.duration / 1e6 if container.duration else 0.0)
         audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
-        return VideoInfo(stream.codec_context.width, stream.codec_context.height, fractions.Fraction(rate),
+        return VideoInfo(stream.codec_context.width, stream.codec_context.height, _rate(stream),
                          stream.frames, duration, audio)
 
 
@@ -199,7 +203,7 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
     video_in.thread_type = "AUTO"
     audio_in = container.streams.audio[0] if container.streams.audio else None
     width, height = video_in.codec_context.width, video_in.codec_context.height
-    rate = fractions.Fraction(video_in.average_rate or video_in.guessed_rate or 25)
+    rate = _rate(video_in)
     expected = video_in.frames
     codec, pixel_format = VIDEO_FORMATS[suffix]
     if pixel_format == "yuv420p" and (width % 2 or height % 2):

@@ -40,6 +40,15 @@ def output_size(n_layers: int, size: int) -> int:
     return size
 
 
+def scale_sizes(size: int, scales: int) -> list[int]:
+    """Sides of the pair each discriminator scale sees, finest first: ``size``, then halved with
+    ``HalveByAverage`` (rounding up): 256, 128, 64 for 3 scales."""
+    sizes = [size]
+    for _ in range(scales - 1):
+        sizes.append((sizes[-1] - 1) // 2 + 1)
+    return sizes
+
+
 def receptive_field(n_layers: int = 3) -> int:
     """Side in pixels of the input window one discriminator output sees: 1, 16, 70, 286 for 0, 1, 3, 5."""
     if n_layers < 0:
@@ -124,7 +133,7 @@ class HalveByAverage(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         def half(side):
-            return None if side is None else (side - 1) // 2 + 1
+            return None if side is None else scale_sizes(side, 2)[1]
 
         return (input_shape[0], half(input_shape[1]), half(input_shape[2]), input_shape[3])
 
@@ -176,9 +185,7 @@ def scale_outputs(outputs, scales: int, features: bool) -> list[tuple[tf.Tensor,
 
 def check_scales(model_config, image_size: int) -> None:
     """ValueError naming the flags when the coarsest scale is too small for the PatchGAN to give logits."""
-    coarsest = image_size
-    for _ in range(model_config.disc_scales - 1):
-        coarsest = -(-coarsest // 2)
+    coarsest = scale_sizes(image_size, model_config.disc_scales)[-1]
     if output_size(model_config.disc_layers, coarsest) < 1:
         raise ValueError(
             f"--disc_scales={model_config.disc_scales} at --image_size={image_size} gives the coarsest "
