@@ -212,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self.rfile.read(int(length))
         except TimeoutError:
-            raise RequestError(408, f"the body did not arrive within {SOCKET_TIMEOUT_S} s") from None
+            raise RequestError(408, f"the body did not arrive within {self.timeout} s") from None
         if len(body) < int(length):
             raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
         return body
