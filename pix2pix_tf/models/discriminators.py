@@ -12,14 +12,14 @@ import tensorflow as tf
 from keras import layers
 
 from pix2pix_tf.config import NORMS, check_choice
-from pix2pix_tf.models.layers import conv_bias, conv_initializer, maybe, normalization
+from pix2pix_tf.models.layers import Conv2D, conv_bias, conv_initializer, maybe, normalization
 
 
 def _disc_conv(x, width: int, kernel: int, stride: int, use_bias: bool, name: str):
     """PyTorch-style conv with explicit symmetric padding of 1 (for 4x4 kernels)."""
     if kernel > 1:
         x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-    return layers.Conv2D(
+    return Conv2D(
         width, kernel, strides=stride, use_bias=use_bias, kernel_initializer=conv_initializer(),
         name=f"{name}_conv",
     )(x)

@@ -15,6 +15,8 @@ from keras import layers
 from pix2pix_tf.config import MOBILE_CONVS, NORMS, UPSAMPLES, check_choice
 from pix2pix_tf.models.layers import (
     BilinearUpsampling2D,
+    Conv2D,
+    Conv2DTranspose,
     ReflectionPadding2D,
     conv_bias,
     conv_initializer,
@@ -32,7 +34,7 @@ def _encoder(x, widths: list[int], norm: str):
     for level, width in enumerate(widths):
         if level > 0:
             x = layers.LeakyReLU(negative_slope=0.2, name=f"down{level}_lrelu")(x)
-        x = layers.Conv2D(
+        x = Conv2D(
             width, 4, strides=2, padding="same", use_bias=conv_bias(norm),
             kernel_initializer=conv_initializer(), name=f"down{level}_conv",
         )(x)
@@ -45,12 +47,12 @@ def _encoder(x, widths: list[int], norm: str):
 def _upsample(x, width: int, upsample: str, use_bias: bool, name: str):
     """Doubles height and width: 4x4 transposed conv, or bilinear resize then 3x3 conv."""
     if upsample == "transpose":
-        return layers.Conv2DTranspose(
+        return Conv2DTranspose(
             width, 4, strides=2, padding="same", use_bias=use_bias,
             kernel_initializer=conv_initializer(), name=f"{name}_convt",
         )(x)
     x = BilinearUpsampling2D(name=f"{name}_resize")(x)
-    return layers.Conv2D(
+    return Conv2D(
         width, 3, padding="same", use_bias=use_bias, kernel_initializer=conv_initializer(),
         name=f"{name}_conv",
     )(x)
@@ -113,7 +115,7 @@ def _separable(x, width: int, stride: int, use_bias: bool, name: str):
         3, strides=stride, padding="same", use_bias=False, depthwise_initializer=conv_initializer(),
         name=f"{name}_dw",
     )(x)
-    return layers.Conv2D(width, 1, use_bias=use_bias, kernel_initializer=conv_initializer(), name=f"{name}_pw")(x)
+    return Conv2D(width, 1, use_bias=use_bias, kernel_initializer=conv_initializer(), name=f"{name}_pw")(x)
 
 
 def unet_mobile_generator(
@@ -165,7 +167,7 @@ def unet_mobile_generator(
     depth, widths, dropout_blocks = _levels(image_size, filters)
 
     inputs = keras.Input((None, None, input_channels), name="input_image")
-    x = layers.Conv2D(
+    x = Conv2D(
         widths[0], 4, strides=2, padding="same", use_bias=True, kernel_initializer=conv_initializer(), name="down0_conv",
     )(inputs)
     x = layers.LeakyReLU(negative_slope=0.2, name="down0_lrelu")(x)
@@ -176,7 +178,7 @@ def unet_mobile_generator(
         if conv == "separable":
             x = _separable(x, widths[level], 2, use_bias, name=f"down{level}")
         else:
-            x = layers.Conv2D(widths[level], 4, strides=2, padding="same", use_bias=use_bias,
+            x = Conv2D(widths[level], 4, strides=2, padding="same", use_bias=use_bias,
                               kernel_initializer=conv_initializer(), name=f"down{level}_conv")(x)
         if innermost:
             x = layers.ReLU(name=f"down{level}_relu")(x)
@@ -191,14 +193,14 @@ def unet_mobile_generator(
         width = output_channels if last and conv == "plain" else widths[max(level - 1, 0)]
         use_bias = last or conv_bias(norm)
         if conv == "separable":
-            x = layers.Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
+            x = Conv2D(width, 1, use_bias=False, kernel_initializer=conv_initializer(), name=f"up{level}_pw")(x)
             x = BilinearUpsampling2D(name=f"up{level}_resize")(x)
             x = layers.DepthwiseConv2D(3, padding="same", use_bias=use_bias, depthwise_initializer=conv_initializer(),
                                        name=f"up{level}_dw")(x)
             if last:
-                x = layers.Conv2D(output_channels, 1, kernel_initializer=conv_initializer(), name="up0_out")(x)
+                x = Conv2D(output_channels, 1, kernel_initializer=conv_initializer(), name="up0_out")(x)
         else:
-            x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
+            x = Conv2DTranspose(width, 4, strides=2, padding="same", use_bias=use_bias,
                                        kernel_initializer=conv_initializer(), name=f"up{level}_convt")(x)
         if last:
             break
@@ -225,7 +227,7 @@ def _residual_block(x, width: int, norm: str, dropout: float, name: str):
     y = x
     for index in (1, 2):
         y = ReflectionPadding2D(1, name=f"{name}_pad{index}")(y)
-        y = layers.Conv2D(
+        y = Conv2D(
             width, 3, use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
             name=f"{name}_conv{index}",
         )(y)
@@ -262,11 +264,11 @@ def resnet_generator(
         raise ValueError(f"blocks must be >= 1, got {blocks}")
     inputs = keras.Input((None, None, input_channels), name="input_image")
     x = ReflectionPadding2D(3, name="stem_pad")(inputs)
-    x = layers.Conv2D(filters, 7, use_bias=conv_bias(norm), kernel_initializer=conv_initializer(), name="stem_conv")(x)
+    x = Conv2D(filters, 7, use_bias=conv_bias(norm), kernel_initializer=conv_initializer(), name="stem_conv")(x)
     x = maybe(normalization(norm, "stem_norm"), x)
     x = layers.ReLU(name="stem_relu")(x)
     for index, width in enumerate((filters * 2, filters * 4), start=1):
-        x = layers.Conv2D(
+        x = Conv2D(
             width, 3, strides=2, padding="same", use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
             name=f"down{index}_conv",
         )(x)
@@ -275,14 +277,14 @@ def resnet_generator(
     for index in range(blocks):
         x = _residual_block(x, filters * 4, norm, dropout, name=f"block{index}")
     for index, width in enumerate((filters * 2, filters), start=1):
-        x = layers.Conv2DTranspose(
+        x = Conv2DTranspose(
             width, 3, strides=2, padding="same", use_bias=conv_bias(norm), kernel_initializer=conv_initializer(),
             name=f"up{index}_convt",
         )(x)
         x = maybe(normalization(norm, f"up{index}_norm"), x)
         x = layers.ReLU(name=f"up{index}_relu")(x)
     x = ReflectionPadding2D(3, name="head_pad")(x)
-    x = layers.Conv2D(output_channels, 7, kernel_initializer=conv_initializer(), name="head_conv")(x)
+    x = Conv2D(output_channels, 7, kernel_initializer=conv_initializer(), name="head_conv")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="output_image")(x)
     return keras.Model(inputs, outputs, name=name)
 

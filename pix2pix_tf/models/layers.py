@@ -79,6 +79,107 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
+#: Convolutions with at most this many positions per image on their small side (a conv's output, a
+#: transposed conv's input) train with their filter gradient as one matmul over the patches of
+#: the larger side (a transposed conv also its input gradient, from the same patches). These are
+#: the U-Net's levels at 16 px and below: many weights, few positions. oneDNN's own gradient
+#: kernels run 1.5 to 5 times slower than that matmul on such shapes, in bfloat16 most of all
+#: (``benchmarks/small_conv_gradients.py``). Same math; outputs and inference graphs are untouched.
+MATMUL_GRADIENT_POSITIONS = 256
+
+
+def _patches(images: tf.Tensor, kernel_size: tuple[int, int], strides: tuple[int, int], padding: str,
+             out_size: tuple[int, int]) -> tf.Tensor:
+    """(batch * out_h * out_w, kh * kw * channels): what each output position of a convolution of
+    ``images`` (NHWC, static height and width, dilation 1) sees, in a conv kernel's (kh, kw, in) order."""
+    if padding == "same":
+        pads = []
+        for size, out, kernel, stride in zip(images.shape[1:3], out_size, kernel_size, strides):
+            total = max((out - 1) * stride + kernel - size, 0)
+            pads.append([total // 2, total - total // 2])  # TensorFlow's SAME: the extra pixel after
+        images = tf.pad(images, [[0, 0], *pads, [0, 0]])
+    patches = tf.image.extract_patches(images, [1, *kernel_size, 1], [1, *strides, 1], [1, 1, 1, 1], "VALID")
+    return tf.reshape(patches, [-1, kernel_size[0] * kernel_size[1] * images.shape[-1]])
+
+
+def _gradient_by_matmul(layer: layers.Layer, small_side, large_side) -> bool:
+    """Whether ``layer`` (a 2-D conv or transposed conv) trains with the matmul gradient, given the
+    (height, width) of its small and large sides (None where unknown when traced)."""
+    return (layer.data_format == "channels_last" and tuple(layer.dilation_rate) == (1, 1)
+            and getattr(layer, "output_padding", None) is None and getattr(layer, "groups", 1) == 1
+            and None not in (*small_side, *large_side)
+            and small_side[0] * small_side[1] <= MATMUL_GRADIENT_POSITIONS)
+
+
+def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
+    if layer.use_bias:
+        outputs = tf.nn.bias_add(outputs, tf.convert_to_tensor(layer.bias))
+    return layer.activation(outputs)
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class Conv2D(layers.Conv2D):
+    """Keras' Conv2D; in training, where its output is small (``MATMUL_GRADIENT_POSITIONS``), its
+    filter gradient is patches(inputs)ᵀ · output gradient, one matmul. Same variables and outputs."""
+
+    def call(self, inputs, training=None):
+        sizes = [None if size is None else (size + stride - 1) // stride if self.padding == "same"
+                 else (size - kernel_size) // stride + 1
+                 for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
+        if not training or not _gradient_by_matmul(self, sizes, inputs.shape[1:3]):
+            return super().call(inputs)
+        strides, padding = tuple(self.strides), self.padding
+        kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, in, filters)
+
+        @tf.custom_gradient
+        def convolution(inputs, kernel):
+            outputs = tf.nn.conv2d(inputs, kernel, strides, padding.upper())
+
+            def gradient(out_grad):
+                input_grad = tf.raw_ops.Conv2DBackpropInput(
+                    input_sizes=tf.shape(inputs), filter=kernel, out_backprop=out_grad,
+                    strides=[1, *strides, 1], padding=padding.upper())
+                patches = _patches(inputs, self.kernel_size, strides, padding, outputs.shape[1:3])
+                kernel_grad = tf.matmul(patches, tf.reshape(out_grad, [-1, self.filters]), transpose_a=True)
+                return input_grad, tf.reshape(kernel_grad, kernel.shape)
+
+            return outputs, gradient
+
+        return _bias_and_activation(self, convolution(inputs, kernel))
+
+
+@keras.saving.register_keras_serializable(package="pix2pix_tf")
+class Conv2DTranspose(layers.Conv2DTranspose):
+    """Keras' Conv2DTranspose; in training, where its input is small (``MATMUL_GRADIENT_POSITIONS``),
+    its input and filter gradients are two matmuls on the patches of the output gradient. Same
+    variables and outputs."""
+
+    def call(self, inputs, training=None):
+        sizes = [None if size is None else size * stride + (self.padding == "valid") * max(kernel_size - stride, 0)
+                 for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
+        if not training or not _gradient_by_matmul(self, inputs.shape[1:3], sizes):
+            return super().call(inputs)
+        strides, padding = tuple(self.strides), self.padding
+        kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, filters, in)
+
+        @tf.custom_gradient
+        def convolution(inputs, kernel):
+            output_shape = tf.stack([tf.shape(inputs)[0], *sizes, self.filters])
+            outputs = tf.nn.conv2d_transpose(inputs, kernel, output_shape, strides, padding.upper())
+            outputs = tf.ensure_shape(outputs, [inputs.shape[0], *sizes, self.filters])
+
+            def gradient(out_grad):
+                patches = _patches(out_grad, self.kernel_size, strides, padding, inputs.shape[1:3])
+                channels = inputs.shape[-1]
+                input_grad = tf.matmul(patches, tf.reshape(kernel, [-1, channels]))
+                kernel_grad = tf.matmul(patches, tf.reshape(inputs, [-1, channels]), transpose_a=True)
+                return tf.reshape(input_grad, tf.shape(inputs)), tf.reshape(kernel_grad, kernel.shape)
+
+            return outputs, gradient
+
+        return _bias_and_activation(self, convolution(inputs, kernel))
+
+
 def conv_bias(norm: str) -> bool:
     """Convolutions followed by batch norm carry no bias: the norm's beta replaces it."""
     return norm not in ("batch", "sync_batch")

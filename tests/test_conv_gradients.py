@@ -1,0 +1,87 @@
+"""The convolutions whose gradients at small sizes are matmuls (models/layers.py) train as Keras' own."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pix2pix_tf.models import layers as our_layers
+from pix2pix_tf.models.generators import unet_generator
+from pix2pix_tf.models.layers import dtype_policy
+
+CASES = [  # (layer, size, kwargs): the U-Net's levels, odd sizes, valid padding, 1x1 and 3x3, stride 1
+    ("Conv2D", 8, dict(filters=6, kernel_size=4, strides=2, padding="same")),
+    ("Conv2D", 7, dict(filters=6, kernel_size=4, strides=2, padding="same")),
+    ("Conv2D", 2, dict(filters=5, kernel_size=4, strides=2, padding="same")),
+    ("Conv2D", 9, dict(filters=4, kernel_size=4, strides=2, padding="valid", use_bias=True)),
+    ("Conv2D", 6, dict(filters=4, kernel_size=3, strides=1, padding="same", use_bias=True, activation="tanh")),
+    ("Conv2D", 5, dict(filters=4, kernel_size=1)),
+    ("Conv2DTranspose", 4, dict(filters=6, kernel_size=4, strides=2, padding="same")),
+    ("Conv2DTranspose", 1, dict(filters=5, kernel_size=4, strides=2, padding="same", use_bias=True)),
+    ("Conv2DTranspose", 3, dict(filters=4, kernel_size=3, strides=2, padding="same")),
+    ("Conv2DTranspose", 5, dict(filters=4, kernel_size=4, strides=2, padding="valid", use_bias=True)),
+]
+
+
+def _outputs_and_gradients(layer, images, out_grad, training):
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        outputs = layer(images, training=training)
+        loss = tf.reduce_sum(tf.cast(outputs, tf.float32) * out_grad)
+    return [outputs, *tape.gradient(loss, [images, *layer.trainable_variables])]
+
+
+@pytest.mark.parametrize("precision, tolerance", [("none", 1e-5), ("bfloat16", 2e-2)])
+@pytest.mark.parametrize("name, size, kwargs", CASES)
+def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance):
+    images = tf.random.stateless_normal([2, size, size, 3], seed=[1, 2])
+    with dtype_policy(precision):
+        ours = getattr(our_layers, name)(**kwargs, kernel_initializer="glorot_uniform", bias_initializer="ones")
+        keras_layer = getattr(keras.layers, name)(**kwargs)
+        ours.build(images.shape)
+        keras_layer.build(images.shape)
+        keras_layer.set_weights(ours.get_weights())
+        reference = _outputs_and_gradients(keras_layer, images, 1.0, training=True)
+        out_grad = tf.random.stateless_normal(reference[0].shape, seed=[3, 4])
+        reference = _outputs_and_gradients(keras_layer, images, out_grad, training=True)
+        got = _outputs_and_gradients(ours, images, out_grad, training=True)
+    assert [t.dtype for t in got] == [t.dtype for t in reference] and [t.shape for t in got] == [
+        t.shape for t in reference]
+    for mine, theirs in zip(got, reference):
+        mine, theirs = (tf.cast(t, tf.float32).numpy() for t in (mine, theirs))
+        np.testing.assert_allclose(mine, theirs, atol=tolerance * (1 + np.abs(theirs).max()))
+
+
+def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monkeypatch):
+    """The training graph of a 64 px U-Net takes the matmul gradient where a level has at most 4 x 4
+    positions (the threshold lowered to 16 to see both kinds), oneDNN's elsewhere; same gradients."""
+    generator = unet_generator(image_size=64, filters=4, dropout=0.0)  # the same function twice
+    images = tf.random.stateless_uniform([1, 64, 64, 3], seed=[5, 6], minval=-1, maxval=1)
+
+    def gradients(threshold):
+        monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_POSITIONS", threshold)
+
+        @tf.function
+        def step(images):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.abs(generator(images, training=True)))
+            return tape.gradient(loss, generator.trainable_variables)
+
+        graph = step.get_concrete_function(images).graph.as_graph_def()
+        ops = [node.op for node in graph.node] + [node.op for f in graph.library.function for node in f.node_def]
+        return step(images), ops
+
+    reference, reference_ops = gradients(0)  # none small: Keras' gradients
+    got, ops = gradients(16)
+    assert "ExtractImagePatches" not in reference_ops and "ExtractImagePatches" in ops
+    assert "Conv2DBackpropFilter" in ops  # the large levels keep oneDNN's
+    assert ops.count("Conv2DBackpropFilter") < reference_ops.count("Conv2DBackpropFilter")
+    for mine, theirs in zip(got, reference):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_inference_graphs_hold_no_matmul_gradient():
+    generator = unet_generator(image_size=32, filters=4)
+    graph = tf.function(lambda images: generator(images, training=False)).get_concrete_function(
+        tf.TensorSpec([1, 32, 32, 3])).graph.as_graph_def()
+    assert not {"IdentityN", "ExtractImagePatches"} & {node.op for node in graph.node}
