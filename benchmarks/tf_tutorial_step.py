@@ -12,11 +12,13 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
-Variants: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd], PRECISION one of float32,
+Variants: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd], PRECISION one of float32,
 bfloat16, float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous``
 the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
 step compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization
-instead of the fused one (what the fused kernel gives, measured pairwise), ``:calls=N`` N steps
+instead of the fused one (what the fused kernel gives, measured pairwise), ``:onednn_grads`` every
+convolution's gradient from oneDNN's kernels, as before the matmul gradients of the small levels
+(``MATMUL_GRADIENT_POSITIONS`` 0; what they give, measured pairwise), ``:calls=N`` N steps
 per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
 scales (``--disc_scales``), ``:fm`` feature matching (``--feature_matching_weight=10``), ``:hd``
 ``--preset=hd`` (pix2pixHD's recipe: 2 scales, feature matching, LSGAN, instance norm).
@@ -58,7 +60,7 @@ flags.DEFINE_integer("batch_size", 1, "Images per step.")
 flags.DEFINE_integer("image_size", 256, "Image side in pixels.")
 flags.DEFINE_integer("steps", 10, "Timed steps of each, alternating, after 2 warm-up steps each.")
 flags.DEFINE_list("variants", ["float32", "float32:simultaneous", "bfloat16"],
-                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd] "
+                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd] "
                   "(see the module docstring).")
 flags.DEFINE_string("tutorial_code", "", "Also time the unmodified tutorial module at this path.")
 flags.DEFINE_bool("memory", False, "Also measure each variant's peak RSS, each in a process of its own "
@@ -153,7 +155,7 @@ def tutorial_code_step_fn(path: str):
     return lambda inputs, targets: step(inputs, targets)[0]
 
 
-VARIANT_GRAMMAR = "PRECISION[:simultaneous][:xla][:keras_bn][:calls=N][:scales=N][:fm][:hd]"
+VARIANT_GRAMMAR = "PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd]"
 
 
 def variant_config(variant: str, size: int, batch: int):
@@ -161,7 +163,7 @@ def variant_config(variant: str, size: int, batch: int):
     precision, *options = variant.split(":")
     numbers = {option.split("=")[0]: option.split("=")[1] for option in options if "=" in option}
     switches = {option for option in options if "=" not in option}
-    if (precision not in PRECISIONS or not switches <= {"simultaneous", "xla", "keras_bn", "fm", "hd"}
+    if (precision not in PRECISIONS or not switches <= {"simultaneous", "xla", "keras_bn", "onednn_grads", "fm", "hd"}
             or not set(numbers) <= {"calls", "scales"} or not all(value.isdigit() for value in numbers.values())
             or len(numbers) != len([option for option in options if "=" in option])):
         raise ValueError(f"--variants: {variant!r} is not {VARIANT_GRAMMAR} (PRECISION one of {', '.join(PRECISIONS)})")
@@ -185,21 +187,25 @@ def make_steps(names: list[str], size: int, batch: int) -> dict:
         elif name == TUTORIAL_CODE:
             steps[name] = tutorial_code_step_fn(FLAGS.tutorial_code), 1
         else:
-            fused = model_layers.FusedBatchNormalization
+            fused, positions = model_layers.FusedBatchNormalization, model_layers.MATMUL_GRADIENT_POSITIONS
             if "keras_bn" in name.split(":"):  # the networks as they were before the fused kernel
                 model_layers.FusedBatchNormalization = layers.BatchNormalization
+            if "onednn_grads" in name.split(":"):  # read when the step is traced: trace it here
+                model_layers.MATMUL_GRADIENT_POSITIONS = 0
             config = variant_config(name, size, batch)
             try:
                 model = Pix2Pix(config, steps_per_epoch=1000)
+                calls = config.train.steps_per_call
+                if calls == 1:
+                    step = (lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"])
+                else:  # as training runs it: the batches come from a dataset iterator, `calls` steps per call
+                    iterator = iter(tf.data.Dataset.from_tensors(fixed_batch(size, batch)).repeat())
+                    step = (lambda x, y, model=model, iterator=iterator, calls=calls:
+                            model.compiled_train_steps(iterator, tf.constant(calls))["g_loss"])
+                float(step(*fixed_batch(size, batch)))  # traced with the layers chosen above
+                steps[name] = step, calls
             finally:
-                model_layers.FusedBatchNormalization = fused
-            calls = config.train.steps_per_call
-            if calls == 1:
-                steps[name] = (lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"]), 1
-            else:  # as training runs it: the batches come from a dataset iterator, `calls` steps per call
-                iterator = iter(tf.data.Dataset.from_tensors(fixed_batch(size, batch)).repeat())
-                steps[name] = (lambda x, y, model=model, iterator=iterator, calls=calls:
-                               model.compiled_train_steps(iterator, tf.constant(calls))["g_loss"]), calls
+                model_layers.FusedBatchNormalization, model_layers.MATMUL_GRADIENT_POSITIONS = fused, positions
     return steps
 
 

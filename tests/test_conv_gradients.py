@@ -33,7 +33,9 @@ def _outputs_and_gradients(layer, images, out_grad, training):
 
 @pytest.mark.parametrize("precision, tolerance", [("none", 1e-5), ("bfloat16", 2e-2)])
 @pytest.mark.parametrize("name, size, kwargs", CASES)
-def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance):
+def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance,
+                                                                   monkeypatch):
+    monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)  # these layers are narrow
     images = tf.random.stateless_normal([2, size, size, 3], seed=[1, 2])
     with dtype_policy(precision):
         ours = getattr(our_layers, name)(**kwargs, kernel_initializer="glorot_uniform", bias_initializer="ones")
@@ -54,12 +56,14 @@ def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, k
 
 def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monkeypatch):
     """The training graph of a 64 px U-Net takes the matmul gradient where a level has at most 4 x 4
-    positions (the threshold lowered to 16 to see both kinds), oneDNN's elsewhere; same gradients."""
+    positions (the thresholds lowered to see both kinds in a narrow U-Net), oneDNN's elsewhere; same
+    gradients."""
     generator = unet_generator(image_size=64, filters=4, dropout=0.0)  # the same function twice
     images = tf.random.stateless_uniform([1, 64, 64, 3], seed=[5, 6], minval=-1, maxval=1)
 
     def gradients(threshold):
         monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_POSITIONS", threshold)
+        monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)
 
         @tf.function
         def step(images):
@@ -78,6 +82,21 @@ def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monke
     assert ops.count("Conv2DBackpropFilter") < reference_ops.count("Conv2DBackpropFilter")
     for mine, theirs in zip(got, reference):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_only_small_levels_of_many_channels_take_the_matmul_gradient():
+    """At 256 px: the U-Net's levels at 16 px and below (256 channels and more); at 64 px the narrow
+    levels of the same size keep oneDNN's gradient, which is faster there."""
+    def chosen(size, channels_in, filters, transposed):
+        layer = (our_layers.Conv2DTranspose if transposed else our_layers.Conv2D)(filters, 4, strides=2, padding="same")
+        small, large = ((size, size), (2 * size, 2 * size)) if transposed else ((size // 2, size // 2), (size, size))
+        return our_layers._gradient_by_matmul(layer, small, large, channels_in)
+
+    assert chosen(32, 256, 512, transposed=False) and chosen(16, 1024, 256, transposed=True)
+    assert not chosen(64, 128, 256, transposed=False) and not chosen(32, 512, 128, transposed=True)
+    assert not chosen(32, 64, 128, transposed=False) and not chosen(16, 256, 64, transposed=True)
+    unknown = our_layers.Conv2D(512, 4, strides=2, padding="same")  # sizes unknown when traced
+    assert not our_layers._gradient_by_matmul(unknown, (None, None), (None, None), 512)
 
 
 def test_inference_graphs_hold_no_matmul_gradient():

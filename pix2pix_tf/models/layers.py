@@ -79,13 +79,16 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
-#: Convolutions with at most this many positions per image on their small side (a conv's output, a
-#: transposed conv's input) train with their filter gradient as one matmul over the patches of
-#: the larger side (a transposed conv also its input gradient, from the same patches). These are
-#: the U-Net's levels at 16 px and below: many weights, few positions. oneDNN's own gradient
-#: kernels run 1.5 to 5 times slower than that matmul on such shapes, in bfloat16 most of all
-#: (``benchmarks/small_conv_gradients.py``). Same math; outputs and inference graphs are untouched.
+#: Convolutions with at most ``MATMUL_GRADIENT_POSITIONS`` positions per image on their small side
+#: (a conv's output, a transposed conv's input) and at least ``MATMUL_GRADIENT_CHANNEL_PAIRS`` pairs
+#: of input and output channels per such position train with their filter gradient as one matmul
+#: over the patches of the larger side (a transposed conv also its input gradient, from the same
+#: patches). These are the U-Net's levels at 16 px and below at full width: many weights, few
+#: positions. There oneDNN's gradient kernels ran 1.2 to 2.5 times slower than the matmul, in
+#: bfloat16 most of all; on narrow levels the matmul lost (``benchmarks/small_conv_gradients.py``).
+#: Same math and variables; outputs and inference graphs are untouched.
 MATMUL_GRADIENT_POSITIONS = 256
+MATMUL_GRADIENT_CHANNEL_PAIRS = 256
 
 
 def _patches(images: tf.Tensor, kernel_size: tuple[int, int], strides: tuple[int, int], padding: str,
@@ -102,13 +105,16 @@ def _patches(images: tf.Tensor, kernel_size: tuple[int, int], strides: tuple[int
     return tf.reshape(patches, [-1, kernel_size[0] * kernel_size[1] * images.shape[-1]])
 
 
-def _gradient_by_matmul(layer: layers.Layer, small_side, large_side) -> bool:
+def _gradient_by_matmul(layer: layers.Layer, small_side, large_side, channels_in: int) -> bool:
     """Whether ``layer`` (a 2-D conv or transposed conv) trains with the matmul gradient, given the
     (height, width) of its small and large sides (None where unknown when traced)."""
-    return (layer.data_format == "channels_last" and tuple(layer.dilation_rate) == (1, 1)
-            and getattr(layer, "output_padding", None) is None and getattr(layer, "groups", 1) == 1
-            and None not in (*small_side, *large_side)
-            and small_side[0] * small_side[1] <= MATMUL_GRADIENT_POSITIONS)
+    if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
+            or getattr(layer, "output_padding", None) is not None or getattr(layer, "groups", 1) != 1
+            or None in (*small_side, *large_side)):
+        return False
+    positions = small_side[0] * small_side[1]
+    return (positions <= MATMUL_GRADIENT_POSITIONS
+            and channels_in * layer.filters >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
 
 
 def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
@@ -119,14 +125,14 @@ def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
 class Conv2D(layers.Conv2D):
-    """Keras' Conv2D; in training, where its output is small (``MATMUL_GRADIENT_POSITIONS``), its
-    filter gradient is patches(inputs)ᵀ · output gradient, one matmul. Same variables and outputs."""
+    """Keras' Conv2D; in training, where its output is small and its filters many
+    (``MATMUL_GRADIENT_POSITIONS``), its filter gradient is patches(inputs)ᵀ · output gradient, one matmul. Same variables and outputs."""
 
     def call(self, inputs, training=None):
         sizes = [None if size is None else (size + stride - 1) // stride if self.padding == "same"
                  else (size - kernel_size) // stride + 1
                  for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _gradient_by_matmul(self, sizes, inputs.shape[1:3]):
+        if not training or not _gradient_by_matmul(self, sizes, inputs.shape[1:3], inputs.shape[-1]):
             return super().call(inputs)
         strides, padding = tuple(self.strides), self.padding
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, in, filters)
@@ -150,14 +156,14 @@ class Conv2D(layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
 class Conv2DTranspose(layers.Conv2DTranspose):
-    """Keras' Conv2DTranspose; in training, where its input is small (``MATMUL_GRADIENT_POSITIONS``),
-    its input and filter gradients are two matmuls on the patches of the output gradient. Same
+    """Keras' Conv2DTranspose; in training, where its input is small and its filters many
+    (``MATMUL_GRADIENT_POSITIONS``), its input and filter gradients are two matmuls on the patches of the output gradient. Same
     variables and outputs."""
 
     def call(self, inputs, training=None):
         sizes = [None if size is None else size * stride + (self.padding == "valid") * max(kernel_size - stride, 0)
                  for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _gradient_by_matmul(self, inputs.shape[1:3], sizes):
+        if not training or not _gradient_by_matmul(self, inputs.shape[1:3], sizes, inputs.shape[-1]):
             return super().call(inputs)
         strides, padding = tuple(self.strides), self.padding
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, filters, in)
