@@ -1,12 +1,11 @@
-"""The gradients of the U-Net's convolutions, level by level: oneDNN's kernels against the matmul
-gradients that ``models/layers.py`` uses where a level has at most ``MATMUL_GRADIENT_POSITIONS``
-positions per image.
+"""The training passes of the U-Net's convolutions, level by level: oneDNN's kernels against the
+matmuls that ``models/layers.py`` uses where a level is small and wide (``MATMUL_GRADIENT_POSITIONS``).
 
     python benchmarks/small_conv_gradients.py --image_size=256 --batch_size=1
 
 For each level of the paper's U-Net (its 4x4 stride-2 encoder conv and decoder transposed conv),
-in float32 and bfloat16, one process taking turns: the time of the layer's backward pass
-(input and filter gradients) with Keras' own layer and with ours, and the ratio. The last line is
+in float32 and bfloat16, one process taking turns: the time of the layer's forward pass with its
+input and filter gradients, with Keras' own layer and with ours, and the ratio. The last line is
 one JSON object with every figure.
 """
 
@@ -31,7 +30,8 @@ PRECISIONS = flags.DEFINE_list("precisions", ["none", "bfloat16"], "--mixed_prec
 
 
 def _backward(layer: keras.layers.Layer, inputs: tf.Tensor):
-    """A compiled function of the layer's input and filter gradients for a fixed output gradient."""
+    """A compiled function of the layer's forward pass and its input and filter gradients (for a fixed
+    output gradient)."""
     out_grad = tf.cast(tf.random.stateless_normal(layer.compute_output_shape(inputs.shape), seed=[1, 2]),
                        layer.compute_dtype)
 
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
                         timings[name].append(_median_ms(function, inputs))
                 onednn, ours_ms = min(timings["onednn"]), min(timings["ours"])
                 small, large = (size, 2 * size) if isinstance(layer, keras.layers.Conv2DTranspose) else (size // 2, size)
-                matmul = our_layers._gradient_by_matmul(ours, (small, small), (large, large), layer.input.shape[-1])
+                matmul = our_layers._by_matmul(ours, (small, small), (large, large), layer.input.shape[-1])
                 key = f"{precision}/{layer.name}"
                 results[key] = {"input_px": size, "channels_in": layer.input.shape[-1], "filters": layer.filters,
                                 "matmul_gradient": matmul, "onednn_ms": round(onednn, 2),

@@ -81,12 +81,15 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
 #: Convolutions with at most ``MATMUL_GRADIENT_POSITIONS`` positions per image on their small side
 #: (a conv's output, a transposed conv's input) and at least ``MATMUL_GRADIENT_CHANNEL_PAIRS`` pairs
-#: of input and output channels per such position train with their filter gradient as one matmul
-#: over the patches of the larger side (a transposed conv also its input gradient, from the same
-#: patches). These are the U-Net's levels at 16 px and below at full width: many weights, few
-#: positions. There oneDNN's gradient kernels ran 1.2 to 2.5 times slower than the matmul, in
-#: bfloat16 most of all; on narrow levels the matmul lost (``benchmarks/small_conv_gradients.py``).
-#: Same math and variables; outputs and inference graphs are untouched.
+#: of input and output channels per such position train as matmuls over patches instead of
+#: through oneDNN's convolution kernels: the filter gradient always, and for the U-Net's 4x4
+#: stride-2 levels the forward pass and the input gradient too (a transposed conv as one matmul
+#: giving each pixel's 4x4 footprint, overlap-added by output phase). These are the U-Net's levels
+#: at 16 px and below at full width: many weights, few positions. There oneDNN's kernels ran 1.2
+#: to 2.9 times slower than the matmuls, in bfloat16 most of all, and reordered the weights into
+#: their blocked layouts on every step; on narrow levels the matmul lost
+#: (``benchmarks/small_conv_gradients.py``). Same math and variables. Inference (``training``
+#: false: sample grids, evaluation, exports) runs Keras' own layer.
 MATMUL_GRADIENT_POSITIONS = 256
 MATMUL_GRADIENT_CHANNEL_PAIRS = 256
 
@@ -105,9 +108,26 @@ def _patches(images: tf.Tensor, kernel_size: tuple[int, int], strides: tuple[int
     return tf.reshape(patches, [-1, kernel_size[0] * kernel_size[1] * images.shape[-1]])
 
 
-def _gradient_by_matmul(layer: layers.Layer, small_side, large_side, channels_in: int) -> bool:
-    """Whether ``layer`` (a 2-D conv or transposed conv) trains with the matmul gradient, given the
-    (height, width) of its small and large sides (None where unknown when traced)."""
+def _transposed_conv_by_matmul(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``conv2d_transpose(inputs, kernel, strides=2, padding="SAME")`` for a 4x4 kernel (kh, kw, out,
+    in): (batch, h, w, in) -> (batch, 2h, 2w, out). One matmul gives each input pixel's 4x4
+    footprint; kernel row kh = 2q + r lands on row 2(i + q) + r of the 2h + 2 uncropped rows, so
+    the footprints add up as four shifted copies per output phase (r_h, r_w)."""
+    height, width, channels, batch = inputs.shape[1], inputs.shape[2], kernel.shape[2], tf.shape(inputs)[0]
+    footprints = tf.matmul(tf.reshape(inputs, [-1, kernel.shape[3]]), tf.reshape(kernel, [-1, kernel.shape[3]]),
+                           transpose_b=True)
+    footprints = tf.reshape(footprints, [batch, height, width, 2, 2, 2, 2, channels])  # q_h, r_h, q_w, r_w
+    phases = 0
+    for q_h in (0, 1):
+        for q_w in (0, 1):
+            shifted = tf.reshape(footprints[:, :, :, q_h, :, q_w], [batch, height, width, 4 * channels])
+            phases += tf.pad(shifted, [[0, 0], [q_h, 1 - q_h], [q_w, 1 - q_w], [0, 0]])
+    return tf.nn.depth_to_space(phases, 2)[:, 1:1 + 2 * height, 1:1 + 2 * width]
+
+
+def _by_matmul(layer: layers.Layer, small_side, large_side, channels_in: int) -> bool:
+    """Whether ``layer`` (a 2-D conv or transposed conv) trains as matmuls, given the (height, width)
+    of its small and large sides (None where unknown when traced)."""
     if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
             or getattr(layer, "output_padding", None) is not None or getattr(layer, "groups", 1) != 1
             or None in (*small_side, *large_side)):
@@ -115,6 +135,12 @@ def _gradient_by_matmul(layer: layers.Layer, small_side, large_side, channels_in
     positions = small_side[0] * small_side[1]
     return (positions <= MATMUL_GRADIENT_POSITIONS
             and channels_in * layer.filters >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
+
+
+def _halves(layer: layers.Layer, small_side, large_side) -> bool:
+    """Whether ``layer`` is a 4x4 stride-2 SAME conv between sides of exactly 1 : 2 (the U-Net's levels)."""
+    return (tuple(layer.kernel_size) == (4, 4) and tuple(layer.strides) == (2, 2) and layer.padding == "same"
+            and tuple(large_side) == (2 * small_side[0], 2 * small_side[1]))
 
 
 def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
@@ -126,27 +152,37 @@ def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
 class Conv2D(layers.Conv2D):
     """Keras' Conv2D; in training, where its output is small and its filters many
-    (``MATMUL_GRADIENT_POSITIONS``), its filter gradient is patches(inputs)ᵀ · output gradient, one matmul. Same variables and outputs."""
+    (``MATMUL_GRADIENT_POSITIONS``), it runs as matmuls: its filter gradient is patches(inputs)ᵀ ·
+    output gradient, and a 4x4 stride-2 level's forward pass and input gradient are matmuls too.
+    Same variables; outputs equal up to rounding."""
 
     def call(self, inputs, training=None):
         sizes = [None if size is None else (size + stride - 1) // stride if self.padding == "same"
                  else (size - kernel_size) // stride + 1
                  for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _gradient_by_matmul(self, sizes, inputs.shape[1:3], inputs.shape[-1]):
+        if not training or not _by_matmul(self, sizes, inputs.shape[1:3], inputs.shape[-1]):
             return super().call(inputs)
-        strides, padding = tuple(self.strides), self.padding
+        strides, padding, filters = tuple(self.strides), self.padding, self.filters
+        halves = _halves(self, sizes, inputs.shape[1:3])
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, in, filters)
 
         @tf.custom_gradient
         def convolution(inputs, kernel):
-            outputs = tf.nn.conv2d(inputs, kernel, strides, padding.upper())
+            patches = _patches(inputs, self.kernel_size, strides, padding, sizes)
+            if halves:
+                outputs = tf.reshape(tf.matmul(patches, tf.reshape(kernel, [-1, filters])),
+                                     tf.concat([tf.shape(inputs)[:1], [*sizes, filters]], 0))
+            else:
+                outputs = tf.nn.conv2d(inputs, kernel, strides, padding.upper())
 
             def gradient(out_grad):
-                input_grad = tf.raw_ops.Conv2DBackpropInput(
-                    input_sizes=tf.shape(inputs), filter=kernel, out_backprop=out_grad,
-                    strides=[1, *strides, 1], padding=padding.upper())
-                patches = _patches(inputs, self.kernel_size, strides, padding, outputs.shape[1:3])
-                kernel_grad = tf.matmul(patches, tf.reshape(out_grad, [-1, self.filters]), transpose_a=True)
+                if halves:  # the transposed conv of the output gradient, with the kernel as (kh, kw, in, filters)
+                    input_grad = _transposed_conv_by_matmul(out_grad, kernel)
+                else:
+                    input_grad = tf.raw_ops.Conv2DBackpropInput(
+                        input_sizes=tf.shape(inputs), filter=kernel, out_backprop=out_grad,
+                        strides=[1, *strides, 1], padding=padding.upper())
+                kernel_grad = tf.matmul(patches, tf.reshape(out_grad, [-1, filters]), transpose_a=True)
                 return input_grad, tf.reshape(kernel_grad, kernel.shape)
 
             return outputs, gradient
@@ -157,22 +193,27 @@ class Conv2D(layers.Conv2D):
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
 class Conv2DTranspose(layers.Conv2DTranspose):
     """Keras' Conv2DTranspose; in training, where its input is small and its filters many
-    (``MATMUL_GRADIENT_POSITIONS``), its input and filter gradients are two matmuls on the patches of the output gradient. Same
-    variables and outputs."""
+    (``MATMUL_GRADIENT_POSITIONS``), it runs as matmuls: its input and filter gradients come from the
+    patches of the output gradient, and a 4x4 stride-2 level's forward pass is a matmul too. Same
+    variables; outputs equal up to rounding."""
 
     def call(self, inputs, training=None):
         sizes = [None if size is None else size * stride + (self.padding == "valid") * max(kernel_size - stride, 0)
                  for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _gradient_by_matmul(self, inputs.shape[1:3], sizes, inputs.shape[-1]):
+        if not training or not _by_matmul(self, inputs.shape[1:3], sizes, inputs.shape[-1]):
             return super().call(inputs)
         strides, padding = tuple(self.strides), self.padding
+        halves = _halves(self, inputs.shape[1:3], sizes)
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, filters, in)
 
         @tf.custom_gradient
         def convolution(inputs, kernel):
-            output_shape = tf.stack([tf.shape(inputs)[0], *sizes, self.filters])
-            outputs = tf.nn.conv2d_transpose(inputs, kernel, output_shape, strides, padding.upper())
-            outputs = tf.ensure_shape(outputs, [inputs.shape[0], *sizes, self.filters])
+            if halves:
+                outputs = _transposed_conv_by_matmul(inputs, kernel)
+            else:
+                output_shape = tf.stack([tf.shape(inputs)[0], *sizes, self.filters])
+                outputs = tf.nn.conv2d_transpose(inputs, kernel, output_shape, strides, padding.upper())
+                outputs = tf.ensure_shape(outputs, [inputs.shape[0], *sizes, self.filters])
 
             def gradient(out_grad):
                 patches = _patches(out_grad, self.kernel_size, strides, padding, inputs.shape[1:3])
