@@ -203,3 +203,25 @@ def test_tutorial_benchmark_variants_name_pix2pixhds_options():
     *figures, errors = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures == [3, 10.0, "none", 2, "instance", "lsgan"]
     assert len(errors) == 3 and all("is not PRECISION" in error for error in errors)
+
+
+def test_small_level_benchmark_times_every_level_both_ways_and_names_the_matmul_ones():
+    """benchmarks/small_conv_gradients.py: a line and a JSON entry per U-Net level and precision,
+    marking exactly the levels the layers take as matmuls."""
+    import subprocess
+    import sys
+
+    from test_examples import REPO
+
+    command = [sys.executable, str(REPO / "benchmarks" / "small_conv_gradients.py"), "--image_size=64",
+               "--runs=1", "--precisions=none"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    levels = figures["layers"]
+    assert len(levels) == 12  # 6 encoder convs and 6 transposed convs at 64 px
+    assert all(row["onednn_ms"] > 0 and row["ours_ms"] > 0 for row in levels.values())
+    matmul = {name for name, row in levels.items() if row["matmul_gradient"]}
+    # 64 px, 64 filters: the levels of at most 8 x 8 positions; those of 16 x 16 are too narrow
+    assert matmul == {"none/down2_conv", "none/down3_conv", "none/down4_conv", "none/down5_conv",
+                      "none/up5_convt", "none/up4_convt", "none/up3_convt", "none/up2_convt"}
