@@ -12,12 +12,12 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
-Variants: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd], PRECISION one of float32,
-bfloat16, float16, auto (``--mixed_precision``; auto as training resolves it), ``:simultaneous``
-the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
+Variants: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd],
+PRECISION one of float32, bfloat16, float16, auto (``--mixed_precision``; auto as training
+resolves it), ``:simultaneous`` the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
 step compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization
 instead of the fused one (what the fused kernel gives, measured pairwise), ``:onednn_grads`` every
-convolution's gradient from oneDNN's kernels, as before the matmul gradients of the small levels
+convolution through oneDNN's kernels, as before the U-Net's small levels became matmuls
 (``MATMUL_GRADIENT_POSITIONS`` 0; what they give, measured pairwise), ``:calls=N`` N steps
 per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
 scales (``--disc_scales``), ``:fm`` feature matching (``--feature_matching_weight=10``), ``:hd``
