@@ -13,18 +13,18 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
 Variants: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd],
-PRECISION one of float32, bfloat16, float16, auto (``--mixed_precision``; auto as training
-resolves it), ``:simultaneous`` the tutorial's update order (default: the reference order, pix2pix-tf's default), ``:xla`` the
-step compiled with XLA, ``:keras_bn`` the networks built with Keras' own BatchNormalization
-instead of the fused one (what the fused kernel gives, measured pairwise), ``:onednn_grads`` every
-convolution through oneDNN's kernels, as before the U-Net's small levels became matmuls
-(``MATMUL_GRADIENT_POSITIONS`` 0; what they give, measured pairwise), ``:calls=N`` N steps
-per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
+PRECISION one of float32, bfloat16, float16, auto (``--mixed_precision``; auto as training resolves
+it), ``:simultaneous`` the tutorial's update order (default: the reference order, pix2pix-tf's
+default), ``:xla`` the step compiled with XLA, ``:keras_bn`` the networks built with Keras' own
+BatchNormalization instead of the fused one (what the fused kernel gives, measured pairwise),
+``:onednn_grads`` every convolution through oneDNN's kernels, as before the U-Net's small levels
+became matmuls (``MATMUL_GRADIENT_POSITIONS`` 0; what they give, measured pairwise), ``:calls=N`` N
+steps per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
 scales (``--disc_scales``), ``:fm`` feature matching (``--feature_matching_weight=10``), ``:hd``
 ``--preset=hd`` (pix2pixHD's recipe: 2 scales, feature matching, LSGAN, instance norm).
 ``--tutorial_code`` also times the unmodified tutorial module (tensorflow/examples
-``tensorflow_examples/models/pix2pix/pix2pix.py``, its ``Pix2pix.train_step`` under tf.function),
-to check that the rebuild runs at its speed.
+``tensorflow_examples/models/pix2pix/pix2pix.py``, its ``Pix2pix.train_step`` under tf.function), to
+check that the rebuild runs at its speed.
 
 The last line printed is one JSON object: per variant median_step_s, min_step_s, images_per_s,
 speedup_over_tutorial, gflop_per_s, share_of_matmul (and peak_rss_mib with --memory); the CPU's
