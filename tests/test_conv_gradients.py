@@ -36,6 +36,7 @@ def _outputs_and_gradients(layer, images, out_grad, training):
 def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance,
                                                                    monkeypatch):
     monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)  # these layers are narrow
+    monkeypatch.setattr(our_layers, "MATMUL_MIN_CHANNEL_PAIRS", 0)
     images = tf.random.stateless_normal([2, size, size, 3], seed=[1, 2])
     with dtype_policy(precision):
         ours = getattr(our_layers, name)(**kwargs, kernel_initializer="glorot_uniform", bias_initializer="ones")
@@ -64,6 +65,7 @@ def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monke
     def gradients(threshold):
         monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_POSITIONS", threshold)
         monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)
+        monkeypatch.setattr(our_layers, "MATMUL_MIN_CHANNEL_PAIRS", 0)
 
         @tf.function
         def step(images):
@@ -95,6 +97,7 @@ def test_only_small_levels_of_many_channels_take_the_matmul_gradient():
     assert chosen(32, 256, 512, transposed=False) and chosen(16, 1024, 256, transposed=True)
     assert not chosen(64, 128, 256, transposed=False) and not chosen(32, 512, 128, transposed=True)
     assert not chosen(32, 64, 128, transposed=False) and not chosen(16, 256, 64, transposed=True)
+    assert not chosen(2, 64, 64, transposed=False) and not chosen(1, 64, 64, transposed=True)  # the tests' nets
     unknown = our_layers.Conv2D(512, 4, strides=2, padding="same")  # sizes unknown when traced
     assert not our_layers._by_matmul(unknown, (None, None), (None, None), 512)
 

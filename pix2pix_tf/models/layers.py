@@ -88,10 +88,13 @@ class FusedBatchNormalization(layers.BatchNormalization):
 #: at 16 px and below at full width: many weights, few positions. There oneDNN's kernels ran 1.2
 #: to 2.9 times slower than the matmuls, in bfloat16 most of all, and reordered the weights into
 #: their blocked layouts on every step; on narrow levels the matmul lost
-#: (``benchmarks/small_conv_gradients.py``). Same math and variables. Inference (``training``
-#: false: sample grids, evaluation, exports) runs Keras' own layer.
+#: (``benchmarks/small_conv_gradients.py``). Below ``MATMUL_MIN_CHANNEL_PAIRS`` in all (the tests'
+#: 8-filter networks) the extra ops cost more than the kernels save: they trained 19 % slower.
+#: Same math and variables. Inference (``training`` false: sample grids, evaluation, exports) runs
+#: Keras' own layer.
 MATMUL_GRADIENT_POSITIONS = 256
 MATMUL_GRADIENT_CHANNEL_PAIRS = 256
+MATMUL_MIN_CHANNEL_PAIRS = 128 * 128
 
 
 def _patches(images: tf.Tensor, kernel_size: tuple[int, int], strides: tuple[int, int], padding: str,
@@ -133,8 +136,9 @@ def _by_matmul(layer: layers.Layer, small_side, large_side, channels_in: int) ->
             or None in (*small_side, *large_side)):
         return False
     positions = small_side[0] * small_side[1]
-    return (positions <= MATMUL_GRADIENT_POSITIONS
-            and channels_in * layer.filters >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
+    pairs = channels_in * layer.filters
+    return (positions <= MATMUL_GRADIENT_POSITIONS and pairs >= MATMUL_MIN_CHANNEL_PAIRS
+            and pairs >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
 
 
 def _halves(layer: layers.Layer, small_side, large_side) -> bool:
