@@ -84,9 +84,7 @@ def main(argv: list[str]) -> None:
                     for name, function in functions.items():
                         timings[name].append(_median_ms(function, inputs))
                 onednn, ours_ms = min(timings["onednn"]), min(timings["ours"])
-                transposed = isinstance(layer, keras.layers.Conv2DTranspose)
-                small, large = (size, 2 * size) if transposed else (size // 2, size)
-                matmul = our_layers._by_matmul(ours, (small, small), (large, large), layer.input.shape[-1])
+                matmul = ours.trains_as_matmuls(inputs.shape)
                 key = f"{precision}/{layer.name}"
                 results[key] = {"input_px": size, "channels_in": layer.input.shape[-1], "filters": layer.filters,
                                 "matmul_gradient": matmul, "onednn_ms": round(onednn, 2),

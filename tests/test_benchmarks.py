@@ -151,20 +151,24 @@ def test_tutorial_benchmark_ends_with_ratios_cpu_flags_and_matmul_rates(tmp_path
     assert bad.returncode != 0 and "'float64' is not PRECISION" in bad.stderr
 
 
-@pytest.mark.slow
-def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives():
-    """benchmarks/profile_step.py: the categories add up to the step; convolutions are found in
-    both views, and oneDNN's reorders are counted apart."""
+def _benchmark_figures(script: str, *flags: str) -> dict:
+    """Runs benchmarks/SCRIPT with FLAGS; the JSON object on its last line."""
     import subprocess
     import sys
 
     from test_examples import REPO
 
-    command = [sys.executable, str(REPO / "benchmarks" / "profile_step.py"), "--variant=bfloat16",
-               "--image_size=64", "--profiled_steps=2"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *flags],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives():
+    """benchmarks/profile_step.py: the categories add up to the step; convolutions are found in
+    both views, and oneDNN's reorders are counted apart."""
+    figures = _benchmark_figures("profile_step.py", "--variant=bfloat16", "--image_size=64", "--profiled_steps=2")
     ops = figures["tensorflow_ops_ms"]
     assert sum(ops.values()) == pytest.approx(figures["wall_ms"], rel=0.1)
     assert min(ops["conv forward"], ops["conv backward: input"], ops["conv backward: filter"]) > 0
@@ -208,16 +212,7 @@ def test_tutorial_benchmark_variants_name_pix2pixhds_options():
 def test_small_level_benchmark_times_every_level_both_ways_and_names_the_matmul_ones():
     """benchmarks/small_conv_gradients.py: a line and a JSON entry per U-Net level and precision,
     marking exactly the levels the layers take as matmuls."""
-    import subprocess
-    import sys
-
-    from test_examples import REPO
-
-    command = [sys.executable, str(REPO / "benchmarks" / "small_conv_gradients.py"), "--image_size=64",
-               "--runs=1", "--precisions=none"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures = _benchmark_figures("small_conv_gradients.py", "--image_size=64", "--runs=1", "--precisions=none")
     levels = figures["layers"]
     assert len(levels) == 12  # 6 encoder convs and 6 transposed convs at 64 px
     assert all(row["onednn_ms"] > 0 and row["ours_ms"] > 0 for row in levels.values())

@@ -91,15 +91,14 @@ def test_only_small_levels_of_many_channels_take_the_matmul_gradient():
     levels of the same size keep oneDNN's gradient, which is faster there."""
     def chosen(size, channels_in, filters, transposed):
         layer = (our_layers.Conv2DTranspose if transposed else our_layers.Conv2D)(filters, 4, strides=2, padding="same")
-        small, large = ((size, size), (2 * size, 2 * size)) if transposed else ((size // 2, size // 2), (size, size))
-        return our_layers._by_matmul(layer, small, large, channels_in)
+        return layer.trains_as_matmuls((1, size, size, channels_in))
 
     assert chosen(32, 256, 512, transposed=False) and chosen(16, 1024, 256, transposed=True)
     assert not chosen(64, 128, 256, transposed=False) and not chosen(32, 512, 128, transposed=True)
     assert not chosen(32, 64, 128, transposed=False) and not chosen(16, 256, 64, transposed=True)
     assert not chosen(2, 64, 64, transposed=False) and not chosen(1, 64, 64, transposed=True)  # the tests' nets
     unknown = our_layers.Conv2D(512, 4, strides=2, padding="same")  # sizes unknown when traced
-    assert not our_layers._by_matmul(unknown, (None, None), (None, None), 512)
+    assert not unknown.trains_as_matmuls((None, None, None, 512))
 
 
 def test_inference_graphs_hold_no_matmul_gradient():

@@ -128,23 +128,30 @@ def _transposed_conv_by_matmul(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tenso
     return tf.nn.depth_to_space(phases, 2)[:, 1:1 + 2 * height, 1:1 + 2 * width]
 
 
-def _by_matmul(layer: layers.Layer, small_side, large_side, channels_in: int) -> bool:
-    """Whether ``layer`` (a 2-D conv or transposed conv) trains as matmuls, given the (height, width)
-    of its small and large sides (None where unknown when traced)."""
-    if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
-            or getattr(layer, "output_padding", None) is not None or getattr(layer, "groups", 1) != 1
-            or None in (*small_side, *large_side)):
-        return False
-    positions = small_side[0] * small_side[1]
-    pairs = channels_in * layer.filters
-    return (positions <= MATMUL_GRADIENT_POSITIONS and pairs >= MATMUL_MIN_CHANNEL_PAIRS
-            and pairs >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
+class _MatmulLevel:
+    """What Conv2D and Conv2DTranspose share: whether a layer trains as matmuls, from its sides."""
 
+    def _sides(self, input_shape) -> tuple[tuple, tuple]:
+        """(small, large): the (height, width) of the layer's small and large sides, None where unknown."""
+        raise NotImplementedError
 
-def _halves(layer: layers.Layer, small_side, large_side) -> bool:
-    """Whether ``layer`` is a 4x4 stride-2 SAME conv between sides of exactly 1 : 2 (the U-Net's levels)."""
-    return (tuple(layer.kernel_size) == (4, 4) and tuple(layer.strides) == (2, 2) and layer.padding == "same"
-            and tuple(large_side) == (2 * small_side[0], 2 * small_side[1]))
+    def trains_as_matmuls(self, input_shape) -> bool:
+        """Whether a training call on ``input_shape`` (batch, height, width, channels) runs as matmuls:
+        at most ``MATMUL_GRADIENT_POSITIONS`` positions on the small side, enough channel pairs."""
+        small, large = self._sides(input_shape)
+        if (self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1)
+                or getattr(self, "output_padding", None) is not None or getattr(self, "groups", 1) != 1
+                or None in (*small, *large)):
+            return False
+        positions, pairs = small[0] * small[1], input_shape[-1] * self.filters
+        return (positions <= MATMUL_GRADIENT_POSITIONS and pairs >= MATMUL_MIN_CHANNEL_PAIRS
+                and pairs >= MATMUL_GRADIENT_CHANNEL_PAIRS * positions)
+
+    def _halves(self, input_shape) -> bool:
+        """Whether the layer is a 4x4 stride-2 SAME conv between sides of exactly 1 : 2 (the U-Net's levels)."""
+        small, large = self._sides(input_shape)
+        return (tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2) and self.padding == "same"
+                and tuple(large) == (2 * small[0], 2 * small[1]))
 
 
 def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
@@ -154,20 +161,21 @@ def _bias_and_activation(layer: layers.Layer, outputs: tf.Tensor) -> tf.Tensor:
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
-class Conv2D(layers.Conv2D):
+class Conv2D(_MatmulLevel, layers.Conv2D):
     """Keras' Conv2D; in training, where its output is small and its filters many
     (``MATMUL_GRADIENT_POSITIONS``), it runs as matmuls: its filter gradient is patches(inputs)ᵀ ·
     output gradient, and a 4x4 stride-2 level's forward pass and input gradient are matmuls too.
     Same variables; outputs equal up to rounding."""
 
+    def _sides(self, input_shape) -> tuple[tuple, tuple]:
+        return tuple(self.compute_output_shape(input_shape)[1:3]), tuple(input_shape[1:3])
+
     def call(self, inputs, training=None):
-        sizes = [None if size is None else (size + stride - 1) // stride if self.padding == "same"
-                 else (size - kernel_size) // stride + 1
-                 for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _by_matmul(self, sizes, inputs.shape[1:3], inputs.shape[-1]):
+        if not training or not self.trains_as_matmuls(inputs.shape):
             return super().call(inputs)
         strides, padding, filters = tuple(self.strides), self.padding, self.filters
-        halves = _halves(self, sizes, inputs.shape[1:3])
+        sizes, _ = self._sides(inputs.shape)
+        halves = self._halves(inputs.shape)
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, in, filters)
 
         @tf.custom_gradient
@@ -195,19 +203,21 @@ class Conv2D(layers.Conv2D):
 
 
 @keras.saving.register_keras_serializable(package="pix2pix_tf")
-class Conv2DTranspose(layers.Conv2DTranspose):
+class Conv2DTranspose(_MatmulLevel, layers.Conv2DTranspose):
     """Keras' Conv2DTranspose; in training, where its input is small and its filters many
     (``MATMUL_GRADIENT_POSITIONS``), it runs as matmuls: its input and filter gradients come from the
     patches of the output gradient, and a 4x4 stride-2 level's forward pass is a matmul too. Same
     variables; outputs equal up to rounding."""
 
+    def _sides(self, input_shape) -> tuple[tuple, tuple]:
+        return tuple(input_shape[1:3]), tuple(self.compute_output_shape(input_shape)[1:3])
+
     def call(self, inputs, training=None):
-        sizes = [None if size is None else size * stride + (self.padding == "valid") * max(kernel_size - stride, 0)
-                 for size, stride, kernel_size in zip(inputs.shape[1:3], self.strides, self.kernel_size)]
-        if not training or not _by_matmul(self, inputs.shape[1:3], sizes, inputs.shape[-1]):
+        if not training or not self.trains_as_matmuls(inputs.shape):
             return super().call(inputs)
         strides, padding = tuple(self.strides), self.padding
-        halves = _halves(self, inputs.shape[1:3], sizes)
+        _, sizes = self._sides(inputs.shape)
+        halves = self._halves(inputs.shape)
         kernel = tf.convert_to_tensor(self.kernel)  # (kh, kw, filters, in)
 
         @tf.custom_gradient
