@@ -49,7 +49,7 @@ UPDATE_ORDERS = ("reference", "simultaneous")
 MIXED_PRECISIONS = ("none", "float16", "bfloat16", "auto")
 NONFINITE_MODES = ("stop", "skip")
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
-BEST_METRICS = ("l1", "psnr", "ssim")
+BEST_METRICS = ("l1", "psnr", "ssim", "fcn_class_iou")  # fcn_*: with val_segmenter (evaluation/realism.py)
 INFERENCE_MODES = ("paper", "eval")  # models/inference.py
 TFLITE_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")  # deploy/tflite.py
 COMBINE_FORMATS = ("jpg", "png")  # data/tools.py: A|B files made from A/ and B/
@@ -283,8 +283,14 @@ class TrainConfig(_Validated):
         1000, "Steps between validations on a fixed val subset (TensorBoard, validation.csv, best checkpoint); 0: off."
     )
     val_images: int = option(50, "Images of the fixed val subset scored every val_every steps.")
+    val_segmenter: str = option(
+        "", "A photo -> label-map model (run folder, export or .tflite) that also scores validation's "
+        "outputs for realism (the paper's FCN score: fcn_pixel_accuracy, fcn_class_accuracy, fcn_class_iou), "
+        "for models that make photos from label maps. Empty: off."
+    )
     best_metric: str = option(
-        "l1", "Validation metric that picks the best checkpoint (checkpoints/best).", BEST_METRICS
+        "l1", "Validation metric that picks the best checkpoint (checkpoints/best); fcn_class_iou needs "
+        "val_segmenter.", BEST_METRICS
     )
     eval_mode: str = option(
         "paper",
@@ -304,6 +310,8 @@ class TrainConfig(_Validated):
             "nothing to train: epochs + decay_epochs is 0 and steps is 0",
         )
         _require(self.val_images >= 1, f"val_images must be >= 1, got {self.val_images}")
+        _require(not self.best_metric.startswith("fcn_") or bool(self.val_segmenter),
+                 f"best_metric={self.best_metric} is measured by a segmenter: set val_segmenter too")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")
         for name in ("beta1", "beta2"):
             _require(0 <= getattr(self, name) < 1, f"{name} must be in [0, 1), got {getattr(self, name)}")

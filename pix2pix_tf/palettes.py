@@ -18,11 +18,18 @@ LABEL_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 
 
+def classes(name: str) -> dict[str, tuple[int, int, int]]:
+    """{class name: (r, g, b)} of palette ``name``: one of ``LABEL_PALETTES``, "colors:#rrggbb,..."
+    (classes named "class 1", "class 2", ...), or "none" (no classes); ValueError for another name."""
+    if name.startswith("colors:"):
+        return {f"class {index}": tuple(int(colour[start:start + 2], 16) for start in (1, 3, 5))
+                for index, colour in enumerate(name[len("colors:"):].split(","), start=1)}
+    if name != "none" and name not in LABEL_PALETTES:
+        raise ValueError(f"unknown palette {name!r}: expected none, {', '.join(LABEL_PALETTES)} or colors:#rrggbb,...")
+    return dict(LABEL_PALETTES.get(name, {}))
+
+
 def hex_colours(name: str) -> list[dict[str, str]]:
     """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name``: one of ``LABEL_PALETTES``,
     "colors:#rrggbb,..." (classes named by number), or "none" (no classes)."""
-    if name.startswith("colors:"):
-        return [{"name": f"class {index}", "color": colour.lower()}
-                for index, colour in enumerate(name[len("colors:"):].split(","), start=1)]
-    return [{"name": label, "color": "#%02x%02x%02x" % colour}
-            for label, colour in LABEL_PALETTES.get(name, {}).items()]
+    return [{"name": label, "color": "#%02x%02x%02x" % colour} for label, colour in classes(name).items()]

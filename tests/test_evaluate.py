@@ -98,6 +98,46 @@ def test_evaluate_writes_metrics_html_and_grid_that_reference_real_files(trained
     assert tf.io.decode_png(tf.io.read_file(str(out / "grid.png"))).shape[0] > 100
 
 
+def test_evaluate_with_a_segmenter_reports_the_fcn_score_beside_the_real_photos(trained_run, tmp_path):
+    out = tmp_path / "realism"
+    result = run_cli("evaluate", f"--workdir={trained_run}", f"--output={out}", f"--segmenter={trained_run}",
+                     "--palette=facades", "--max_images=2")
+    assert result.returncode == 0, result.stderr
+    assert "FCN score (a segmenter reads the outputs): pixel_accuracy" in result.stdout
+    assert "FCN score of the real photos (the ceiling)" in result.stdout
+    record = json.loads((out / "metrics.json").read_text())
+    assert {"fcn_pixel_accuracy", "fcn_class_accuracy", "fcn_class_iou", "fcn_real_class_iou"} <= set(record)
+    assert "class_iou" not in record  # the outputs are photos: not scored as label maps themselves
+    assert record["segmenter"] == str(trained_run)
+    assert "fcn_class_iou" in record["per_image"][0]
+    page = (out / "index.html").read_text()
+    assert "Realism: the FCN score" in page and "real photos (ceiling)" in page
+
+
+def test_a_segmenter_without_a_label_palette_is_refused_naming_it(trained_run, tmp_path):
+    with pytest.raises(ValueError, match=f"--segmenter {trained_run}: no label palette.*--palette=facades"):
+        evaluator.evaluate_model(trained_run, tmp_path / "r", segmenter=trained_run, log=lambda line: None)
+
+
+def test_validation_scores_realism_with_a_segmenter_and_keeps_the_most_realistic_checkpoint(trained_run, tmp_path):
+    from conftest import write_pairs
+
+    write_pairs(tmp_path / "data", "train", 4, seed=3)
+    write_pairs(tmp_path / "data", "val", 2, seed=4)
+    config = tiny_config(tmp_path / "data", steps=4, val_every=2, val_images=2, val_segmenter=str(trained_run),
+                         best_metric="fcn_class_iou")
+    config = config.replace(data=dataclasses.replace(config.data, palette="facades"))
+    results = train_and_evaluate(config, tmp_path / "run")
+    with open(tmp_path / "run" / "validation.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["step"] for row in rows] == ["2", "4"]
+    assert all(0.0 <= float(row["fcn_class_iou"]) <= 1.0 for row in rows)
+    best = json.loads((tmp_path / "run" / "checkpoints" / "best" / "best.json").read_text())
+    assert best["metric"] == "fcn_class_iou"
+    assert best["value"] == pytest.approx(max(float(row["fcn_class_iou"]) for row in rows), rel=1e-5)
+    assert {"fcn_class_iou", "fcn_real_class_iou"} <= set(results)  # metrics.json of the whole val split
+
+
 @pytest.fixture(scope="module")
 def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""

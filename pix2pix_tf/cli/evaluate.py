@@ -3,6 +3,7 @@
   pix2pix-tf evaluate --workdir=runs/facades --split=val
   pix2pix-tf evaluate --model=saved_models/facades --data=path/to/facades --output=reports/facades
   pix2pix-tf evaluate --workdir=runs/photo2labels --palette=facades   # label maps: class accuracy, IoU
+  pix2pix-tf evaluate --workdir=runs/facades --segmenter=runs/photo2labels  # realism: the paper's FCN score
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ define_output_flag("Report folder; default <model folder>/eval_<split>.")
 flags.DEFINE_integer("max_images", 0, "Score the first N images only (0: all).")
 flags.DEFINE_enum("palette", "none", list(LABEL_PALETTE_NAMES), "Also score generated label maps snapped to "
                   "this palette: pixel accuracy, class accuracy, class IoU (photo -> labels).")
+flags.DEFINE_string("segmenter", None, "A photo -> label-map model (run folder, export or .tflite) that "
+                    "segments every generated photo and the real one; their label maps are scored against the "
+                    "input label map (the paper's FCN score: fcn_pixel_accuracy, fcn_class_accuracy, "
+                    "fcn_class_iou; fcn_real_* for the real photos, the ceiling).")
 flags.DEFINE_string("inception_weights", None, "Also compute FID and KID on Inception-v3 features: "
                     "'imagenet' (downloaded once by Keras) or a local InceptionV3(include_top=False) weights file.")
 flags.DEFINE_integer("grid_images", 8, "Images in grid.png.")
@@ -42,7 +47,8 @@ def main(argv: list[str]) -> None:
         result, paths = evaluate_model(
             FLAGS.workdir or FLAGS.model, output_flag("evaluate"), data=FLAGS.data, split=FLAGS.split, mode=FLAGS.mode,
             checkpoint=FLAGS.checkpoint,
-            max_images=FLAGS.max_images, palette=FLAGS.palette, inception_weights=FLAGS.inception_weights,
+            max_images=FLAGS.max_images, palette=FLAGS.palette, segmenter=FLAGS.segmenter,
+            inception_weights=FLAGS.inception_weights,
             grid_images=FLAGS.grid_images,
         )
     print("\n".join(summary_lines(result.summary)))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import LABEL_PALETTE_NAMES, check_choice
 from pix2pix_tf.data import pipeline
-from pix2pix_tf.evaluation import metrics, scoring
+from pix2pix_tf.evaluation import metrics, realism, scoring
 from pix2pix_tf.evaluation.report import ReportWriter
 from pix2pix_tf.progress import format_duration
 
@@ -28,6 +28,7 @@ def evaluate_model(
     checkpoint: str | None = None,
     max_images: int = 0,
     palette: str = "none",
+    segmenter: str | os.PathLike | None = None,
     inception_weights: str | None = None,
     grid_images: int = 8,
     log: Callable[[str], None] = print,
@@ -43,7 +44,12 @@ def evaluate_model(
       checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
       max_images: score the first N images only (0: all).
       palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") also scores label maps
-        (pixel and class accuracy, class IoU); "none" does not.
+        (pixel and class accuracy, class IoU); "none" does not. With ``segmenter``, the palette of
+        the segmenter's label maps instead.
+      segmenter: a photo -> label-map model (run folder, export or .tflite) that reads each
+        generated photo and the real one (the paper's FCN score, ``realism``): for models that
+        make photos from label maps. Its palette: ``palette``, else the model's label palette,
+        else the segmenter's own.
       inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local
         InceptionV3(include_top=False) weights file. None skips them.
       log: where progress lines go.
@@ -67,6 +73,11 @@ def evaluate_model(
     if max_images:
         dataset, names = dataset.take(max_images), names[:max_images]
     features = metrics.inception_feature_extractor(inception_weights) if inception_weights else None
+    reader = None
+    if segmenter:
+        reader_palette = palette if palette != "none" else translator.config.data.palette
+        reader = realism.load_segmenter(segmenter, palette=None if reader_palette == "none" else reader_palette)
+        palette = "none"  # the outputs are photos: the segmenter reads them, not the palette score
     folder = model_path if model_path.is_dir() else model_path.parent
     out_dir = pathlib.Path(out_dir).expanduser() if out_dir else folder / f"eval_{split}"
     writer = ReportWriter(out_dir, grid_images)
@@ -83,13 +94,15 @@ def evaluate_model(
                 f"ETA {format_duration(elapsed / done * (len(names) - done))}")
 
     result = scoring.score(
-        translator.translate_float, dataset, names=names, palette=PALETTES[palette], features=features,
-        on_image=on_image,
+        translator.translate_float, dataset, names=names, palette=PALETTES[palette], segmenter=reader,
+        features=features, on_image=on_image,
     )
     info = {"model": str(translator.source), "checkpoint": checkpoint or "latest", "mode": translator.mode, "data": str(data_dir), "split": split,
             "seconds": round(time.perf_counter() - started, 1)}
     if features is not None:
         info["inception_weights"] = str(inception_weights)
+    if reader is not None:
+        info["segmenter"] = reader.source
     return result, writer.finish(result, info)
 
 
@@ -102,6 +115,13 @@ def summary_lines(summary: dict[str, float]) -> list[str]:
     own = [name for name in ("l1", "psnr", "ssim", "pixel_accuracy", "class_accuracy", "class_iou", "fid", "kid")
            if name in summary]
     lines = [f"{summary['images']} images: " + ", ".join(f"{name} {value(name)}" for name in own)]
+    fcn = ("pixel_accuracy", "class_accuracy", "class_iou")
+    if realism.PREFIX + "class_iou" in summary:
+        lines.append("FCN score (a segmenter reads the outputs): " + ", ".join(
+            f"{name} {value(realism.PREFIX + name)}" for name in fcn))
+    if realism.REAL_PREFIX + "class_iou" in summary:
+        lines.append("FCN score of the real photos (the ceiling): " + ", ".join(
+            f"{name} {value(realism.REAL_PREFIX + name)}" for name in fcn))
     for baseline in ("mean_target", "identity"):
         names = [name for name in summary if name.startswith(f"baseline_{baseline}_")]
         if names:

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf.config import write_text_atomically
-from pix2pix_tf.evaluation import plots
+from pix2pix_tf.evaluation import plots, realism
 from pix2pix_tf.evaluation.scoring import HIGHER_IS_BETTER, Evaluation
 from pix2pix_tf.images import to_uint8
 
@@ -102,6 +102,7 @@ class ReportWriter:
         summary = "".join(f"<tr><th>{html.escape(name)}</th><td>{value:.4g}</td></tr>"
                           for name, value in sorted(evaluation.summary.items()))
         details = html.escape(", ".join(f"{key}: {value}" for key, value in info.items()))
+        realism_table = _realism_table(evaluation.summary)
         return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pix2pix_tf evaluation</title><style>{_STYLE}</style></head>
 <body>
@@ -109,6 +110,7 @@ class ReportWriter:
 <p>{details}</p>
 <h2>Means</h2>
 <table>{summary}</table>
+{realism_table}
 <h2>Per image (worst L1 first; click a score to sort)</h2>
 <table id="scores"><thead><tr><th data-column="0">#</th><th>name</th><th>input</th><th>output</th><th>target</th>{headers}</tr></thead>
 <tbody>
@@ -117,3 +119,17 @@ class ReportWriter:
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def _realism_table(summary: dict[str, float]) -> str:
+    """The FCN score of the outputs beside the real photos' (the ceiling), when a segmenter was given."""
+    if realism.PREFIX + "class_iou" not in summary:
+        return ""
+    real = realism.REAL_PREFIX + "class_iou" in summary
+    rows = "".join(
+        f"<tr><th>{name.replace('_', ' ')}</th><td>{summary[realism.PREFIX + name]:.4f}</td>"
+        + (f"<td>{summary[realism.REAL_PREFIX + name]:.4f}</td>" if real else "") + "</tr>"
+        for name in ("pixel_accuracy", "class_accuracy", "class_iou"))
+    header = "<tr><th></th><th>outputs</th>" + ("<th>real photos (ceiling)</th>" if real else "") + "</tr>"
+    return (f"<h2>Realism: the FCN score</h2><p>A segmenter trained on real photos reads each photo; its label map "
+            f"is compared with the input label map.</p><table>{header}{rows}</table>")

@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import tensorflow as tf
 
-from pix2pix_tf.evaluation import metrics
+from pix2pix_tf.evaluation import metrics, realism
 
 # Per-image scores and whether larger is better (for "best" checkpoints and worst-first sorting).
 HIGHER_IS_BETTER = {"l1": False, "psnr": True, "ssim": True, "pixel_accuracy": True,
-                    "class_accuracy": True, "class_iou": True}
+                    "class_accuracy": True, "class_iou": True, "fcn_pixel_accuracy": True,
+                    "fcn_class_accuracy": True, "fcn_class_iou": True}
 
 # on_image(index, name, input, target, output, scores): inputs (H, W, C) float32 in [-1, 1].
 ImageCallback = Callable[[int, str, np.ndarray, np.ndarray, np.ndarray, dict[str, float]], None]
@@ -25,8 +26,9 @@ class Evaluation:
     Attributes:
       summary: means over the split: l1, psnr, ssim; baseline_mean_target_* and
         baseline_identity_* (same metrics); pixel_accuracy, class_accuracy and class_iou with a
-        palette; fid and kid with a feature extractor; images (the count).
-      rows: one dict per image, in dataset order: name, l1, psnr, ssim (+ palette scores).
+        palette; fcn_* and fcn_real_* with a segmenter (``realism``); fid and kid with a feature
+        extractor; images (the count).
+      rows: one dict per image, in dataset order: name, l1, psnr, ssim (+ palette and FCN scores).
     """
 
     summary: dict[str, float]
@@ -69,6 +71,7 @@ def score(
     *,
     names: Iterable[str] | None = None,
     palette: np.ndarray | None = None,
+    segmenter: realism.Segmenter | None = None,
     features: Callable[[tf.Tensor], np.ndarray] | None = None,
     on_image: ImageCallback | None = None,
 ) -> Evaluation:
@@ -83,6 +86,8 @@ def score(
       dataset: batches of (input_image, target_image) in [-1, 1]; read twice (targets, then all).
       names: a name per image for ``rows`` (default: the image's index).
       palette: (classes, 3) uint8 colours: also score label maps (``metrics.PaletteScore``).
+      segmenter: also score the realism of generated photos made from label maps, and of the
+        real photos beside them (``realism.RealismScore``).
       features: images -> (batch, d) features (``metrics.inception_feature_extractor``): also
         FID and KID of the outputs against the targets.
       on_image: called after each image, e.g. to write it or show progress.
@@ -90,6 +95,7 @@ def score(
     mean_target = _mean_target(dataset)
     names = iter(names) if names is not None else None
     palette_score = metrics.PaletteScore(palette) if palette is not None else None
+    realism_score = realism.RealismScore(segmenter) if segmenter is not None else None
     totals: dict[str, list[np.ndarray]] = {}
     rows: list[dict] = []
     feature_sets: tuple[list, list] = ([], [])
@@ -103,6 +109,7 @@ def score(
             for name, values in image_scores(target, baseline).items():
                 totals.setdefault(prefix + name, []).append(values)
         palette_rows = palette_score.update(target.numpy(), output.numpy()) if palette_score else None
+        realism_rows = realism_score.update(inputs.numpy(), target.numpy(), output.numpy()) if realism_score else None
         if features is not None:
             feature_sets[0].append(features(output))
             feature_sets[1].append(features(target))
@@ -111,6 +118,8 @@ def score(
             row.update({name: float(values[index]) for name, values in scores.items()})
             if palette_rows:
                 row.update(palette_rows[index])
+            if realism_rows:
+                row.update(realism_rows[index])
             rows.append(row)
             if on_image is not None:
                 on_image(len(rows) - 1, row["name"], inputs[index].numpy(), target[index].numpy(),
@@ -121,6 +130,8 @@ def score(
     summary.update({name: float(np.mean(np.concatenate(values))) for name, values in totals.items()})
     if palette_score:
         summary.update(palette_score.result())
+    if realism_score:
+        summary.update(realism_score.result())
     if features is not None and len(rows) >= 2:
         generated, real = np.concatenate(feature_sets[0]), np.concatenate(feature_sets[1])
         summary["fid"] = metrics.frechet_distance(generated, real)

@@ -18,7 +18,7 @@ from absl import logging
 from pix2pix_tf import hardware, run_folder
 from pix2pix_tf.config import Config, read_json, write_text_atomically
 from pix2pix_tf.data import pipeline
-from pix2pix_tf.evaluation import scoring
+from pix2pix_tf.evaluation import realism, scoring
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
 from pix2pix_tf.training import checkpoints, distribute, interrupts, lock, loop, validation
@@ -30,11 +30,20 @@ def total_steps(config: Config, steps_per_epoch: int) -> int:
     return config.train.steps or (config.train.epochs + config.train.decay_epochs) * steps_per_epoch
 
 
-def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Config, step: int, writer) -> dict:
+def _segmenter(config: Config) -> realism.Segmenter | None:
+    """The realism reader of ``train.val_segmenter`` in the run's label palette, or None."""
+    if not config.train.val_segmenter:
+        return None
+    palette = config.data.palette
+    return realism.load_segmenter(config.train.val_segmenter, palette=None if palette == "none" else palette)
+
+
+def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Config, step: int, writer,
+                      segmenter: realism.Segmenter | None) -> dict:
     """Scores the whole val split into ``metrics.json`` and TensorBoard ``final/*`` with ``generate``,
     the same inference function as the samples, validation, ``evaluate`` and the default export."""
     started = time.perf_counter()
-    results = scoring.score(generate, val_dataset).summary
+    results = scoring.score(generate, val_dataset, segmenter=segmenter).summary
     results.update(step=step, eval_mode=config.train.eval_mode, seconds=round(time.perf_counter() - started, 1))
     write_text_atomically(workdir / run_folder.METRICS, json.dumps(results, indent=2, sort_keys=True) + "\n")
     with writer.as_default(step=step):
@@ -66,6 +75,9 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
     if config.distill.teacher:  # like the data, found again from any directory
         config = config.replace(distill=dataclasses.replace(
             config.distill, teacher=str(pathlib.Path(config.distill.teacher).expanduser().absolute())))
+    if config.train.val_segmenter:
+        config = config.replace(train=dataclasses.replace(
+            config.train, val_segmenter=str(pathlib.Path(config.train.val_segmenter).expanduser().absolute())))
     data_dir = pipeline.resolve_data_dir(config.data)
     logging.info("data: %s", data_dir)
     keras.utils.set_random_seed(config.train.seed)
@@ -121,6 +133,7 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     if examples == 0:
         raise ValueError(f"{data_dir} has no usable training pairs (every image was unreadable and skipped)")
     steps_per_epoch = math.ceil(examples / train.batch_size)
+    segmenter = _segmenter(config)  # before training: a segmenter that cannot be read stops the run now
     last_step = total_steps(config, steps_per_epoch)
     train_dataset = pipeline.make_dataset(
         config, "train", training=True, batch_size=train.batch_size, seed=train.seed, data_dir=data_dir)
@@ -151,7 +164,7 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
             workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
         validate = validation.Validator(
             workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
-            model.checkpoint(), train.best_metric, resumed_step=step)
+            model.checkpoint(), train.best_metric, resumed_step=step, segmenter=segmenter)
     else:
         write_samples = validate = lambda step: None  # noqa: E731
 
@@ -171,4 +184,4 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     if not chief:
         return {"step": step}
     write_samples(step)
-    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
+    return _final_evaluation(workdir, generate, val_dataset, config, step, writer, segmenter)

@@ -13,7 +13,11 @@ from absl import logging
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import read_json, write_text_atomically
-from pix2pix_tf.evaluation import plots, scoring
+from pix2pix_tf.evaluation import plots, realism, scoring
+
+# The columns of validation.csv after the step: always these, and the FCN score with a segmenter.
+SCORES = ("l1", "psnr", "ssim")
+REALISM_SCORES = tuple(realism.PREFIX + name for name in ("pixel_accuracy", "class_accuracy", "class_iou"))
 
 
 class SampleWriter:
@@ -51,14 +55,20 @@ class Validator:
       dataset: the fixed subset, batches of (input, target) in [-1, 1].
       generate: images -> outputs in the run's inference mode.
       checkpoint: what the best checkpoint holds (the same objects as the periodic ones).
-      metric: "l1", "psnr" or "ssim".
+      metric: "l1", "psnr", "ssim" or, with a segmenter, "fcn_class_iou".
       resumed_step: the step the run resumed at; CSV rows after it (written by the interrupted
         process after its last checkpoint) are dropped, as those steps will run again.
+      segmenter: also score the outputs' realism (``realism``): the FCN score, for label maps -> photos.
     """
 
     def __init__(self, workdir: pathlib.Path, dataset: tf.data.Dataset, generate: Callable, writer,
-                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int):
+                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int,
+                 segmenter: realism.Segmenter | None = None):
         self.dataset, self.generate, self.writer, self.metric = dataset, generate, writer, metric
+        self.segmenter = segmenter
+        self.columns = SCORES + (REALISM_SCORES if segmenter is not None else ())
+        if metric not in self.columns:
+            raise ValueError(f"best_metric={metric} is measured by a segmenter: set val_segmenter too")
         self.csv_path = workdir / run_folder.VALIDATION_CSV
         try:
             self.rows = [row for row in self._read_rows() if int(row["step"]) <= resumed_step]
@@ -88,14 +98,16 @@ class Validator:
 
     def __call__(self, step: int) -> dict[str, float]:
         """Scores the subset at ``step``; saves the best checkpoint when ``metric`` improved. Returns the scores."""
-        summary = scoring.score(self.generate, self.dataset).summary
-        scores = {name: summary[name] for name in ("l1", "psnr", "ssim")}
+        summary = scoring.score(self.generate, self.dataset, segmenter=self.segmenter).summary
+        scores = {name: summary[name] for name in self.columns}
         with self.writer.as_default(step=step):
             for name, value in scores.items():
                 tf.summary.scalar(f"val/{name}", value)
         self.rows.append({"step": step, **{name: f"{value:.6g}" for name, value in scores.items()}})
         text = io.StringIO()
-        table = csv.DictWriter(text, fieldnames=["step", "l1", "psnr", "ssim"])
+        columns = ["step", *self.columns]
+        columns += sorted({name for row in self.rows for name in row} - set(columns))  # from an earlier setting
+        table = csv.DictWriter(text, fieldnames=columns, restval="")
         table.writeheader()
         table.writerows(self.rows)
         write_text_atomically(self.csv_path, text.getvalue())
@@ -104,6 +116,11 @@ class Validator:
             path = self.best_manager.save(checkpoint_number=step)
             self.best = {"metric": self.metric, "value": value, "step": step, "checkpoint": pathlib.Path(path).name}
             write_text_atomically(self.best_path, json.dumps(self.best, indent=2) + "\n")
-        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f (best %s %.4g at step %d)", step,
-                     scores["l1"], scores["psnr"], scores["ssim"], self.metric, self.best["value"], self.best["step"])
+        realism_line = ""
+        if self.segmenter is not None:
+            realism_line = (f", FCN class IoU {summary[realism.PREFIX + 'class_iou']:.4f} (real photos "
+                            f"{summary[realism.REAL_PREFIX + 'class_iou']:.4f})")
+        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f%s (best %s %.4g at step %d)", step,
+                     scores["l1"], scores["psnr"], scores["ssim"], realism_line, self.metric, self.best["value"],
+                     self.best["step"])
         return scores
