@@ -138,6 +138,22 @@ def test_validation_scores_realism_with_a_segmenter_and_keeps_the_most_realistic
     assert {"fcn_class_iou", "fcn_real_class_iou"} <= set(results)  # metrics.json of the whole val split
 
 
+def test_the_quality_curve_scores_every_kept_checkpoint_with_the_fcn_score(trained_run, tmp_path):
+    """benchmarks/quality_curve.py: one row per kept checkpoint (steps 2, 4, 6), a plot, a JSON line."""
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).parents[1] / "benchmarks" / "quality_curve.py"
+    result = subprocess.run([sys.executable, str(script), f"--workdir={trained_run}", f"--segmenter={trained_run}",
+                             "--palette=facades", "--every=4", f"--plot={tmp_path / 'curve.png'}"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(result.stdout.strip().splitlines()[-1])["rows"]
+    assert [row["step"] for row in rows] == [4, 6]  # multiples of 4, and the last checkpoint
+    assert all({"l1", "ssim", "fcn_class_iou", "fcn_real_class_iou"} <= set(row) for row in rows)
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "curve.png"))).shape[1] > 500
+
+
 @pytest.fixture(scope="module")
 def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""
