@@ -12,6 +12,8 @@ setup(
     description="Paired image-to-image translation with conditional GANs (pix2pix) in Keras/TensorFlow",
     long_description=README.read_text(encoding="utf-8") if README.exists() else "",
     long_description_content_type="text/markdown",
+    license="Apache-2.0",  # the code; shipped model weights also carry their training data's terms (their cards)
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
     package_data={"pix2pix_tf.deploy": ["static/*.html", "static/*.js", "static/*.css", "demo/*"]},
