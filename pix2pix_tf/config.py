@@ -184,6 +184,11 @@ class DataConfig(_Validated):
     skip_bad_images: bool = option(
         False, "Skip unreadable images (reporting how many) instead of stopping before training."
     )
+    freehand_lines: bool = option(
+        False, "Redraw edge-drawing inputs as a person would while training (solid black lines of a random pen "
+        "width, wobbling, with gaps; data/freehand.py), so the model reads pen strokes as well as the data's "
+        "edge-detector lines. Validation keeps the data's own drawings."
+    )
 
     def validate(self) -> None:
         size = self.image_size

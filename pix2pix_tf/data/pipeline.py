@@ -173,7 +173,13 @@ def make_dataset(
             source, target = element if data.direction == "AtoB" else element[::-1]
         source = images.to_channels(source, config.model.input_channels)
         target = images.to_channels(target, config.model.output_channels)
-        return transform(source, target, element_seed, config, training)
+        if not (training and data.freehand_lines):
+            return transform(source, target, element_seed, config, training)
+        from pix2pix_tf.data import freehand
+
+        element_seed, drawing_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
+        source, target = transform(source, target, element_seed, config, training)
+        return freehand.augment(source, drawing_seed), target
 
     dataset = tf.data.Dataset.zip(dataset, seeds).map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
