@@ -41,6 +41,7 @@ _EXPORTS = {
     "evaluate_model": "pix2pix_tf.evaluation.evaluate",
     "export_saved_model": "pix2pix_tf.deploy.saved_model",
     "Translator": "pix2pix_tf.deploy.translator",
+    "load_pretrained": "pix2pix_tf.deploy.pretrained",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -22,7 +22,7 @@ from pix2pix_tf import images as image_ops
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import TFLITE_PRECISIONS, Config
 from pix2pix_tf.data import checks, layout
-from pix2pix_tf.deploy import saved_model
+from pix2pix_tf.deploy import pretrained, saved_model
 from pix2pix_tf.models import inference
 
 # What Translator.load accepts, for error messages.
@@ -129,7 +129,8 @@ class Translator:
     @classmethod
     def load(cls, model: str | os.PathLike, mode: str | None = None, tile_size: int | None = None,
              checkpoint: str | None = None) -> Translator:
-        """The model at ``model``: a run folder, a SavedModel, an export folder or a .tflite file.
+        """The model at ``model``: a run folder, a SavedModel, an export folder, a .tflite file, or
+        the name of a model shipped in the package (``pretrained.names()``).
 
         Args:
           mode: "eval" or "paper" for a run folder (default eval); for an export, None or the
@@ -139,9 +140,10 @@ class Translator:
           checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
 
         Raises:
-          ValueError naming ``model`` when it is missing or none of the kinds above.
+          ValueError naming ``model`` when it is missing or none of the kinds above (listing the
+          shipped models when it reads as a name).
         """
-        path = pathlib.Path(model).expanduser()
+        path = pretrained.resolve(model)
         if path.is_file() and path.suffix == ".tflite":
             forward, config, mode = _load_tflite(path, mode)
             size = config.data.image_size
