@@ -220,3 +220,17 @@ def test_small_level_benchmark_times_every_level_both_ways_and_names_the_matmul_
     # 64 px, 64 filters: the levels of at most 8 x 8 positions; those of 16 x 16 are too narrow
     assert matmul == {"none/down2_conv", "none/down3_conv", "none/down4_conv", "none/down5_conv",
                       "none/up5_convt", "none/up4_convt", "none/up3_convt", "none/up2_convt"}
+
+
+@pytest.mark.slow
+def test_export_memory_benchmark_gives_every_stage_its_time_and_peak():
+    """benchmarks/export_memory.py: a stage per format and the parity check, each with its own peak."""
+    figures = _benchmark_figures("export_memory.py", "--image_size=32", "--filters=8")
+    assert [stage["stage"] for stage in figures["stages"]][:5] == [
+        "SavedModel", "TFLite float32", "TFLite float16", "TFLite dynamic_int8",
+        "TFLite int8 (calibrated on 16 training images)"]
+    assert figures["stages"][-1]["stage"].startswith("parity of each TFLite file")
+    for stage in figures["stages"]:
+        assert stage["peak_rss_mib"] >= stage["rss_mib_at_start"] > 100 and stage["seconds"] >= 0
+    assert set(figures["files_mb"]) == {"saved_model", "model_float32.tflite", "model_float16.tflite",
+                                        "model_dynamic_int8.tflite", "model_int8.tflite"}

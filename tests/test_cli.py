@@ -100,3 +100,39 @@ def test_corrupt_image_stops_before_training_or_is_skipped(paired_folder, tmp_pa
                      "--skip_bad_images", *TINY)
     assert result.returncode == 0, result.stderr
     assert "skipping 1 unusable image(s) of 7" in result.stderr
+
+
+def test_single_photos_are_refused_at_start_and_leave_no_run_folder(tmp_path):
+    """Photos in train/ instead of A|B pairs: refused before the first step with data check's finding
+    and what plain photos need, and the refused run leaves no folder behind (not even its .lock)."""
+    import numpy as np
+    import tensorflow as tf
+
+    for split in ("train", "val"):
+        (tmp_path / "photos" / split).mkdir(parents=True)
+        tf.io.write_file(str(tmp_path / "photos" / split / "photo.png"), tf.io.encode_png(np.zeros((80, 80, 3), np.uint8)))
+    workdir = tmp_path / "runs" / "photos"
+    result = run_cli("train", f"--data={tmp_path / 'photos'}", f"--workdir={workdir}", *TINY)
+    assert result.returncode == 2
+    assert "photo.png: 80x80 px is not two squares side by side (A|B)" in result.stderr
+    assert "--task=colorize|edges|inpaint|superres" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "the paper's recipe (32 px, batch 2, 100 + 100 epochs); for a quick try: pix2pix-tf train " \
+           f"--preset=quick --data={tmp_path / 'photos'}" in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_end_of_a_run_names_only_the_files_it_wrote(tmp_path, capsys):
+    """--val_every beyond --steps: no validation.csv and no best checkpoint, so neither is named."""
+    from pix2pix_tf.cli.summary import print_results
+
+    results = {"eval_mode": "paper", "images": 3, "l1": 0.5, "psnr": 10.0, "baseline_mean_target_l1": 0.6}
+    print_results(results, tmp_path, "train")
+    said = capsys.readouterr().out
+    assert "metrics.json" in said and "validation" not in said and "best" not in said
+    (tmp_path / "validation.csv").write_text("step,l1,psnr,ssim\n")
+    (tmp_path / "checkpoints" / "best").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "best" / "best.json").write_text("{}")
+    print_results(results, tmp_path, "train")
+    said = capsys.readouterr().out
+    assert f"validation: {tmp_path / 'validation.csv'}" in said and str(tmp_path / "checkpoints" / "best") in said

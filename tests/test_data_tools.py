@@ -181,3 +181,12 @@ def test_combine_stops_on_unmatched_files_naming_them(separate_folders, tmp_path
     assert not (tmp_path / "out").exists()
     assert data_tools.combine(a_dir, b_dir, tmp_path / "out", skip_unmatched=True) == 5
     assert sorted(path.stem for path in (tmp_path / "out").rglob("*.jpg")) == ["v", "w", "x", "y", "z"]
+
+
+def test_check_on_a_flat_folder_of_photos_tells_about_task(tmp_path):
+    for index in range(2):
+        write_image(tmp_path / f"photo{index}.jpg", noise(40, 40, seed=index), "jpg")
+    report = data_tools.check_dataset(tmp_path)
+    assert report.problems == [(str(tmp_path), "no split folders (train, val, test) and no A/ and B/ folders; it "
+                                "holds 2 image(s) directly: to train on plain photos pass "
+                                "--task=colorize|edges|inpaint|superres, or put A|B pairs in train/ and val/")]

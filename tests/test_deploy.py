@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -32,10 +33,24 @@ def trained_run(tmp_path_factory):
     return root / "run"
 
 
-def test_export_writes_every_format_and_verifies_it(trained_run, tmp_path):
-    report = exporter.export_run(trained_run, tmp_path / "out", list(exporter.FORMATS), representative_images=4,
-                               verify_images=3)
+def test_export_writes_every_format_and_verifies_it(trained_run, tmp_path, capfd):
+    """Every format, each stage said as it runs with its time and memory, without the converter's noise."""
+    said = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = exporter.export_run(trained_run, tmp_path / "out", list(exporter.FORMATS), representative_images=4,
+                                     verify_images=3, say=said.append)
     assert report["passed"]
+    stages = ["SavedModel", "TFLite float32", "TFLite float16", "TFLite dynamic_int8",
+              "TFLite int8 (calibrated on 4 training images)",
+              "parity of each TFLite file against the float graph on 3 validation images"]
+    assert said[0::2] == [f"export: {stage} ..." for stage in stages]
+    assert all(line.startswith(f"export: {stage}: ") and "peak memory so far" in line
+               for stage, line in zip(stages, said[1::2]))
+    assert "MB, peak memory" in said[1] and len(said) == 2 * len(stages)
+    noise = capfd.readouterr().err + "".join(str(warning.message) for warning in caught)
+    assert "fully_quantize" not in noise and "Statistics for quantized inputs" not in noise
+    assert "XNNPACK" not in noise
     assert set(report["parity"]) == {"float32", "float16", "dynamic_int8", "int8"}
     for name in ("model_float32.tflite", "model_float16.tflite", "model_int8.tflite", "config.json", "export.json"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name

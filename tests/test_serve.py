@@ -123,7 +123,10 @@ BAD_REQUESTS = [
     ("GET", "/nothing", None, 404, "no GET /nothing"),
     ("GET", "/translate", None, 405, "no GET /translate"),
     ("POST", "/v1/models/pix2pix", b"{}", 405, "no POST /v1/models/pix2pix"),
-    ("POST", "/v1/models/other:predict", b"{}", 404, "no POST"),
+    ("POST", "/v1/models/other:predict", b"{}", 404, "no model 'other': this server serves 'pix2pix'"),
+    ("GET", "/v1/models/other", None, 404, "no model 'other': this server serves 'pix2pix'"),
+    ("POST", "/translate", b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n--x--\r\n", 400,
+     "carries no file"),  # sent as multipart/form-data; boundary=x
     ("GET", "/../../etc/passwd", None, 404, "no GET"),
     ("GET", "/%2e%2e/%2e%2e/etc/passwd", None, 404, "no GET"),
     ("POST", "/translate", b"not an image at all", 400, "send a PNG, JPEG, GIF, BMP or WebP image"),
@@ -146,7 +149,8 @@ BAD_REQUESTS = [
 def test_every_bad_request_is_a_4xx_with_a_one_line_json_error(server, method, path, body, status, message):
     if body is None and method == "POST":
         body = _forged_png(40000, 40000)
-    got_status, kind, answer = _request(server, method, path, body)
+    headers = {"Content-Type": "multipart/form-data; boundary=x"} if body and body.startswith(b"--x") else {}
+    got_status, kind, answer = _request(server, method, path, body, headers)
     assert (got_status, kind) == (status, "application/json")
     error = json.loads(answer)["error"]
     assert message in error and "\n" not in error and "Traceback" not in error
@@ -307,3 +311,40 @@ def test_a_client_that_stops_sending_gets_408_and_frees_its_thread(server, monke
             answer += chunk
     answer = answer.decode()
     assert answer.startswith("HTTP/1.1 408") and "did not arrive within 1 s" in answer
+
+
+def test_a_multipart_upload_translates_like_a_raw_body(server):
+    """`curl -F file=@labels.png .../translate`: the form's file is the image."""
+    boundary = "------------------------d74496d66958873e"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"labels.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + _png(IMAGE) + f"\r\n--{boundary}--\r\n".encode()
+    status, kind, body = _request(server, "POST", "/translate", form,
+                                  {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert (status, kind) == (200, "image/png")
+    assert body == _request(server, "POST", "/translate", _png(IMAGE))[2]
+
+
+@pytest.mark.parametrize("sent, message", [
+    (b"POST /translate HTTP/1.1\r\nHost: x\r\nContent-Le", "the request header did not arrive within 1 s"),
+    (b"POST /transl", "the request line did not arrive within 1 s"),
+])
+def test_a_client_that_stops_midway_through_its_header_gets_408(server, monkeypatch, sent, message):
+    import socket
+
+    monkeypatch.setattr(serve._Handler, "timeout", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((host, port), timeout=30) as client:
+        client.sendall(sent)
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+    status_line, _, body = answer.decode().partition("\r\n\r\n")
+    assert status_line.startswith("HTTP/1.1 408") and json.loads(body) == {"error": message}
+    with socket.create_connection((host, port), timeout=30) as idle:  # sends nothing: closed without a word
+        assert idle.recv(4096) == b""
+
+
+def test_the_status_does_not_reveal_where_the_model_is_on_the_server(server, run):
+    source = json.loads(_request(server, "GET", "/v1/models")[2])["source"]
+    assert source == f"{run.parent.name}/{run.name}" and not source.startswith("/")

@@ -188,3 +188,29 @@ def test_a_tflite_model_translates_from_many_threads_at_once(translators):
         outputs = list(pool.map(lambda _: translators["tflite"].translate(image), range(12)))
     for output in outputs:
         np.testing.assert_array_equal(output, expected)
+
+
+def test_a_missing_model_file_names_the_ones_that_come_close(tmp_path):
+    """A typo in a model's name (model_int9.tflite) suggests the file that is there."""
+    (tmp_path / "model_int8.tflite").write_bytes(b"")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match=f"Did you mean {tmp_path / 'model_int8.tflite'}\\?$"):
+        Translator.load(tmp_path / "model_int9.tflite")
+    with pytest.raises(ValueError) as error:
+        Translator.load(tmp_path / "something_else")
+    assert "Did you mean" not in str(error.value)
+
+
+def test_one_image_goes_to_the_file_named_by_output(translators, tmp_path):
+    """One image in, one file out: --output=single.png is that file, not a folder; .jpg writes a JPEG."""
+    write_images(tmp_path / "in")
+    translator = translators["tflite"]
+    assert translator.translate_files([tmp_path / "in" / "a.png"], tmp_path / "single.png") == [tmp_path / "single.png"]
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "single.png"))).shape == (40, 50, 3)
+    translator.translate_files([tmp_path / "in" / "a.png"], tmp_path / "deeper" / "single.jpg")
+    assert (tmp_path / "deeper" / "single.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    with pytest.raises(ValueError, match="translate writes PNG or JPEG; name the file single.png or single.jpg"):
+        translator.translate_files([tmp_path / "in" / "a.png"], tmp_path / "single.bmp")
+    (tmp_path / "folder.png").mkdir()  # an existing folder stays a folder, whatever its name
+    assert translator.translate_files([tmp_path / "in" / "a.png"], tmp_path / "folder.png") == [
+        tmp_path / "folder.png" / "a.png"]

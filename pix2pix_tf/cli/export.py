@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
 
         report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                    FLAGS.representative_images, FLAGS.verify_images,
-                                   FLAGS.checkpoint, FLAGS.data)
+                                   FLAGS.checkpoint, FLAGS.data, say=lambda line: print(line, flush=True))
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
     for line in exporter.parity_lines(report.get("parity", {})):

@@ -2,6 +2,7 @@
 
   pix2pix-tf train                                            # built-in façades, 64 px, 5-8 min on 2 cores
   pix2pix-tf train --data=path/to/facades --direction=BtoA    # the paper's recipe at 256 px
+  pix2pix-tf train --preset=quick --data=path/to/pairs         # a quick try on your own pairs: 64 px
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def resolve_config(workdir: pathlib.Path) -> Config:
     return config_flags.apply_flags(base)
 
 
+def paper_recipe_note(config: Config) -> str:
+    """The line a new run with --data and no --preset starts with: it gets the paper's recipe, and
+    how to get a quick try instead."""
+    train = config.train
+    length = f"{train.steps} steps" if train.steps else f"{train.epochs} + {train.decay_epochs} epochs"
+    return (f"--data without --preset: the paper's recipe ({config.data.image_size} px, batch {train.batch_size}, "
+            f"{length}); for a quick try: pix2pix-tf train --preset=quick --data={FLAGS.data}")
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -50,7 +60,10 @@ def main(argv: list[str]) -> None:
         data_name = pathlib.Path(FLAGS.data).expanduser().resolve().name or "data"
     workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
     with errors.reported_errors("train"):
+        new_run = not (workdir / run_folder.CONFIG).exists()
         config = resolve_config(workdir)
+        if FLAGS.data and not FLAGS.preset and new_run:
+            print(paper_recipe_note(config), flush=True)
         from pix2pix_tf.training.train import train_and_evaluate
 
         results = train_and_evaluate(config, workdir)

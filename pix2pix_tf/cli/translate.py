@@ -1,6 +1,7 @@
 """pix2pix-tf translate: images, videos or a folder of them -> translated PNGs and videos of the same sizes.
 
-  pix2pix-tf translate --model=runs/facades --input=photo.jpg --output=out
+  pix2pix-tf translate --model=runs/facades --input=photo.jpg --output=out          # out/photo.png
+  pix2pix-tf translate --model=runs/facades --input=photo.jpg --output=result.png   # that one file
   pix2pix-tf translate --model=saved_models/facades --input=photos/ --output=out
   pix2pix-tf translate --model=saved_models/facades/model_float16.tflite --input=photos/ --output=out
   pix2pix-tf translate --model=runs/facades --input=clip.mp4 --output=out.mp4     # video: same rate, size, audio
@@ -20,7 +21,8 @@ from pix2pix_tf.config import INFERENCE_MODES
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, a SavedModel or export folder, or a .tflite file.")
 flags.DEFINE_string("input", None, "An image file, or a folder whose image files are all translated.")
-flags.DEFINE_string("output", None, "Folder for the outputs: <input stem>.png, each the input's size.")
+flags.DEFINE_string("output", None, "Folder for the outputs: <input stem>.png, each the input's size. For one "
+                    "image, a .png or .jpg file name writes that file; for one video, a video file name.")
 flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of a run folder (default: the run's "
                   "eval_mode, the mode it was scored in); an export keeps the mode it was exported in.")
 flags.DEFINE_integer("tile_size", None, "Translate images larger than this in overlapping tiles of this "
@@ -50,7 +52,8 @@ def main(argv: list[str]) -> None:
                 print(f"[{index + 1}/{len(images)}] {output}", flush=True)
 
             if _is_video_output(FLAGS.output):
-                raise ValueError(f"--output={FLAGS.output} is a video file name; images need an output folder")
+                raise ValueError(f"--output={FLAGS.output} is a video file name; images need an output folder "
+                                 "(or, for one image, a .png or .jpg file name)")
             done = translator.translate_files(images, FLAGS.output, FLAGS.skip_bad_images, show_progress)
             written += done
             skipped += len(images) - len(done)

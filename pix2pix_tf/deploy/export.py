@@ -9,19 +9,29 @@ graph on real validation images.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
 import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config, check_choice, write_text_atomically
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.deploy import saved_model, tflite
 from pix2pix_tf.models.inference import inference_generator
+
+try:
+    import resource
+except ImportError:  # Windows: no peak memory figure
+    resource = None
 
 # Format name on the command line -> TFLite precision (None: the SavedModel).
 FORMATS = {
@@ -69,12 +79,15 @@ def export_run(
     verify_images: int = 16,
     checkpoint: str | None = None,
     data: str | None = None,
+    say: Callable[[str], None] = logging.info,
 ) -> dict:
     """Exports the generator of ``workdir`` into ``out`` and verifies the TFLite files.
 
     ``mode``: the inference mode; default the run's ``eval_mode``, the mode it was scored in.
     ``checkpoint``: None or "latest", "best" (chosen by validation) or a checkpoint path.
     ``data``: where the run's data is now, if it moved (checked against the run's ``data.json``).
+    ``say``: called with a line as each stage (SavedModel, each TFLite precision, parity) starts
+    and ends; the end line has its seconds, size and the peak memory so far.
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
     ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
@@ -94,31 +107,51 @@ def export_run(
     staging = _staging_folder(out)
     try:
         report = _write_export(generator, config, data_dir, mode, formats, staging, representative_images,
-                               verify_images)
+                               verify_images, say)
         _replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
+@contextlib.contextmanager
+def _stage(name: str, say: Callable[[str], None]) -> Iterator[list[str]]:
+    """Says ``name`` as it starts and, when done, its seconds, what the block appended to the list
+    it is given, and the process's peak memory so far (the stage that raises it is the one that needs it)."""
+    say(f"export: {name} ...")
+    started, notes = time.perf_counter(), []
+    yield notes
+    if resource is not None:  # ru_maxrss: KiB on Linux, bytes on macOS
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+        notes.append(f"peak memory so far {peak / 2**30:.1f} GiB")
+    say(f"export: {name}: " + ", ".join([f"{time.perf_counter() - started:.1f} s", *notes]))
+
+
 def _write_export(generator, config: Config, data_dir, mode: str, formats: list[str], out: pathlib.Path,
-                  representative_images: int, verify_images: int) -> dict:
-    """Writes every requested format of ``generator`` in ``mode`` into ``out``; returns the report."""
+                  representative_images: int, verify_images: int, say: Callable[[str], None]) -> dict:
+    """Writes every requested format of ``generator`` in ``mode`` into ``out``, saying each stage as it
+    runs; returns the report."""
     report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}
     if "saved_model" in formats:
-        path = saved_model.export_saved_model(generator, config, out / "saved_model", mode)
-        report["files"]["saved_model"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        with _stage("SavedModel", say) as notes:
+            path = saved_model.export_saved_model(generator, config, out / "saved_model", mode)
+            report["files"]["saved_model"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            notes.append(f"{report['files']['saved_model'] / 1e6:.1f} MB")
     precisions = [FORMATS[name] for name in formats if FORMATS[name]]
     if precisions:
         inference = inference_generator(generator, mode)
         calibration = dataset_images(config, "train", representative_images) if "int8" in precisions else None
         models = {}
         for precision in precisions:
-            models[precision] = tflite.convert(inference, config.data.image_size, precision, calibration)
-            (out / f"model_{precision}.tflite").write_bytes(models[precision])
-            report["files"][f"model_{precision}.tflite"] = len(models[precision])
+            calibrated = f" (calibrated on {len(calibration)} training images)" if precision == "int8" else ""
+            with _stage(f"TFLite {precision}{calibrated}", say) as notes:
+                models[precision] = out / f"model_{precision}.tflite"
+                models[precision].write_bytes(tflite.convert(inference, config.data.image_size, precision, calibration))
+                report["files"][models[precision].name] = models[precision].stat().st_size
+                notes.append(f"{report['files'][models[precision].name] / 1e6:.1f} MB")
         images = dataset_images(config, pipeline.val_split(config, data_dir), verify_images)
-        report["parity"] = tflite.verify(inference, models, images)
+        with _stage(f"parity of each TFLite file against the float graph on {len(images)} validation images", say):
+            report["parity"] = tflite.verify(inference, models, images)
     report["passed"] = all(result["passed"] for result in report.get("parity", {}).values())
     config.save(out / run_folder.CONFIG)
     write_text_atomically(out / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -7,10 +7,11 @@ page's HTML, JS and CSS are files of this package, served from static/ and nowhe
     GET  /v1/models/NAME            status, input size, mode, channels, palette (TF Serving's status, extended)
     GET  /v1/models                 the same for the one model served, whatever its name
     POST /v1/models/NAME:predict    {"instances": [{"b64": PNG or JPEG}, ...]} -> {"predictions": [{"b64": PNG}]}
-    POST /translate                 a PNG or JPEG body -> a PNG of the input's size
+    POST /translate                 a PNG or JPEG body (or multipart/form-data file) -> a PNG of the input's size
 
 Every limit is a named constant below and answers 4xx (413 for size, 400 for a malformed request,
-404 for an unknown path, 405 for a method, 411 without Content-Length) or 503 when the queue is
+404 for an unknown path, 405 for a method, 408 for a request that stops arriving midway, 411
+without Content-Length) or 503 when the queue is
 full, always with a one-line JSON body ``{"error": "..."}``: nothing a client sends reaches a
 traceback or ends the process. Any model ``Translator.load`` reads can be served.
 """
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.parser
+import email.policy
 import json
 import pathlib
 import signal
@@ -42,7 +45,7 @@ MAX_INSTANCES = 8  # images in one :predict request (413)
 MAX_RUNNING = 2  # requests running the model at once
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
 MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in tiles: memory stays bounded
-SOCKET_TIMEOUT_S = 30  # a client that stops sending is dropped after this many seconds
+SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
 
 
 # The page's files: only these are ever served, looked up by exact name (no path is built from a URL).
@@ -91,7 +94,7 @@ class ModelService:
                                       "status": {"error_code": "OK", "error_message": ""}}],
             "name": self.name, "mode": self.translator.mode, "input_size": config.data.image_size,
             "input_channels": self.translator.input_channels, "output_channels": self.translator.output_channels,
-            "source": str(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
+            "source": public_source(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
         }
 
     def translate_image(self, encoded: bytes) -> bytes:
@@ -144,6 +147,29 @@ class ModelService:
         return {"predictions": predictions}
 
 
+def public_source(path: pathlib.Path | None) -> str | None:
+    """What a client is told the model is: its folder and name (``facades/model_int8.tflite``), never
+    the server's absolute path."""
+    return None if path is None else "/".join(pathlib.Path(path).parts[-2:])
+
+
+def uploaded_image(content_type: str | None, body: bytes) -> bytes:
+    """The image of a ``/translate`` body: the body itself, or the file of a multipart/form-data
+    upload (``curl -F file=@labels.png``), read with the standard library's email parser. The body
+    is within ``MAX_BODY_BYTES`` already; RequestError 400 for a form that carries no file."""
+    if not (content_type or "").lower().startswith("multipart/form-data"):
+        return body
+    header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    form = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
+    parts = list(form.iter_parts()) if form.is_multipart() else []
+    files = [part for part in parts if part.get_filename() is not None] or parts[:1]
+    image = files[0].get_payload(decode=True) if files else None
+    if not image:
+        raise RequestError(400, "the multipart/form-data body carries no file: send one image as a file field "
+                                "(curl -F file=@labels.png) or as the body itself (curl --data-binary @labels.png)")
+    return image
+
+
 def decode_request_image(encoded: bytes) -> np.ndarray:
     """An uploaded image as uint8 (H, W, 3); RequestError 413 beyond ``MAX_PIXELS``, 400 when it is
     no image this package reads (the same decoder and format checks as training)."""
@@ -165,12 +191,41 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
     return pixels
 
 
+def _refusal(status: int, message: str):
+    """A route of ``_Handler._answer`` that refuses with ``status`` and ``message``."""
+    def refuse() -> tuple[int, str, bytes]:
+        raise RequestError(status, message)
+    return refuse
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Routes requests to the server's ``service``; every failure is a status and a one-line JSON error."""
 
     server_version = "pix2pix_tf"
     protocol_version = "HTTP/1.1"
     timeout = SOCKET_TIMEOUT_S  # on the socket: a silent client cannot hold its thread forever
+
+    def handle_one_request(self) -> None:
+        """The standard library's, except that a request whose line or header stops arriving within
+        ``timeout`` is answered 408; a connection idle between requests is still closed without a word."""
+        try:
+            self.rfile.peek(1)  # waits for a request to start
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
+            return
+        self.raw_requestline = None
+        super().handle_one_request()
+        if self.raw_requestline is None:  # the request line timed out (the standard library closes quietly)
+            self.requestline = self.command = self.request_version = ""
+            self._answer(_refusal(408, f"the request line did not arrive within {self.timeout} s"))
+
+    def parse_request(self) -> bool:
+        """The standard library's, with a header that stops arriving within ``timeout`` answered 408."""
+        try:
+            return super().parse_request()
+        except TimeoutError:
+            self._answer(_refusal(408, f"the request header did not arrive within {self.timeout} s"))
+            return False
 
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
         self._answer(self._get)
@@ -185,20 +240,31 @@ class _Handler(BaseHTTPRequestHandler):
         page = self.server.static_files.get("index.html" if self.path == "/" else self.path.removeprefix("/static/"))
         if page is not None and (self.path == "/" or self.path.startswith("/static/")):
             return 200, *page
+        self._check_model_name()
         raise RequestError(405 if self._known_post_path() else 404, f"no GET {self.path[:200]}")
 
     def _post(self) -> tuple[int, str, bytes]:
         if not self._known_post_path():
+            self._check_model_name()
             raise RequestError(405 if self.path == f"/v1/models/{self.server.service.name}" else 404,
                                f"no POST {self.path[:200]}")
         body = self._body()
         if self.path == "/translate":
-            return 200, "image/png", self.server.service.translate_image(body)
+            image = uploaded_image(self.headers.get("Content-Type"), body)
+            return 200, "image/png", self.server.service.translate_image(image)
         try:
             request = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise RequestError(400, f"the body is not JSON ({error})") from None
         return 200, "application/json", json.dumps(self.server.service.predict(request)).encode()
+
+    def _check_model_name(self) -> None:
+        """RequestError 404 naming the served model for a path that asks for another one."""
+        name = self.server.service.name
+        asked = self.path.removeprefix("/v1/models/").split(":", 1)[0]
+        if self.path.startswith("/v1/models/") and asked not in ("", name):
+            raise RequestError(404, f"no model {asked[:100]!r}: this server serves {name!r} "
+                                    f"(GET /v1/models/{name}, POST /v1/models/{name}:predict)")
 
     def _known_post_path(self) -> bool:
         return self.path in ("/translate", f"/v1/models/{self.server.service.name}:predict")

@@ -9,6 +9,7 @@ same tiling bounds the memory a run or SavedModel needs when given ``tile_size``
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import pathlib
@@ -62,6 +63,16 @@ def _load_tflite(path: pathlib.Path, mode: str | None) -> tuple[Forward, Config,
         raise ValueError(f"{path} was exported in mode {exported_mode!r}, not {mode!r}")
     model = tflite.TFLiteModel(path)
     return lambda images: model.run(np.asarray(images)), Config.load(config_path), exported_mode or mode
+
+
+def _did_you_mean(path: pathlib.Path) -> str:
+    """For a ``path`` that is not there: the names beside it that come close (model_int8.tflite for
+    model_int9.tflite), as a sentence to append; "" when nothing comes close."""
+    if path.exists() or not path.parent.is_dir():
+        return ""
+    names = sorted(entry.name for entry in path.parent.iterdir() if not entry.name.startswith("."))
+    close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+    return f". Did you mean {' or '.join(str(path.parent / name) for name in close)}?" if close else ""
 
 
 def _export_tflite_file(directory: pathlib.Path) -> pathlib.Path | None:
@@ -151,7 +162,8 @@ class Translator:
                 raise ValueError(f"{path} takes {size} x {size} tiles only, not tile_size={tile_size}")
             return cls(forward, config, size, size, mode, path)
         if not path.is_dir():
-            raise ValueError(f"{path} does not exist or is not a folder or .tflite file; expected {EXPECTED_MODELS}")
+            raise ValueError(f"{path} does not exist or is not a folder or .tflite file; expected {EXPECTED_MODELS}"
+                             + _did_you_mean(path))
         if (path / "saved_model" / "saved_model.pb").exists():
             path = path / "saved_model"
         if (path / "saved_model.pb").exists():
@@ -267,25 +279,26 @@ class Translator:
     def translate_files(
         self,
         inputs: list[str | os.PathLike],
-        output_dir: str | os.PathLike,
+        output: str | os.PathLike,
         skip_bad: bool = False,
         on_image: Callable[[int, pathlib.Path], None] | None = None,
     ) -> list[pathlib.Path]:
-        """Translates image files into ``output_dir/<stem>.png``, each the size of its input.
+        """Translates image files into ``output/<stem>.png``, each the size of its input; one image
+        into ``output`` itself when that is named as a PNG or JPEG file (see ``output_paths``).
 
         Each file is read and decoded once. One that cannot be used is reported and left out;
         the others are still translated, so no work is lost. Then, unless ``skip_bad``, one
-        ValueError names every file left out. Each PNG is written to a temporary name and
+        ValueError names every file left out. Each output is written to a temporary name and
         renamed, so an interrupted run leaves no half-written output.
         ``on_image(index, written_path)`` is called after each image, for progress displays.
 
         Returns:
-          The written PNG paths, in the order of ``inputs``.
+          The written paths, in the order of ``inputs``.
         """
         paths = [pathlib.Path(path) for path in inputs]
-        output_dir = pathlib.Path(output_dir).expanduser()
-        outputs = [output_dir / f"{path.stem}.png" for path in paths]
+        outputs = output_paths(paths, output)
         _check_outputs(paths, outputs)
+        output_dir = outputs[0].parent if outputs else pathlib.Path(output).expanduser()
         output_dir.mkdir(parents=True, exist_ok=True)
         written, bad = [], []
         for path, output in zip(paths, outputs):
@@ -295,7 +308,7 @@ class Translator:
                 logging.warning("skipping %s", bad[-1])
                 continue
             temporary = output.with_name(f".{output.name}.tmp")
-            tf.io.write_file(str(temporary), tf.io.encode_png(self.translate(pixels.numpy())))
+            tf.io.write_file(str(temporary), OUTPUT_ENCODERS[output.suffix.lower()](self.translate(pixels.numpy())))
             os.replace(temporary, output)
             written.append(output)
             if on_image is not None:
@@ -304,6 +317,29 @@ class Translator:
             raise ValueError(f"{len(bad)} unreadable image(s) left out (--skip_bad_images accepts that); "
                              f"the other {len(written)} were translated into {output_dir}:\n  " + "\n  ".join(bad))
         return written
+
+
+# The image files translate writes, by suffix: lossless PNG, or JPEG at quality 95 with full-resolution colour.
+OUTPUT_ENCODERS = {
+    ".png": tf.io.encode_png,
+    ".jpg": lambda image: tf.io.encode_jpeg(image, quality=95, chroma_downsampling=False),
+    ".jpeg": lambda image: tf.io.encode_jpeg(image, quality=95, chroma_downsampling=False),
+}
+
+
+def output_paths(inputs: list[pathlib.Path], output: str | os.PathLike) -> list[pathlib.Path]:
+    """Where ``translate_files`` writes: ``output`` itself for one input when it is named as an image
+    file (.png, .jpg or .jpeg) and is not a folder; else ``output/<input stem>.png``, one per input.
+
+    Raises ValueError for one input and an ``output`` named as an image format translate does not write.
+    """
+    output = pathlib.Path(output).expanduser()
+    if len(inputs) == 1 and layout.is_image_name(output):
+        if output.suffix.lower() not in OUTPUT_ENCODERS:
+            raise ValueError(f"--output={output}: translate writes PNG or JPEG; name the file "
+                             f"{output.stem}.png or {output.stem}.jpg, or give a folder")
+        return [output]
+    return [output / f"{path.stem}.png" for path in inputs]
 
 
 def _check_outputs(inputs: list[pathlib.Path], outputs: list[pathlib.Path]) -> None:

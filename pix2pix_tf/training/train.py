@@ -70,7 +70,36 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
       config that does not fit the folder's checkpoints, other data, a full disk, bad data.
     """
     workdir = pathlib.Path(workdir).expanduser().absolute()
+    with _removed_if_refused(workdir):
+        return _train_in_folder(config, workdir)
+
+
+# What a run writes before its data and config are accepted: a run refused with only these leaves no folder.
+_START_UP_FILES = (lock.LOCK_NAME, run_folder.DATA_RECORD)
+
+
+@contextlib.contextmanager
+def _removed_if_refused(workdir: pathlib.Path):
+    """Creates ``workdir`` (and missing parents); when the run fails with nothing but ``_START_UP_FILES``
+    in a folder it created (bad data, a busy or full disk), removes what it created."""
+    created = next((folder for folder in reversed([workdir, *workdir.parents]) if not folder.exists()), None)
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if created is not None and all(path.name in _START_UP_FILES for path in workdir.iterdir()):
+            for name in _START_UP_FILES:
+                (workdir / name).unlink(missing_ok=True)
+            for folder in [workdir, *workdir.parents]:  # up to the first folder that was there before
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+                if folder == created:
+                    break
+        raise
+
+
+def _train_in_folder(config: Config, workdir: pathlib.Path) -> dict[str, float]:
+    """``train_and_evaluate`` in the existing folder ``workdir``."""
     config = pipeline.with_absolute_data(config)
     if config.distill.teacher:  # like the data, found again from any directory
         config = config.replace(distill=dataclasses.replace(
