@@ -4,11 +4,13 @@
 (the architecture comes from ``workdir/config.json``), writes every requested format of its
 deterministic, batch-independent inference graph (``models.inference``; by default in the mode
 the run was scored in), and ends with the parity check of each TFLite model against the float
-graph on real validation images.
+graph on real validation images. ``export_site(model, output)`` puts an exported model into a
+static web site (``--formats=web --model=...``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -17,10 +19,11 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf import images as image_ops
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config, check_choice, write_text_atomically
 from pix2pix_tf.data import pipeline
-from pix2pix_tf.deploy import saved_model, tflite
+from pix2pix_tf.deploy import saved_model, tflite, web
 from pix2pix_tf.models.inference import inference_generator
 
 # Format name on the command line -> TFLite precision (None: the SavedModel).
@@ -30,6 +33,7 @@ FORMATS = {
     "tflite_fp16": "float16",
     "tflite_dynamic_int8": "dynamic_int8",
     "tflite_int8": "int8",
+    "web": "float16",  # the float16 file in a static site: the drawing page computing in the browser (web.py)
 }
 
 
@@ -49,6 +53,13 @@ def parity_lines(results: dict[str, dict]) -> list[str]:
         f"max |diff| {result['max_abs_diff']:.4f}  {'ok' if result['passed'] else 'BELOW THRESHOLD'}"
         for precision, result in results.items()
     ]
+
+
+def site_line(out: pathlib.Path, sizes: dict[str, int]) -> str:
+    """What the web site is and what a browser downloads from it."""
+    return (f"{out / 'index.html'}: the drawing page; a browser downloads {sizes['page'] / 1e6:.2f} MB of page, "
+            f"{sizes['runtime'] / 1e6:.1f} MB of LiteRT.js and the {sizes['model'] / 1e6:.1f} MB model "
+            f"(serve the folder from any static host, e.g. python -m http.server -d {out})")
 
 
 def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
@@ -84,31 +95,65 @@ def export_run(
     ``report["passed"]`` is False when a format falls below its parity threshold.
     """
     formats = check_formats(list(formats))
-    out = pathlib.Path(out).expanduser().absolute()
-    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
-        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
-                         "choose a new or empty folder")
+    out = _checked_output(out)
     generator, config = run_folder.load_generator(workdir, checkpoint)
     config, data_dir = pipeline.with_data(config, data, pathlib.Path(workdir).expanduser() / run_folder.DATA_RECORD)
     mode = mode or config.train.eval_mode
     staging = _staging_folder(out)
     try:
         report = _write_export(generator, config, data_dir, mode, formats, staging, representative_images,
-                               verify_images)
+                               verify_images, out.name)
         _replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
 
 
+def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
+    """Writes the static site of an exported model (``web.write_site``) into ``out``.
+
+    ``model``: a .tflite file beside its config.json, or a folder holding one (an export, or a
+    shipped model with its example*.png and model_card.json). Returns the contents of the
+    ``export.json`` written beside the page: the bytes a browser downloads, {"page", "runtime", "model"}.
+    Raises ValueError naming ``model`` when it has no .tflite file or ``out`` when it is in use.
+    """
+    from pix2pix_tf.deploy.translator import Translator
+
+    translator = Translator.load(model)
+    page = web.PageModel.of(translator.source, translator.config, translator.mode)
+    out = _checked_output(out)
+    if page.folder is not None and page.folder.resolve() == out.resolve():
+        raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
+    report = {"mode": translator.mode, "image_size": translator.config.data.image_size, "passed": True}
+    staging = _staging_folder(out)
+    try:
+        report["web"] = web.write_site(staging, page)
+        report["files"] = {path.name: path.stat().st_size for path in page.model_files()}
+        write_text_atomically(staging / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _checked_output(out: str | os.PathLike) -> pathlib.Path:
+    """``out`` as an absolute path; ValueError when it holds files that are not an earlier export."""
+    out = pathlib.Path(out).expanduser().absolute()
+    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
+        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
+                         "choose a new or empty folder")
+    return out
+
+
 def _write_export(generator, config: Config, data_dir, mode: str, formats: list[str], out: pathlib.Path,
-                  representative_images: int, verify_images: int) -> dict:
-    """Writes every requested format of ``generator`` in ``mode`` into ``out``; returns the report."""
+                  representative_images: int, verify_images: int, name: str) -> dict:
+    """Writes every requested format of ``generator`` in ``mode`` into ``out``, the staging folder of
+    the export folder called ``name``; returns the report."""
     report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}
     if "saved_model" in formats:
         path = saved_model.export_saved_model(generator, config, out / "saved_model", mode)
         report["files"]["saved_model"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    precisions = [FORMATS[name] for name in formats if FORMATS[name]]
+    precisions = list(dict.fromkeys(FORMATS[name] for name in formats if FORMATS[name]))
     if precisions:
         inference = inference_generator(generator, mode)
         calibration = dataset_images(config, "train", representative_images) if "int8" in precisions else None
@@ -121,6 +166,10 @@ def _write_export(generator, config: Config, data_dir, mode: str, formats: list[
         report["parity"] = tflite.verify(inference, models, images)
     report["passed"] = all(result["passed"] for result in report.get("parity", {}).values())
     config.save(out / run_folder.CONFIG)
+    if "web" in formats:  # the page opens on a validation input
+        tf.io.write_file(str(out / "example.png"), tf.io.encode_png(image_ops.to_uint8(images[0])))
+        page = web.PageModel.of(out / "model_float16.tflite", config, mode)
+        report["web"] = web.write_site(out, dataclasses.replace(page, name=name))
     write_text_atomically(out / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
 
