@@ -121,9 +121,9 @@ def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
 
     translator = Translator.load(model)
     page = web.PageModel.of(translator.source, translator.config, translator.mode)
-    out = _checked_output(out)
-    if page.folder is not None and page.folder.resolve() == out.resolve():
+    if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
         raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
+    out = _checked_output(out)
     report = {"mode": translator.mode, "image_size": translator.config.data.image_size, "passed": True}
     staging = _staging_folder(out)
     try:

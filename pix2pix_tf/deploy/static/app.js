@@ -186,6 +186,7 @@ async function refresh() {
     return;
   }
   inFlight = true;
+  output.setAttribute("aria-busy", "true");
   const since = changedAt;
   try {
     const picture = await engine.translate();
@@ -206,6 +207,8 @@ async function refresh() {
     if (pending) {
       pending = false;
       refresh();
+    } else {
+      output.setAttribute("aria-busy", "false");
     }
   }
 }
