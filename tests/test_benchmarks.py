@@ -220,3 +220,20 @@ def test_small_level_benchmark_times_every_level_both_ways_and_names_the_matmul_
     # 64 px, 64 filters: the levels of at most 8 x 8 positions; those of 16 x 16 are too narrow
     assert matmul == {"none/down2_conv", "none/down3_conv", "none/down4_conv", "none/down5_conv",
                       "none/up5_convt", "none/up4_convt", "none/up3_convt", "none/up2_convt"}
+
+
+@pytest.mark.slow
+def test_page_latency_times_strokes_in_chromium_and_compares_the_page_with_the_server():
+    """benchmarks/page_latency.py: a figure per model and engine, the page's pictures within a level
+    of the server's translation, and the page never showing less than the time measured from outside."""
+    import os
+
+    if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    figures = _benchmark_figures("page_latency.py", "--models=unet_mobile", "--image_size=32", "--strokes=2",
+                                 "--rounds=1", "--engines=browser,server")
+    assert set(figures["results"]) == {"unet_mobile/browser", "unet_mobile/server"}
+    for result in figures["results"].values():
+        assert result["strokes"] == 2 and result["max_level_difference"] <= 1
+        assert result["page_shows_median_ms"] >= result["stroke_to_picture_median_ms"] - 1
+    assert figures["machine"]["litert_js"] and figures["machine"]["runtime_bytes"] > 5e6
