@@ -138,10 +138,11 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
 
     with pytest.raises(ValueError, match="is the model's own folder"):
         exporter.export_site(model_folder, model_folder)
-    monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)
-    with pytest.raises(ValueError, match="a static site computes in the browser, but model_float16.tflite is"):
-        exporter.export_site(model_folder, tmp_path / "too_large")
-    assert not (tmp_path / "too_large").exists()
+    monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)  # `serve` would compute; a static site has no server
+    exporter.export_site(model_folder, tmp_path / "large")
+    assert json.loads((tmp_path / "large" / web.PAGE_CONFIG).read_text())["model"]["file"] == "model_float16.tflite"
+    with pytest.raises(ValueError, match="a static site computes in the browser, but run has no .tflite file"):
+        web.write_site(tmp_path / "nothing", web.PageModel.of(tmp_path / "run", tiny_config(), "eval"))
 
     wrong = subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}",
                             "--formats=saved_model"], capture_output=True, text=True, timeout=600)

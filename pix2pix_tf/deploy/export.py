@@ -120,7 +120,7 @@ def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
     from pix2pix_tf.deploy.translator import Translator
 
     translator = Translator.load(model)
-    page = web.PageModel.of(translator.source, translator.config, translator.mode)
+    page = web.PageModel.of(translator.source, translator.config, translator.mode, limited=False)
     if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
         raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
     out = _checked_output(out)
@@ -168,7 +168,7 @@ def _write_export(generator, config: Config, data_dir, mode: str, formats: list[
     config.save(out / run_folder.CONFIG)
     if "web" in formats:  # the page opens on a validation input
         tf.io.write_file(str(out / "example.png"), tf.io.encode_png(image_ops.to_uint8(images[0])))
-        page = web.PageModel.of(out / "model_float16.tflite", config, mode)
+        page = web.PageModel.of(out / "model_float16.tflite", config, mode, limited=False)
         report["web"] = web.write_site(out, dataclasses.replace(page, name=name))
     write_text_atomically(out / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report

@@ -24,8 +24,10 @@ PACKAGE_FOLDER = pathlib.Path(__file__).resolve().parents[1]
 PAGE_CONFIG = "page.json"
 MODEL_CARD = "model_card.json"  # optional, beside config.json: {"description": "label map → façade photo", ...}
 
-# A .tflite file larger than this is not sent to browsers: the server computes the pictures.
-MAX_BROWSER_MODEL_BYTES = 128 * 2**20
+# A .tflite file larger than this is not sent to browsers by `serve`: the server computes the
+# pictures. The 256 px student's float16 file (6.9 MB) is sent; the paper U-Net's (109 MB, a heavy
+# download for every visitor) is not. A static site sends any size: it has no server to ask.
+MAX_BROWSER_MODEL_BYTES = 32 * 2**20
 
 # What the page and its model files are served as, by suffix.
 CONTENT_TYPES = {
@@ -97,11 +99,11 @@ class PageModel:
     name: str | None
 
     @classmethod
-    def of(cls, source: pathlib.Path | None, config: Config, mode: str | None) -> PageModel:
+    def of(cls, source: pathlib.Path | None, config: Config, mode: str | None, limited: bool = True) -> PageModel:
         """The model loaded from ``source`` (a .tflite file, SavedModel, export or run folder, as
         ``Translator.source``). Browsers run the .tflite file itself, or for a folder the .tflite
-        file beside its SavedModel (float16 first), unless it is larger than ``MAX_BROWSER_MODEL_BYTES``."""
-        max_bytes = MAX_BROWSER_MODEL_BYTES
+        file beside its SavedModel (float16 first), unless ``limited`` and it is larger than
+        ``MAX_BROWSER_MODEL_BYTES``."""
         if source is None:
             return cls(config, mode, None, None, "the served model was not loaded from a file", None, None)
         source = pathlib.Path(source)
@@ -114,9 +116,9 @@ class PageModel:
         if tflite is None:
             unavailable = (f"{folder.name} has no .tflite file for the browser to run "
                            "(pix2pix-tf export --formats=tflite_fp16 writes one)")
-        elif tflite.stat().st_size > max_bytes:
+        elif limited and tflite.stat().st_size > MAX_BROWSER_MODEL_BYTES:
             unavailable = (f"{tflite.name} is {tflite.stat().st_size / 2**20:.0f} MiB, more than the "
-                           f"{max_bytes / 2**20:.0f} MiB sent to browsers")
+                           f"{MAX_BROWSER_MODEL_BYTES / 2**20:.0f} MiB sent to browsers")
             tflite = None
         return cls(config, mode, folder, tflite, unavailable, examples[0] if examples else None, folder.name)
 
