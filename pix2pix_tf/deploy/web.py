@@ -47,9 +47,9 @@ FACADE_PALETTES = ("synthetic", "facades")
 
 def page_files() -> dict[str, pathlib.Path]:
     """The page's files by URL path relative to the page: "" (index.html), favicon.ico,
-    static/app.js, static/style.css and static/litert/ (the runtime files and its LICENSE)."""
+    static/app.js, engines.js, style.css and static/litert/ (the runtime files and its LICENSE)."""
     files = {"": STATIC_FOLDER / "index.html", "favicon.ico": STATIC_FOLDER / "favicon.ico"}
-    files.update({f"static/{name}": STATIC_FOLDER / name for name in ("app.js", "style.css")})
+    files.update({f"static/{name}": STATIC_FOLDER / name for name in ("app.js", "engines.js", "style.css")})
     runtime = [line.split()[1] for line in (LITERT_FOLDER / "SHA256SUMS").read_text().splitlines()]
     files.update({f"static/litert/{name}": LITERT_FOLDER / name for name in [*runtime, "LICENSE"]})
     return files

@@ -1,10 +1,12 @@
 // The drawing page: a canvas at the model's input size, tools that fit its inputs (class swatches
 // for label maps, a colour picker otherwise, upload for photos), and the output redrawn as you draw.
 // page.json (beside the page) says what the model is. When it names a .tflite file, the page runs
-// it here with LiteRT.js on WebAssembly (static/litert/, vendored); otherwise, or when this browser
-// cannot, the server computes through the same :predict a script would use. One picture at a
-// time, the latest drawing wins; the time shown runs from the end of a stroke to the frame that
-// paints its picture.
+// it here with LiteRT.js on WebAssembly; otherwise, or when this browser cannot, the server
+// computes through the same :predict a script would use (engines.js). One picture at a time, the
+// latest drawing wins; the time shown runs from the end of a stroke to the frame that paints its
+// picture.
+
+import { chooseEngine } from "./engines.js";
 
 const canvas = document.getElementById("input");
 const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -16,7 +18,6 @@ const tool = document.getElementById("tool");
 const size = document.getElementById("size");
 const picker = document.getElementById("colour");
 
-const SERVER_DEBOUNCE_MS = 120; // while a stroke goes on, the server gets at most one drawing per this
 let page = null; // page.json
 let engine = null; // where pictures are computed: { where, says, debounce, translate() }
 let palette = [];
@@ -50,7 +51,7 @@ async function start() {
   }
   await drawFirstInput();
   try {
-    engine = await chooseEngine();
+    engine = await chooseEngine(page, canvas);
   } catch (error) {
     errorLine.textContent = error.message;
     return;
@@ -59,113 +60,6 @@ async function start() {
   const model = page.shipped ? `the model shipped with pix2pix_tf (${page.source})` : `the model “${page.source}”`;
   document.getElementById("where").textContent = `${engine.says}; ${model}.`;
   changed(null, true);
-}
-
-// The browser when it can run the model's .tflite file, else the server, else an error naming why.
-async function chooseEngine() {
-  let reason = page.browser_unavailable;
-  if (page.model) {
-    try {
-      return await browserEngine();
-    } catch (error) {
-      reason = `this browser could not run ${page.model.file} (${error.message || error})`;
-    }
-  }
-  if (page.predict) return serverEngine(reason);
-  throw new Error(`Nothing can compute the pictures: ${reason}, and there is no server to ask.`);
-}
-
-async function browserEngine() {
-  if (typeof WebAssembly !== "object") throw new Error("it has no WebAssembly");
-  const litert = await import("./litert/litert.js");
-  await litert.loadLiteRt(new URL("litert/", import.meta.url).href);
-  const response = await fetch(page.model.url);
-  if (!response.ok) throw new Error(`${page.model.url}: HTTP ${response.status}`);
-  const model = await litert.loadAndCompile(new Uint8Array(await response.arrayBuffer()), { accelerator: "wasm" });
-  const n = page.input_size;
-  const shape = [1, n, n, page.input_channels];
-  const [input] = model.getInputDetails();
-  if (input.dtype !== "float32" || Array.from(input.shape).join() !== shape.join()) {
-    throw new Error(`its input is ${input.dtype} [${Array.from(input.shape)}], not float32 [${shape}]`);
-  }
-  return {
-    where: "browser",
-    says: `Computed in your browser: LiteRT.js runs ${page.model.file} (${(page.model.bytes / 1e6).toFixed(1)} MB) ` +
-      "on WebAssembly",
-    debounce: 0,
-    async translate() {
-      const tensor = new litert.Tensor(toModelInput(context.getImageData(0, 0, n, n)), shape);
-      let outputs;
-      try {
-        outputs = await model.run(tensor);
-      } finally {
-        tensor.delete();
-      }
-      try {
-        return toImageData(outputs[0].toTypedArray());
-      } finally {
-        for (const result of outputs) result.delete();
-      }
-    },
-  };
-}
-
-function serverEngine(reason) {
-  return {
-    where: "server",
-    says: `Computed on the server, since ${reason}`,
-    debounce: SERVER_DEBOUNCE_MS,
-    async translate() {
-      // toDataURL, not toBlob: right after drawing, Chromium's toBlob can take a second.
-      const b64 = canvas.toDataURL("image/png").split(",", 2)[1];
-      const response = await fetch(page.predict, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ instances: [{ b64 }] }),
-      });
-      const answer = await response.json();
-      if (!response.ok) throw new Error(answer.error);
-      const png = Uint8Array.from(atob(answer.predictions[0].b64), (character) => character.charCodeAt(0));
-      return createImageBitmap(new Blob([png], { type: "image/png" }),
-        { colorSpaceConversion: "none", premultiplyAlpha: "none" });
-    },
-  };
-}
-
-// Canvas pixels 0..255 -> the model's float32 input in [-1, 1], as the server computes it
-// (float32 arithmetic: each step rounded with Math.fround; gray as tf.image.rgb_to_grayscale).
-function toModelInput({ data }) {
-  const count = page.input_size * page.input_size;
-  const channels = page.input_channels;
-  const input = new Float32Array(count * channels);
-  const scale = (level) => Math.fround(Math.fround(level / 127.5) - 1);
-  const [red, green, blue] = [0.2989, 0.587, 0.114].map(Math.fround);
-  for (let i = 0; i < count; i++) {
-    const [r, g, b] = [data[4 * i], data[4 * i + 1], data[4 * i + 2]];
-    if (channels === 3) {
-      input.set([scale(r), scale(g), scale(b)], 3 * i);
-    } else {
-      const gray = Math.fround(Math.fround(Math.fround(r * red) + Math.fround(g * green)) + Math.fround(b * blue));
-      input[i] = scale(gray);
-    }
-  }
-  return input;
-}
-
-// The model's output in [-1, 1] -> pixels, rounded half to even like the server's tf.round.
-function toImageData(values) {
-  const n = page.input_size;
-  const channels = page.output_channels;
-  const image = new ImageData(n, n);
-  const level = (value) => {
-    const x = Math.min(255, Math.max(0, Math.fround(Math.fround(value + 1) * 127.5)));
-    const below = Math.floor(x);
-    return x - below > 0.5 || (x - below === 0.5 && below % 2 === 1) ? below + 1 : below;
-  };
-  for (let i = 0; i < n * n; i++) {
-    for (let c = 0; c < 3; c++) image.data[4 * i + c] = level(values[channels * i + (channels === 3 ? c : 0)]);
-    image.data[4 * i + 3] = 255;
-  }
-  return image;
 }
 
 // A drawing changed (event: the input event, or null for undo, clear, upload): compute its picture
