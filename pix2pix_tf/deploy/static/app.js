@@ -25,6 +25,7 @@ let colour = "#000000";
 let background = "#ffffff";
 const undoStack = [];
 let changedAt = 0; // performance.now() time of the latest change to the drawing
+let changedByStroke = false; // whether that change was the end or a move of a stroke
 let inFlight = false;
 let pending = false;
 let timer = null;
@@ -66,6 +67,7 @@ async function start() {
 // now, or, for the server while a stroke goes on, after a short pause.
 function changed(event, now) {
   changedAt = event ? event.timeStamp : performance.now();
+  changedByStroke = Boolean(event);
   clearTimeout(timer);
   if (!engine) return;
   if (now || engine.debounce === 0) refresh();
@@ -81,14 +83,14 @@ async function refresh() {
   }
   inFlight = true;
   output.setAttribute("aria-busy", "true");
-  const since = changedAt;
+  const [since, byStroke] = [changedAt, changedByStroke];
   try {
     const picture = await engine.translate();
     if (picture instanceof ImageData) outputContext.putImageData(picture, 0, 0);
     else outputContext.drawImage(picture, 0, 0);
     await nextPaint();
     const elapsed = performance.now() - since;
-    latency.textContent = `stroke → picture ${Math.round(elapsed)} ms`;
+    latency.textContent = `${byStroke ? "stroke → picture" : "picture in"} ${Math.round(elapsed)} ms`;
     output.dataset.latencyMs = elapsed.toFixed(1);
     pictures += 1;
     output.dataset.pictures = String(pictures);
