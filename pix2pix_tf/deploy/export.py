@@ -88,7 +88,8 @@ def export_run(
     ``data``: where the run's data is now, if it moved (checked against the run's ``data.json``).
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
-    ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
+    ``out/export.json`` (sizes and parity); for "web", also the page around the float16 file
+    (``web.write_site``) and a validation input as ``out/example.png``. int8 is calibrated on ``representative_images``
     training images; parity is measured on ``verify_images`` validation images. The files are
     written into a hidden folder beside ``out`` that replaces ``out`` only when complete: a killed
     export never leaves a half-written one. Returns the contents of ``export.json``;
@@ -114,8 +115,9 @@ def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
 
     ``model``: a .tflite file beside its config.json, or a folder holding one (an export, or a
     shipped model with its example*.png and model_card.json). Returns the contents of the
-    ``export.json`` written beside the page: the bytes a browser downloads, {"page", "runtime", "model"}.
-    Raises ValueError naming ``model`` when it has no .tflite file or ``out`` when it is in use.
+    ``export.json`` written beside the page: mode, image size, the model's files and, under "web",
+    the bytes a browser downloads ({"page", "runtime", "model"}). Raises ValueError when ``model``
+    has no .tflite file or ``out`` is the model's folder or holds other files.
     """
     from pix2pix_tf.deploy.translator import Translator
 

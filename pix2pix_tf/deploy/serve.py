@@ -48,7 +48,6 @@ MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in t
 SOCKET_TIMEOUT_S = 30  # a client that stops sending is dropped after this many seconds
 
 
-
 # What `pix2pix-tf serve` serves without --model: a 16-filter U-Net trained on the built-in
 # façades at 64 px (the quick preset), shipped as its float16 TFLite file (3.7 MB). Remade with
 #   pix2pix-tf train --filters=16 --disc_filters=16 --workdir=runs/demo
