@@ -73,6 +73,12 @@ def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
     assert web.describe(config, tmp_path) == expected
 
 
+def test_a_broken_model_card_is_named(tmp_path):
+    (tmp_path / web.MODEL_CARD).write_text("description: label map -> photo")
+    with pytest.raises(ValueError, match="model_card.json: expected a JSON object"):
+        web.PageModel.of(tmp_path, tiny_config(), "eval")
+
+
 def test_browsers_get_the_served_tflite_or_the_float16_file_beside_a_saved_model_unless_too_large(
         tmp_path, monkeypatch):
     config = tiny_config()

@@ -1,6 +1,6 @@
 """The drawing page's side of a model: its files, what it is told (page.json) and the static site.
 
-The page (static/index.html, app.js, style.css) reads ``page.json`` beside it. When that names a
+The page (static/index.html, app.js, engines.js, style.css) reads ``page.json`` beside it. When that names a
 .tflite file, the page downloads it and computes every picture in the browser with LiteRT.js on
 WebAssembly (static/litert/, vendored, no CDN); otherwise, or when the browser cannot, it sends
 the drawing to the server's ``:predict``. ``serve`` answers page.json for the model it serves;
@@ -56,6 +56,7 @@ def page_files() -> dict[str, pathlib.Path]:
 
 
 def content_type(path: pathlib.Path) -> str:
+    """The Content-Type a file of the page or of its model is served with."""
     return CONTENT_TYPES[path.suffix]
 
 
@@ -64,7 +65,11 @@ def describe(config: Config, folder: pathlib.Path | None) -> str:
     (``model_card.json`` beside config.json) when there is one, else said from its task and palette."""
     card = folder / MODEL_CARD if folder is not None else None
     if card is not None and card.is_file():
-        description = json.loads(card.read_text(encoding="utf-8")).get("description")
+        try:
+            description = json.loads(card.read_text(encoding="utf-8")).get("description")
+        except (ValueError, AttributeError) as error:
+            raise ValueError(f"{card}: expected a JSON object such as {{\"description\": \"label map → "
+                             f"photo\"}} ({error})") from None
         if isinstance(description, str) and description.strip():
             return description.strip()
     data = config.data
@@ -88,6 +93,7 @@ class PageModel:
       unavailable: why ``tflite`` is None, a sentence for the page ("" when it is not).
       example: an example input for the page to open on (``example*.png`` in ``folder``), or None.
       name: the model's name on the page (its folder's).
+      description: what the model does (``describe``).
     """
 
     config: Config
@@ -97,6 +103,7 @@ class PageModel:
     unavailable: str
     example: pathlib.Path | None
     name: str | None
+    description: str
 
     @classmethod
     def of(cls, source: pathlib.Path | None, config: Config, mode: str | None, limited: bool = True) -> PageModel:
@@ -105,7 +112,8 @@ class PageModel:
         file beside its SavedModel (float16 first), unless ``limited`` and it is larger than
         ``MAX_BROWSER_MODEL_BYTES``."""
         if source is None:
-            return cls(config, mode, None, None, "the served model was not loaded from a file", None, None)
+            return cls(config, mode, None, None, "the served model was not loaded from a file", None, None,
+                       describe(config, None))
         source = pathlib.Path(source)
         folder = source.parent if source.suffix == ".tflite" or source.name == "saved_model" else source
         examples = sorted(folder.glob("example*.png"))
@@ -120,7 +128,8 @@ class PageModel:
             unavailable = (f"{tflite.name} is {tflite.stat().st_size / 2**20:.0f} MiB, more than the "
                            f"{MAX_BROWSER_MODEL_BYTES / 2**20:.0f} MiB sent to browsers")
             tflite = None
-        return cls(config, mode, folder, tflite, unavailable, examples[0] if examples else None, folder.name)
+        return cls(config, mode, folder, tflite, unavailable, examples[0] if examples else None, folder.name,
+                   describe(config, folder))
 
     @property
     def shipped(self) -> bool:
@@ -133,7 +142,7 @@ class PageModel:
         ``:predict``, relative to the page) or None on a static host."""
         data, model = self.config.data, self.config.model
         return {
-            "description": describe(self.config, self.folder), "input_size": data.image_size,
+            "description": self.description, "input_size": data.image_size,
             "input_channels": model.input_channels, "output_channels": model.output_channels,
             "mode": self.mode, "palette": palettes.hex_colours(data.palette),
             "model": None if self.tflite is None else {"url": files_url + self.tflite.name, "file": self.tflite.name,
