@@ -20,8 +20,10 @@ import tensorflow as tf
 from conftest import tiny_config, write_pairs
 
 from pix2pix_tf.deploy import export as exporter
-from pix2pix_tf.deploy import serve, web
+from pix2pix_tf.deploy import serve, tflite, web
 from pix2pix_tf.deploy.translator import Translator
+from pix2pix_tf.models.generators import build_generator
+from pix2pix_tf.models.inference import inference_generator
 from pix2pix_tf.training.train import train_and_evaluate
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -132,8 +134,9 @@ def _stroke(browser, dx: int = 0) -> tuple[float, float]:
 
 
 def _assert_shows_the_translation(browser, translator: Translator) -> None:
+    """The output canvas holds the translation of the input canvas (a gray output in all three channels)."""
     shown, expected = _png_of(browser, "output"), translator.translate(_png_of(browser, "input"))
-    assert shown.shape == expected.shape
+    assert shown.shape[:2] == expected.shape[:2]
     assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -225,6 +228,24 @@ def test_the_server_computes_when_the_browser_has_no_webassembly_or_the_model_is
     with serving(models / "site") as server:
         assert _open(browser, _url(server)) == "server"
         assert "MiB sent to browsers" in browser.find_element(By.ID, "where").text
+
+
+def test_a_gray_model_computed_in_the_browser_matches_the_server(tmp_path, browser):
+    """Gray in, gray out: the page converts the canvas to luminance as the server does."""
+    config = tiny_config()
+    config = config.replace(model=dataclasses.replace(config.model, input_channels=1, output_channels=1))
+    generator = build_generator(config.model, 32)
+    (tmp_path / "model_float16.tflite").write_bytes(
+        tflite.convert(inference_generator(generator, "eval"), 32, "float16"))
+    config.save(tmp_path / "config.json")
+    with serving(tmp_path / "model_float16.tflite") as server:
+        assert _open(browser, _url(server)) == "browser"
+        upload = tmp_path / "photo.png"
+        upload.write_bytes(tf.io.encode_png(np.random.default_rng(5).integers(0, 256, (32, 32, 3), np.uint8)).numpy())
+        before = _pictures(browser)
+        browser.find_element(By.ID, "upload").send_keys(str(upload))
+        WebDriverWait(browser, 60).until(lambda driver: _pictures(driver) > before)
+        _assert_shows_the_translation(browser, server.service.translator)
 
 
 def test_a_model_without_palette_offers_a_colour_picker_and_the_size_shows_its_number(models, browser, tmp_path):

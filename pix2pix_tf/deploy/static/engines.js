@@ -85,12 +85,13 @@ function toModelInput(page, { data }) {
   const scale = (level) => Math.fround(Math.fround(level / 127.5) - 1);
   const [red, green, blue] = [0.2989, 0.587, 0.114].map(Math.fround);
   for (let i = 0; i < count; i++) {
-    const [r, g, b] = [data[4 * i], data[4 * i + 1], data[4 * i + 2]];
+    const r = data[4 * i], g = data[4 * i + 1], b = data[4 * i + 2];
     if (channels === 3) {
-      input.set([scale(r), scale(g), scale(b)], 3 * i);
+      input[3 * i] = scale(r);
+      input[3 * i + 1] = scale(g);
+      input[3 * i + 2] = scale(b);
     } else {
-      const gray = Math.fround(Math.fround(Math.fround(r * red) + Math.fround(g * green)) + Math.fround(b * blue));
-      input[i] = scale(gray);
+      input[i] = scale(Math.fround(Math.fround(Math.fround(r * red) + Math.fround(g * green)) + Math.fround(b * blue)));
     }
   }
   return input;
