@@ -87,11 +87,15 @@ def _pictures(browser) -> int:
 
 
 def _open(browser, url: str) -> str:
-    """Opens the page and waits for its first picture; returns where pictures are computed."""
+    """Opens the page and waits until it has chosen where pictures are computed and shows the
+    picture of its first input; returns where ("browser" or "server")."""
     browser.get(url)
-    WebDriverWait(browser, 60).until(lambda driver: _pictures(driver) > 0 or driver.find_element(By.ID, "error").text)
+    output = (By.ID, "output")
+    WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "error").text or (
+        driver.find_element(*output).get_attribute("data-engine") and _pictures(driver) > 0
+        and driver.find_element(*output).get_attribute("aria-busy") == "false"))
     assert browser.find_element(By.ID, "error").text == ""
-    return browser.find_element(By.ID, "output").get_attribute("data-engine")
+    return browser.find_element(*output).get_attribute("data-engine")
 
 
 def _png_of(browser, canvas_id: str) -> np.ndarray:

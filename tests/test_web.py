@@ -127,10 +127,7 @@ def test_serve_answers_the_page_its_model_and_nothing_else(model_folder):
 
 
 def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypatch):
-    result = subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}", "--formats=web",
-                             f"--output={tmp_path / 'site'}"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert "the drawing page; a browser downloads" in result.stdout and "MB of LiteRT.js" in result.stdout
+    exporter.export_site(model_folder, tmp_path / "site")
     site = tmp_path / "site"
     for name in ("index.html", "favicon.ico", "static/app.js", "static/litert/litert_wasm_internal.wasm",
                  "static/litert/LICENSE", "model_float16.tflite", "config.json", "example_1.png", web.MODEL_CARD):
@@ -150,6 +147,16 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
     with pytest.raises(ValueError, match="a static site computes in the browser, but run has no .tflite file"):
         web.write_site(tmp_path / "nothing", web.PageModel.of(tmp_path / "run", tiny_config(), "eval"))
 
-    wrong = subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}",
-                            "--formats=saved_model"], capture_output=True, text=True, timeout=600)
+
+@pytest.mark.slow
+def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, tmp_path):
+    def export(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}", *flags],
+                              capture_output=True, text=True, timeout=600)
+
+    result = export("--formats=web", f"--output={tmp_path / 'site'}")
+    assert result.returncode == 0, result.stderr
+    assert "the drawing page; a browser downloads" in result.stdout and "MB of LiteRT.js" in result.stdout
+    assert (tmp_path / "site" / web.PAGE_CONFIG).is_file()
+    wrong = export("--formats=saved_model")
     assert wrong.returncode != 0 and "--model goes with --formats=web" in wrong.stderr

@@ -6,7 +6,7 @@
 // latest drawing wins; the time shown runs from the end of a stroke to the frame that paints its
 // picture.
 
-import { chooseEngine } from "./engines.js";
+import { chooseEngine, serverEngine } from "./engines.js";
 
 const canvas = document.getElementById("input");
 const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -51,13 +51,21 @@ async function start() {
     document.getElementById("picker").hidden = false;
   }
   await drawFirstInput();
+  const choosing = chooseEngine(page, canvas);
+  if (page.model && page.predict) { // the server draws while LiteRT.js and the model load
+    use(serverEngine(page, canvas, `LiteRT.js and ${page.model.file} are loading`));
+  }
   try {
-    engine = await chooseEngine(page, canvas);
+    use(await choosing);
+    output.dataset.engine = engine.where; // for tests and benchmarks: where pictures are computed now
   } catch (error) {
     errorLine.textContent = error.message;
-    return;
   }
-  output.dataset.engine = engine.where;
+}
+
+// Computes the pictures with ``next`` from now on, and the current drawing's at once.
+function use(next) {
+  engine = next;
   const model = page.shipped ? `the model shipped with pix2pix_tf (${page.source})` : `the model “${page.source}”`;
   document.getElementById("where").textContent = `${engine.says}; ${model}.`;
   changed(null, true);
@@ -94,6 +102,7 @@ async function refresh() {
     output.dataset.latencyMs = elapsed.toFixed(1);
     pictures += 1;
     output.dataset.pictures = String(pictures);
+    if (pictures === 1) output.dataset.firstPictureMs = performance.now().toFixed(0); // since the page was asked for
     errorLine.textContent = "";
   } catch (error) {
     errorLine.textContent = engine.where === "server" ? `the server did not answer (${error.message})`

@@ -55,7 +55,7 @@ async function browserEngine(page, canvas) {
   };
 }
 
-function serverEngine(page, canvas, reason) {
+export function serverEngine(page, canvas, reason) {
   return {
     where: "server",
     says: `Computed on the server, since ${reason}`,
