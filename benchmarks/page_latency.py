@@ -166,6 +166,7 @@ def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # not a line per request served
     web.MAX_BROWSER_MODEL_BYTES = 2**31  # the page runs every model in the browser, the U-Net's 109 MB file too
+    load_before = os.getloadavg()[0]  # other work on the machine slows every figure: reported with them
     with tempfile.TemporaryDirectory() as scratch:
         folders = {}
         for name in MODELS.value:
@@ -215,7 +216,8 @@ def main(argv: list[str]) -> None:
     chromium_version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
     machine = {"cpu": hardware.cpu_info().get("model"), "cores": os.cpu_count(), "chromium": chromium_version,
                "litert_js": (web.LITERT_FOLDER / "VERSION").read_text().strip(), "runtime_bytes": web.runtime_bytes(),
-               "python": platform.python_version()}
+               "python": platform.python_version(),
+               "load_average_1min": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)}}
     print(json.dumps({"machine": machine, "results": results}))
 
 
