@@ -61,6 +61,7 @@ def test_the_vendored_runtime_is_the_npm_packages_files_with_their_licence():
     ({"task": "colorize"}, None, "gray photo → colour photo"),
     ({"direction": "BtoA"}, None, "B images → A images"),
     ({"palette": "facades"}, {"description": "  façade photo → label map "}, "façade photo → label map"),
+    ({}, {"title": "façade photo → label map", "license": "CC-BY"}, "façade photo → label map"),
     ({}, {"license": "CC-BY"}, "A images → B images"),
 ])
 def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
@@ -75,7 +76,7 @@ def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
 
 def test_a_broken_model_card_is_named(tmp_path):
     (tmp_path / web.MODEL_CARD).write_text("description: label map -> photo")
-    with pytest.raises(ValueError, match="model_card.json: expected a JSON object"):
+    with pytest.raises(ValueError, match="card.json: expected a JSON object"):
         web.PageModel.of(tmp_path, tiny_config(), "eval")
 
 
@@ -116,7 +117,7 @@ def test_serve_answers_the_page_its_model_and_nothing_else(model_folder):
         assert page["predict"] == "v1/models/pix2pix:predict" and page["example"] == "model/example_1.png"
         assert len(page["palette"]) == 12 and page["source"] == "labels2photo" and page["shipped"] is False
         for path in ("static/../serve.py", "static/%2e%2e/serve.py", "static//etc/passwd", "static/", "index.html",
-                     "model/config.json", "model/../config.json", "model/model_card.json", "static/litert/update.sh",
+                     "model/config.json", "model/../config.json", "model/card.json", "static/litert/update.sh",
                      "static/litert/"):
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen(url + path, timeout=30)

@@ -114,7 +114,7 @@ def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
     """Writes the static site of an exported model (``web.write_site``) into ``out``.
 
     ``model``: a .tflite file beside its config.json, or a folder holding one (an export, or a
-    shipped model with its example*.png and model_card.json). Returns the contents of the
+    shipped model with its example*.png and card.json). Returns the contents of the
     ``export.json`` written beside the page: mode, image size, the model's files and, under "web",
     the bytes a browser downloads ({"page", "runtime", "model"}). Raises ValueError when ``model``
     has no .tflite file or ``out`` is the model's folder or holds other files.

@@ -22,7 +22,7 @@ STATIC_FOLDER = pathlib.Path(__file__).with_name("static")
 LITERT_FOLDER = STATIC_FOLDER / "litert"
 PACKAGE_FOLDER = pathlib.Path(__file__).resolve().parents[1]
 PAGE_CONFIG = "page.json"
-MODEL_CARD = "model_card.json"  # optional, beside config.json: {"description": "label map → façade photo", ...}
+MODEL_CARD = "card.json"  # optional, beside config.json: {"description": "label map → façade photo", ...}
 
 # A .tflite file larger than this is not sent to browsers by `serve`: the server computes the
 # pictures. The 256 px student's float16 file (6.9 MB) is sent; the paper U-Net's (109 MB, a heavy
@@ -61,12 +61,14 @@ def content_type(path: pathlib.Path) -> str:
 
 
 def describe(config: Config, folder: pathlib.Path | None) -> str:
-    """What the model does, e.g. "label map → façade photo": the ``description`` of the model card
-    (``model_card.json`` beside config.json) when there is one, else said from its task and palette."""
+    """What the model does, e.g. "label map → façade photo": the ``description`` (or else the
+    ``title``) of the model card (``card.json`` beside config.json) when there is one, else said
+    from its task and palette."""
     card = folder / MODEL_CARD if folder is not None else None
     if card is not None and card.is_file():
         try:
-            description = json.loads(card.read_text(encoding="utf-8")).get("description")
+            fields = json.loads(card.read_text(encoding="utf-8"))
+            description = fields.get("description") or fields.get("title")
         except (ValueError, AttributeError) as error:
             raise ValueError(f"{card}: expected a JSON object such as {{\"description\": \"label map → "
                              f"photo\"}} ({error})") from None
@@ -88,7 +90,7 @@ class PageModel:
     Attributes:
       config: the model's Config (input size and channels, palette).
       mode: its inference mode ("eval", "paper" or None when unknown).
-      folder: the folder holding its config.json (and, optionally, model_card.json and example*.png).
+      folder: the folder holding its config.json (and, optionally, card.json and example*.png).
       tflite: the .tflite file browsers run, or None: the server computes the pictures.
       unavailable: why ``tflite`` is None, a sentence for the page ("" when it is not).
       example: an example input for the page to open on (``example*.png`` in ``folder``), or None.
