@@ -16,7 +16,8 @@ setup(
     license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
-    package_data={"pix2pix_tf.deploy": ["static/*.html", "static/*.js", "static/*.css", "demo/*"]},
+    package_data={"pix2pix_tf.deploy": ["static/*.html", "static/*.js", "static/*.css", "static/*.ico",
+                                         "static/litert/*", "demo/*"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorboard>=2.20",  # tf.summary needs it; TensorFlow 2.21 no longer installs it

@@ -234,3 +234,20 @@ def test_export_memory_benchmark_gives_every_stage_its_time_and_peak():
         assert stage["peak_rss_mib"] >= stage["rss_mib_at_start"] > 100 and stage["seconds"] >= 0
     assert set(figures["files_mb"]) == {"saved_model", "model_float32.tflite", "model_float16.tflite",
                                         "model_dynamic_int8.tflite", "model_int8.tflite"}
+
+
+@pytest.mark.slow
+def test_page_latency_times_strokes_in_chromium_and_compares_the_page_with_the_server():
+    """benchmarks/page_latency.py: a figure per model and engine, the page's pictures within a level
+    of the server's translation, and the page never showing less than the time measured from outside."""
+    import os
+
+    if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    figures = _benchmark_figures("page_latency.py", "--models=unet_mobile", "--image_size=32", "--strokes=2",
+                                 "--rounds=1", "--engines=browser,server")
+    assert set(figures["results"]) == {"unet_mobile/browser", "unet_mobile/server"}
+    for result in figures["results"].values():
+        assert result["strokes"] == 2 and result["max_level_difference"] <= 1
+        assert result["page_shows_median_ms"] >= result["stroke_to_picture_median_ms"] - 1
+    assert figures["machine"]["litert_js"] and figures["machine"]["runtime_bytes"] > 5e6

@@ -56,6 +56,9 @@ def test_export_writes_every_format_and_verifies_it(trained_run, tmp_path, capfd
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert report["files"]["model_int8.tflite"] * 3 < report["files"]["model_float32.tflite"]
     assert json.loads((tmp_path / "out" / "export.json").read_text())["passed"] is True
+    page = json.loads((tmp_path / "out" / "page.json").read_text())  # "web": the page around the float16 file
+    assert page["model"]["url"] == "model_float16.tflite" and page["example"] == "example.png"
+    assert (tmp_path / "out" / "index.html").exists() and (tmp_path / "out" / "static" / "litert" / "LICENSE").exists()
 
     loaded = saved_model.load_saved_model(tmp_path / "out" / "saved_model")
     serve, config, mode = loaded.serve, loaded.config, loaded.mode

@@ -2,6 +2,8 @@
 
   pix2pix-tf export --workdir=runs/facades --output=saved_models/facades
   pix2pix-tf export --workdir=runs/facades --formats=saved_model,tflite_fp32,tflite_fp16,tflite_int8
+  pix2pix-tf export --workdir=runs/facades --formats=web --output=site     # the drawing page, any static host
+  pix2pix-tf export --model=saved_models/facades --formats=web --output=site
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from pix2pix_tf.config import INFERENCE_MODES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder to export (its config.json and latest checkpoint).")
+flags.DEFINE_string("model", None, "Instead of --workdir, with --formats=web: an exported model (a folder "
+                    "holding model_<precision>.tflite and config.json, or the .tflite file) to put in a web site.")
 define_output_flag("Output folder; default saved_models/<workdir name>.")
 flags.DEFINE_list("formats", ["saved_model", "tflite_fp16", "tflite_int8"],
-                  "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8.")
+                  "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8, web (the "
+                  "float16 file with the drawing page and its runtime: a static site that computes in the browser).")
 flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode baked into the export; default: "
                   "the run's eval_mode, the mode its metrics were scored in. eval = moving statistics, no "
                   "dropout; paper = per-image statistics, fixed dropout mask. Both are deterministic and "
@@ -35,19 +40,30 @@ flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by val
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.workdir:
+    if FLAGS.model and (FLAGS.workdir or FLAGS.formats != ["web"]):
+        errors.fail("export", "--model goes with --formats=web (and no --workdir): it puts an exported model in a web site")
+    if not (FLAGS.workdir or FLAGS.model):
         errors.fail("export", "--workdir is required: the training run to export")
-    out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")
+    if FLAGS.model:
+        model = pathlib.Path(FLAGS.model).resolve()
+        out = pathlib.Path(output_flag("export") or f"saved_models/{(model.parent if model.is_file() else model).name}_web")
+    else:
+        out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")
     with errors.reported_errors("export"):
         from pix2pix_tf.deploy import export as exporter
 
-        report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
-                                   FLAGS.representative_images, FLAGS.verify_images,
-                                   FLAGS.checkpoint, FLAGS.data, say=lambda line: print(line, flush=True))
+        if FLAGS.model:
+            report = exporter.export_site(FLAGS.model, out)
+        else:
+            report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
+                                       FLAGS.representative_images, FLAGS.verify_images,
+                                       FLAGS.checkpoint, FLAGS.data, say=lambda line: print(line, flush=True))
     for name, size in report["files"].items():
         print(f"{out / name}: {size / 1e6:.1f} MB")
     for line in exporter.parity_lines(report.get("parity", {})):
         print(line)
+    if "web" in report:
+        print(exporter.site_line(out, report["web"]))
     sys.exit(0 if report["passed"] else 1)
 
 

@@ -4,12 +4,14 @@
 (the architecture comes from ``workdir/config.json``), writes every requested format of its
 deterministic, batch-independent inference graph (``models.inference``; by default in the mode
 the run was scored in), and ends with the parity check of each TFLite model against the float
-graph on real validation images.
+graph on real validation images. ``export_site(model, output)`` puts an exported model into a
+static web site (``--formats=web --model=...``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import pathlib
@@ -22,10 +24,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from pix2pix_tf import images as image_ops
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config, check_choice, write_text_atomically
 from pix2pix_tf.data import pipeline
-from pix2pix_tf.deploy import saved_model, tflite
+from pix2pix_tf.deploy import saved_model, tflite, web
 from pix2pix_tf.models.inference import inference_generator
 
 try:
@@ -40,6 +43,7 @@ FORMATS = {
     "tflite_fp16": "float16",
     "tflite_dynamic_int8": "dynamic_int8",
     "tflite_int8": "int8",
+    "web": "float16",  # the float16 file in a static site: the drawing page computing in the browser (web.py)
 }
 
 
@@ -59,6 +63,13 @@ def parity_lines(results: dict[str, dict]) -> list[str]:
         f"max |diff| {result['max_abs_diff']:.4f}  {'ok' if result['passed'] else 'BELOW THRESHOLD'}"
         for precision, result in results.items()
     ]
+
+
+def site_line(out: pathlib.Path, sizes: dict[str, int]) -> str:
+    """What the web site is and what a browser downloads from it."""
+    return (f"{out / 'index.html'}: the drawing page; a browser downloads {sizes['page'] / 1e6:.2f} MB of page, "
+            f"{sizes['runtime'] / 1e6:.1f} MB of LiteRT.js and the {sizes['model'] / 1e6:.1f} MB model "
+            f"(serve the folder from any static host, e.g. python -m http.server -d {out})")
 
 
 def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
@@ -90,28 +101,63 @@ def export_run(
     and ends; the end line has its seconds, size and the peak memory so far.
 
     Writes ``out/saved_model/``, ``out/model_<precision>.tflite``, ``out/config.json`` and
-    ``out/export.json`` (sizes and parity). int8 is calibrated on ``representative_images``
+    ``out/export.json`` (sizes and parity); for "web", also the page around the float16 file
+    (``web.write_site``) and a validation input as ``out/example.png``. int8 is calibrated on ``representative_images``
     training images; parity is measured on ``verify_images`` validation images. The files are
     written into a hidden folder beside ``out`` that replaces ``out`` only when complete: a killed
     export never leaves a half-written one. Returns the contents of ``export.json``;
     ``report["passed"]`` is False when a format falls below its parity threshold.
     """
     formats = check_formats(list(formats))
-    out = pathlib.Path(out).expanduser().absolute()
-    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
-        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
-                         "choose a new or empty folder")
+    out = _checked_output(out)
     generator, config = run_folder.load_generator(workdir, checkpoint)
     config, data_dir = pipeline.with_data(config, data, pathlib.Path(workdir).expanduser() / run_folder.DATA_RECORD)
     mode = mode or config.train.eval_mode
     staging = _staging_folder(out)
     try:
         report = _write_export(generator, config, data_dir, mode, formats, staging, representative_images,
-                               verify_images, say)
+                               verify_images, say, out.name)
         _replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
+
+
+def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
+    """Writes the static site of an exported model (``web.write_site``) into ``out``.
+
+    ``model``: a .tflite file beside its config.json, or a folder holding one (an export, or a
+    shipped model with its example*.png and card.json). Returns the contents of the
+    ``export.json`` written beside the page: mode, image size, the model's files and, under "web",
+    the bytes a browser downloads ({"page", "runtime", "model"}). Raises ValueError when ``model``
+    has no .tflite file or ``out`` is the model's folder or holds other files.
+    """
+    from pix2pix_tf.deploy.translator import Translator
+
+    translator = Translator.load(model)
+    page = web.PageModel.of(translator.source, translator.config, translator.mode, limited=False)
+    if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
+        raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
+    out = _checked_output(out)
+    report = {"mode": translator.mode, "image_size": translator.config.data.image_size, "passed": True}
+    staging = _staging_folder(out)
+    try:
+        report["web"] = web.write_site(staging, page)
+        report["files"] = {path.name: path.stat().st_size for path in page.model_files()}
+        write_text_atomically(staging / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
+        _replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _checked_output(out: str | os.PathLike) -> pathlib.Path:
+    """``out`` as an absolute path; ValueError when it holds files that are not an earlier export."""
+    out = pathlib.Path(out).expanduser().absolute()
+    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
+        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
+                         "choose a new or empty folder")
+    return out
 
 
 @contextlib.contextmanager
@@ -128,16 +174,16 @@ def _stage(name: str, say: Callable[[str], None]) -> Iterator[list[str]]:
 
 
 def _write_export(generator, config: Config, data_dir, mode: str, formats: list[str], out: pathlib.Path,
-                  representative_images: int, verify_images: int, say: Callable[[str], None]) -> dict:
-    """Writes every requested format of ``generator`` in ``mode`` into ``out``, saying each stage as it
-    runs; returns the report."""
+                  representative_images: int, verify_images: int, say: Callable[[str], None], name: str) -> dict:
+    """Writes every requested format of ``generator`` in ``mode`` into ``out``, the staging folder of
+    the export folder called ``name``, saying each stage as it runs; returns the report."""
     report: dict = {"mode": mode, "image_size": config.data.image_size, "files": {}}
     if "saved_model" in formats:
         with _stage("SavedModel", say) as notes:
             path = saved_model.export_saved_model(generator, config, out / "saved_model", mode)
             report["files"]["saved_model"] = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             notes.append(f"{report['files']['saved_model'] / 1e6:.1f} MB")
-    precisions = [FORMATS[name] for name in formats if FORMATS[name]]
+    precisions = list(dict.fromkeys(FORMATS[fmt] for fmt in formats if FORMATS[fmt]))
     if precisions:
         inference = inference_generator(generator, mode)
         calibration = dataset_images(config, "train", representative_images) if "int8" in precisions else None
@@ -154,6 +200,10 @@ def _write_export(generator, config: Config, data_dir, mode: str, formats: list[
             report["parity"] = tflite.verify(inference, models, images)
     report["passed"] = all(result["passed"] for result in report.get("parity", {}).values())
     config.save(out / run_folder.CONFIG)
+    if "web" in formats:  # the page opens on a validation input
+        tf.io.write_file(str(out / "example.png"), tf.io.encode_png(image_ops.to_uint8(images[0])))
+        page = web.PageModel.of(out / "model_float16.tflite", config, mode, limited=False)
+        report["web"] = web.write_site(out, dataclasses.replace(page, name=name))
     write_text_atomically(out / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
 

@@ -3,7 +3,9 @@
 Standard library only (``ThreadingHTTPServer``): no framework, nothing fetched at run time (the
 page's HTML, JS and CSS are files of this package, served from static/ and nowhere else).
 
-    GET  /                          the drawing page (static/index.html, app.js, style.css)
+    GET  /                          the drawing page (static/index.html, app.js, style.css, litert/; favicon.ico)
+    GET  /page.json                 what the page is told: the model's size, palette, description, files
+    GET  /model/FILE                the model's .tflite file, which the page runs in the browser, and its example
     GET  /v1/models/NAME            status, input size, mode, channels, palette (TF Serving's status, extended)
     GET  /v1/models                 the same for the one model served, whatever its name
     POST /v1/models/NAME:predict    {"instances": [{"b64": PNG or JPEG}, ...]} -> {"predictions": [{"b64": PNG}]}
@@ -36,6 +38,7 @@ from absl import logging
 from pix2pix_tf import images as image_ops
 from pix2pix_tf import palettes
 from pix2pix_tf.data import checks
+from pix2pix_tf.deploy import web
 from pix2pix_tf.deploy.translator import Translator
 
 # Limits: a request over one of them is refused before any work is done.
@@ -46,12 +49,6 @@ MAX_RUNNING = 2  # requests running the model at once
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
 MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in tiles: memory stays bounded
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
-
-
-# The page's files: only these are ever served, looked up by exact name (no path is built from a URL).
-STATIC_FOLDER = pathlib.Path(__file__).with_name("static")
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".css": "text/css; charset=utf-8"}
 
 
 # What `pix2pix-tf serve` serves without --model: a 16-filter U-Net trained on the built-in
@@ -237,9 +234,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.path = self.path.split("?", 1)[0]  # the page's files take no query
         if self.path in (f"/v1/models/{self.server.service.name}", "/v1/models"):
             return 200, "application/json", json.dumps(self.server.service.status()).encode()
-        page = self.server.static_files.get("index.html" if self.path == "/" else self.path.removeprefix("/static/"))
-        if page is not None and (self.path == "/" or self.path.startswith("/static/")):
-            return 200, *page
+        file = self.server.files.get(self.path.removeprefix("/"))
+        if file is not None:
+            return 200, *file
+        if self.path == f"/{web.PAGE_CONFIG}":
+            return 200, "application/json", json.dumps(self.server.page_config()).encode()
+        model_file = self.server.model_files.get(self.path.removeprefix("/"))
+        if model_file is not None:  # read when asked: a model's file can be large
+            return 200, web.content_type(model_file), model_file.read_bytes()
         self._check_model_name()
         raise RequestError(405 if self._known_post_path() else 404, f"no GET {self.path[:200]}")
 
@@ -311,10 +313,17 @@ class ModelServer(ThreadingHTTPServer):
 
     def __init__(self, service: ModelService, host: str = "127.0.0.1", port: int = 8000):
         self.service = service
-        # Read once: each file by its bare name, with its content type.
-        self.static_files = {path.name: (STATIC_TYPES[path.suffix], path.read_bytes())
-                             for path in STATIC_FOLDER.iterdir() if path.suffix in STATIC_TYPES}
+        # Only these files are ever served, looked up by their exact URL path (none is built from a URL).
+        # The page's are read once; the model's .tflite file and example are read when asked.
+        self.files = {url: (web.content_type(path), path.read_bytes()) for url, path in web.page_files().items()}
+        translator = service.translator
+        self.page = web.PageModel.of(translator.source, translator.config, translator.mode)
+        self.model_files = {f"model/{path.name}": path for path in (self.page.tflite, self.page.example) if path}
         super().__init__((host, port), _Handler)
+
+    def page_config(self) -> dict:
+        """page.json: the model, its files under model/ and the :predict URL (relative to the page)."""
+        return self.page.page_json("model/", f"v1/models/{self.service.name}:predict")
 
 
 def serve_until_stopped(server: ModelServer) -> str:

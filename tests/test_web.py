@@ -1,0 +1,163 @@
+"""The page's side of a model without a browser: the vendored runtime, page.json, what `serve`
+answers for the page, and the static site of `export --formats=web` (test_page.py runs them in Chromium)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import tiny_config
+
+from pix2pix_tf.deploy import export as exporter
+from pix2pix_tf.deploy import serve, tflite, web
+from pix2pix_tf.deploy.translator import Translator
+from pix2pix_tf.models.generators import build_generator
+from pix2pix_tf.models.inference import inference_generator
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory) -> pathlib.Path:
+    """A shipped-style model folder: an untrained 32 px generator as model_float16.tflite beside its
+    config.json, a model card and an example input."""
+    folder = tmp_path_factory.mktemp("web") / "labels2photo"
+    folder.mkdir()
+    config = tiny_config()
+    config = config.replace(data=dataclasses.replace(config.data, palette="facades"))
+    generator = build_generator(config.model, 32)
+    (folder / "model_float16.tflite").write_bytes(tflite.convert(inference_generator(generator, "eval"), 32, "float16"))
+    config.save(folder / "config.json")
+    (folder / web.MODEL_CARD).write_text(json.dumps({"description": "label map → toy photo"}))
+    example = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    (folder / "example_1.png").write_bytes(tf.io.encode_png(example).numpy())
+    return folder
+
+
+def test_the_vendored_runtime_is_the_npm_packages_files_with_their_licence():
+    sums = (web.LITERT_FOLDER / "SHA256SUMS").read_text().split()
+    for digest, name in zip(sums[::2], sums[1::2]):
+        assert hashlib.sha256((web.LITERT_FOLDER / name).read_bytes()).hexdigest() == digest, name
+    assert {"litert.js", "wasm-utils.js", "litert_wasm_internal.wasm", "litert_wasm_compat_internal.wasm"} <= set(sums)
+    licence = (web.LITERT_FOLDER / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert (web.LITERT_FOLDER / "VERSION").read_text().strip() == "2.5.3"
+    for path in web.page_files().values():
+        assert path.is_file(), path
+    assert "https://" not in (web.STATIC_FOLDER / "index.html").read_text()  # nothing from a CDN
+
+
+@pytest.mark.parametrize("data, card, expected", [
+    ({"palette": "facades", "direction": "BtoA"}, None, "label map → façade photo"),
+    ({"palette": "colors:#ff0000,#00ff00"}, None, "label map → photo"),
+    ({"task": "colorize"}, None, "gray photo → colour photo"),
+    ({"direction": "BtoA"}, None, "B images → A images"),
+    ({"palette": "facades"}, {"description": "  façade photo → label map "}, "façade photo → label map"),
+    ({}, {"title": "façade photo → label map", "license": "CC-BY"}, "façade photo → label map"),
+    ({}, {"license": "CC-BY"}, "A images → B images"),
+])
+def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
+    config = tiny_config()
+    channels = 1 if data.get("task") == "colorize" else 3
+    config = config.replace(data=dataclasses.replace(config.data, **data),
+                            model=dataclasses.replace(config.model, input_channels=channels))
+    if card is not None:
+        (tmp_path / web.MODEL_CARD).write_text(json.dumps(card))
+    assert web.describe(config, tmp_path) == expected
+
+
+def test_a_broken_model_card_is_named(tmp_path):
+    (tmp_path / web.MODEL_CARD).write_text("description: label map -> photo")
+    with pytest.raises(ValueError, match="card.json: expected a JSON object"):
+        web.PageModel.of(tmp_path, tiny_config(), "eval")
+
+
+def test_browsers_get_the_served_tflite_or_the_float16_file_beside_a_saved_model_unless_too_large(
+        tmp_path, monkeypatch):
+    config = tiny_config()
+    (tmp_path / "saved_model").mkdir()
+    page = web.PageModel.of(tmp_path / "saved_model", config, "eval")
+    assert page.tflite is None and "has no .tflite file for the browser" in page.unavailable
+    for precision in ("int8", "float16", "float32"):
+        (tmp_path / f"model_{precision}.tflite").write_bytes(bytes(2000))
+    assert web.PageModel.of(tmp_path / "saved_model", config, "eval").tflite == tmp_path / "model_float16.tflite"
+    assert web.PageModel.of(tmp_path / "model_int8.tflite", config, None).tflite == tmp_path / "model_int8.tflite"
+    monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)
+    page = web.PageModel.of(tmp_path / "model_int8.tflite", config, None)
+    assert page.tflite is None and "more than the 0 MiB sent to browsers" in page.unavailable
+    assert not page.shipped and web.PageModel.of(serve.DEMO_MODEL, config, None).shipped
+
+
+def test_serve_answers_the_page_its_model_and_nothing_else(model_folder):
+    server = serve.ModelServer(serve.ModelService(Translator.load(model_folder)), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://%s:%d/" % server.server_address[:2]
+    try:
+        for path, kind in (("", "text/html"), ("static/app.js", "text/javascript"), ("static/style.css", "text/css"),
+                           ("favicon.ico", "image/x-icon"), ("static/litert/litert_wasm_internal.wasm",
+                                                             "application/wasm"), ("static/litert/LICENSE", "text/plain"),
+                           ("model/example_1.png", "image/png")):
+            with urllib.request.urlopen(url + path, timeout=30) as response:
+                assert response.headers["Content-Type"].startswith(kind) and response.read()
+        with urllib.request.urlopen(url + "model/model_float16.tflite", timeout=30) as response:
+            assert response.read() == (model_folder / "model_float16.tflite").read_bytes()
+        with urllib.request.urlopen(url + "page.json", timeout=30) as response:
+            page = json.load(response)
+        assert page["description"] == "label map → toy photo" and page["input_size"] == 32
+        assert page["model"] == {"url": "model/model_float16.tflite", "file": "model_float16.tflite",
+                                 "bytes": (model_folder / "model_float16.tflite").stat().st_size}
+        assert page["predict"] == "v1/models/pix2pix:predict" and page["example"] == "model/example_1.png"
+        assert len(page["palette"]) == 12 and page["source"] == "labels2photo" and page["shipped"] is False
+        for path in ("static/../serve.py", "static/%2e%2e/serve.py", "static//etc/passwd", "static/", "index.html",
+                     "model/config.json", "model/../config.json", "model/card.json", "static/litert/update.sh",
+                     "static/litert/"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(url + path, timeout=30)
+            assert error.value.code == 404, path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypatch):
+    exporter.export_site(model_folder, tmp_path / "site")
+    site = tmp_path / "site"
+    for name in ("index.html", "favicon.ico", "static/app.js", "static/litert/litert_wasm_internal.wasm",
+                 "static/litert/LICENSE", "model_float16.tflite", "config.json", "example_1.png", web.MODEL_CARD):
+        assert (site / name).is_file(), name
+    page = json.loads((site / web.PAGE_CONFIG).read_text())
+    assert page["predict"] is None and page["model"]["url"] == "model_float16.tflite"
+    assert page["example"] == "example_1.png" and page["description"] == "label map → toy photo"
+    report = json.loads((site / "export.json").read_text())
+    assert report["web"]["model"] == (model_folder / "model_float16.tflite").stat().st_size
+    assert report["web"]["runtime"] > 5e6
+
+    with pytest.raises(ValueError, match="is the model's own folder"):
+        exporter.export_site(model_folder, model_folder)
+    monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)  # `serve` would compute; a static site has no server
+    exporter.export_site(model_folder, tmp_path / "large")
+    assert json.loads((tmp_path / "large" / web.PAGE_CONFIG).read_text())["model"]["file"] == "model_float16.tflite"
+    with pytest.raises(ValueError, match="a static site computes in the browser, but run has no .tflite file"):
+        web.write_site(tmp_path / "nothing", web.PageModel.of(tmp_path / "run", tiny_config(), "eval"))
+
+
+@pytest.mark.slow
+def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, tmp_path):
+    def export(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}", *flags],
+                              capture_output=True, text=True, timeout=600)
+
+    result = export("--formats=web", f"--output={tmp_path / 'site'}")
+    assert result.returncode == 0, result.stderr
+    assert "the drawing page; a browser downloads" in result.stdout and "MB of LiteRT.js" in result.stdout
+    assert (tmp_path / "site" / web.PAGE_CONFIG).is_file()
+    wrong = export("--formats=saved_model")
+    assert wrong.returncode != 0 and "--model goes with --formats=web" in wrong.stderr
