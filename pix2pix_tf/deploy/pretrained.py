@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pix2pix_tf.deploy.translator import Translator
 
 FOLDER = pathlib.Path(__file__).with_name("pretrained")
-CARD = "card.json"  # what the page and `serve` show: title, task, input, data terms, scores
+CARD = "card.json"  # what the page shows (title, description) and the card as data: data, terms, scores
 CARD_TEXT = "MODEL_CARD.md"
 EXAMPLE_GLOB = "example_*.png"
 DEFAULT = "facades_label2photo"  # what `pix2pix-tf serve` serves without --model
@@ -68,13 +68,6 @@ def resolve(model: str | os.PathLike) -> pathlib.Path:
 def card(name: str) -> dict[str, Any]:
     """The model card of shipped model ``name`` as data (``card.json``)."""
     return json.loads((folder(name) / CARD).read_text(encoding="utf-8"))
-
-
-def card_of(model_folder: str | os.PathLike) -> dict[str, Any] | None:
-    """The card in ``model_folder`` (a shipped model's, or any export given one), or None."""
-    path = pathlib.Path(model_folder)
-    path = path if path.is_dir() else path.parent
-    return json.loads((path / CARD).read_text(encoding="utf-8")) if (path / CARD).is_file() else None
 
 
 def examples(name: str) -> list[pathlib.Path]:

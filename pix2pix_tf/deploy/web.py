@@ -17,12 +17,13 @@ import shutil
 
 from pix2pix_tf import palettes, run_folder
 from pix2pix_tf.config import Config
+from pix2pix_tf.deploy import pretrained
 
 STATIC_FOLDER = pathlib.Path(__file__).with_name("static")
 LITERT_FOLDER = STATIC_FOLDER / "litert"
 PACKAGE_FOLDER = pathlib.Path(__file__).resolve().parents[1]
 PAGE_CONFIG = "page.json"
-MODEL_CARD = "card.json"  # optional, beside config.json: {"description": "label map → façade photo", ...}
+MODEL_CARD = pretrained.CARD  # optional, beside config.json: {"description": "label map → façade photo", ...}
 
 # A .tflite file larger than this is not sent to browsers by `serve`: the server computes the
 # pictures. The 256 px student's float16 file (6.9 MB) is sent; the paper U-Net's (109 MB, a heavy
