@@ -139,7 +139,7 @@ def test_crop_and_flip_are_identical_on_both_sides(tmp_path):
     "preprocess, size, expected",
     [
         ("resize_and_crop", (40, 40), (32, 32)),
-        ("crop", (48, 40), (32, 32)),
+        ("crop", (48, 48), (32, 32)),  # A|B halves must be square here, as data check says
         ("scale_width_and_crop", (40, 60), (32, 32)),
         ("scale_width", (30, 60), (32, 64)),  # width to load_size 36, height 18; padded to 32s
         ("none", (40, 70), (64, 96)),  # native 40x70, padded to the U-Net's multiple (32)
@@ -184,6 +184,44 @@ def test_skip_bad_images_trains_on_the_rest(tmp_path):
     assert pipeline.count_examples(config, "train") == 1
     inputs, _ = _first(config, training=True)
     assert np.isfinite(inputs).all()
+
+
+def test_single_photos_as_a_b_files_are_refused_with_the_data_check_finding(tmp_path):
+    """80x80 photos in train/ would each be cut into two 40x80 halves: refused before any batch,
+    with the line `pix2pix-tf data check` prints for each file, and what to do with photos."""
+    from pix2pix_tf.data import tools
+
+    for index in range(2):
+        _write(tmp_path / "train" / f"photo{index}.png", np.full((80, 80, 3), 90, np.uint8))
+    finding = tools.check_dataset(tmp_path, image_size=32).problems[0]
+    assert "80x80 px is not two squares side by side" in finding[1]
+    with pytest.raises(ValueError) as error:
+        pipeline.make_dataset(_config(tmp_path), "train", training=True, batch_size=1)
+    message = str(error.value)
+    assert f"{finding[0]}: {finding[1]}" in message
+    assert "2 unusable image(s)" in message and "--task=colorize|edges|inpaint|superres" in message
+    with pytest.raises(ValueError, match="every image is unusable.*not two squares side by side"):
+        pipeline.make_dataset(_config(tmp_path, skip_bad_images=True), "train", training=True, batch_size=1)
+
+
+def test_one_photo_among_pairs_is_named_without_the_photos_hint(tmp_path):
+    _write(tmp_path / "train" / "pair.png", _pair_image())
+    _write(tmp_path / "train" / "photo.png", np.full((40, 40, 3), 90, np.uint8))
+    with pytest.raises(ValueError) as error:
+        pipeline.count_examples(_config(tmp_path), "train")
+    assert "photo.png: 40x40 px is not two squares side by side" in str(error.value)
+    assert "pair.png" not in str(error.value) and "--task" not in str(error.value)
+    assert pipeline.count_examples(_config(tmp_path, skip_bad_images=True), "train") == 1
+
+
+def test_a_flat_folder_of_photos_is_told_about_task(tmp_path):
+    """Photos with no split folders: the error says --task is how plain photos train."""
+    for index in range(3):
+        _write(tmp_path / f"photo{index}.jpg", np.full((40, 40, 3), 90, np.uint8))
+    with pytest.raises(ValueError, match=re.escape(
+            "has no 'train' split (found folders: none); it holds 3 image(s) directly: to train on plain "
+            "photos pass --task=colorize|edges|inpaint|superres")):
+        pipeline.make_dataset(_config(tmp_path), "train", training=True, batch_size=1)
 
 
 @pytest.mark.parametrize(

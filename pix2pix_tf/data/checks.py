@@ -10,6 +10,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images
+from pix2pix_tf.config import TASKS
 
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
 # would make the decoder allocate 2.7 GB whatever the file really holds.
@@ -100,9 +101,15 @@ def read_problem(path: str) -> str | None:
     return read_image(path)[1]
 
 
+def inspect(path: str) -> tuple[str | None, tuple[int, int] | None]:
+    """(why ``path`` cannot be used as an image, None) or (None, its (height, width) in pixels)."""
+    pixels, problem = read_image(path)  # decoded as training decodes it, once
+    return problem, None if problem else (int(pixels.shape[0]), int(pixels.shape[1]))
+
+
 # Verdicts by (path, size, modification time): a run lists a split more than once (to count it,
 # then to read it), and a changed file gets looked at again.
-_verdicts: dict[tuple[str, int, int], str | None] = {}
+_verdicts: dict[tuple[str, int, int], tuple[str | None, tuple[int, int] | None]] = {}
 
 
 def _key(path: str) -> tuple[str, int, int]:
@@ -113,33 +120,67 @@ def _key(path: str) -> tuple[str, int, int]:
     return (path, status.st_size, status.st_mtime_ns)
 
 
+def inspect_all(paths: list[str], workers: int = 4) -> dict[str, tuple[str | None, tuple[int, int] | None]]:
+    """``inspect`` of every path, decoding in parallel threads, once per file version."""
+    keys = {path: _key(path) for path in paths}
+    unseen = list({path for path in paths if keys[path] not in _verdicts})
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for path, verdict in zip(unseen, pool.map(inspect, unseen)):
+            _verdicts[keys[path]] = verdict
+    return {path: _verdicts[keys[path]] for path in paths}
+
+
 def scan(paths: list[str], workers: int = 4) -> dict[str, str]:
     """{path: problem} for every file that does not decode; decodes in parallel threads, once per file version."""
-    keys = {path: _key(path) for path in paths}
-    unseen = [path for path in paths if keys[path] not in _verdicts]
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for path, problem in zip(unseen, pool.map(read_problem, unseen)):
-            _verdicts[keys[path]] = problem
-    return {path: _verdicts[keys[path]] for path in paths if _verdicts[keys[path]]}
+    return {path: problem for path, (problem, _) in inspect_all(paths, workers).items() if problem}
 
 
-def usable(a: list[str], b: list[str] | None, skip_bad: bool) -> tuple[list[str], list[str] | None]:
-    """The (A, B) file lists without unreadable files.
+def side_by_side_finding(height: int, width: int, preprocess: str) -> tuple[str, str] | None:
+    """("problem" or "warning", why) when a file of ``height`` x ``width`` px is not the two squares
+    side by side (A|B) that training cuts it into; a warning only for the modes that keep each
+    image's aspect ratio (``preprocess`` scale_width, scale_width_and_crop, none)."""
+    if width in (2 * height, 2 * height + 1):
+        return None
+    kind = "warning" if preprocess in ("scale_width", "scale_width_and_crop", "none") else "problem"
+    return kind, (f"{width}x{height} px is not two squares side by side (A|B): "
+                  f"the width should be 2 x height = {2 * height}")
 
-    Raises ValueError naming every bad file unless ``skip_bad``; then drops those pairs and logs
-    how many.
+
+# Said when no A|B file of a split is two squares side by side: the files are most likely photos.
+PHOTOS_HINT = (f"these look like single photos, not A|B pairs. To train on plain photos, pass --task={'|'.join(TASKS)} "
+               "(pairs made from each photo); to pair two folders of matching files, use A/ and B/ folders "
+               "or pix2pix-tf data combine")
+
+
+def usable(
+    a: list[str], b: list[str] | None, skip_bad: bool, preprocess: str | None = None
+) -> tuple[list[str], list[str] | None]:
+    """The (A, B) file lists without unusable files: those that do not decode and, for A|B files
+    (``b`` None) when ``preprocess`` is given, those ``side_by_side_finding`` calls a problem (the
+    finding ``pix2pix-tf data check`` prints).
+
+    Raises ValueError naming every unusable file and why unless ``skip_bad``; then drops those
+    pairs and logs how many.
     """
-    problems = scan(a + (b or []))
+    found = inspect_all(a + (b or []))
+    problems = {path: problem for path, (problem, _) in found.items() if problem}
+    not_pairs = {}
+    if b is None and preprocess is not None:
+        findings = {path: side_by_side_finding(*shape, preprocess) for path, (_, shape) in found.items() if shape}
+        not_pairs = {path: finding[1] for path, finding in findings.items() if finding and finding[0] == "problem"}
+        problems.update(not_pairs)
     if not problems:
         return a, b
+    hint = f"\n{PHOTOS_HINT}" if len(not_pairs) == len(a) else ""
     if not skip_bad:
         lines = [f"{path}: {problem}" for path, problem in sorted(problems.items())]
         raise ValueError(
             f"{len(problems)} unusable image(s); fix or remove them, or pass --skip_bad_images:\n  "
-            + "\n  ".join(lines)
+            + "\n  ".join(lines) + hint
         )
     keep = [index for index in range(len(a)) if a[index] not in problems and (b is None or b[index] not in problems)]
     logging.warning("skipping %d unusable image(s) of %d (--skip_bad_images)", len(a) - len(keep), len(a))
     if not keep:
-        raise ValueError("every image is unusable; nothing to train on")
+        first = min(problems)
+        raise ValueError(f"every image is unusable; nothing to train on ({first}: {problems[first]}){hint}")
     return [a[index] for index in keep], None if b is None else [b[index] for index in keep]

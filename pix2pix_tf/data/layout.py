@@ -17,6 +17,8 @@ import pathlib
 
 from absl import logging
 
+from pix2pix_tf.config import TASKS
+
 # Image files read, in any letter case (.JPG too). Any file is decoded by its content, not its name.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 # Image files TensorFlow cannot decode: named in a warning (and by data check), never left out unsaid.
@@ -118,11 +120,21 @@ def _match_by_stem(a_folder: pathlib.Path, b_folder: pathlib.Path) -> PairFiles:
     return PairFiles([a for a, _ in match.pairs], [b for _, b in match.pairs])
 
 
-def _split_folder(root: pathlib.Path, split: str) -> pathlib.Path:
+def photos_hint(root: pathlib.Path) -> str:
+    """How to use ``root`` when it holds images but no split folders (plain photos, most likely), else ""."""
+    photos = sum(1 for path in root.iterdir() if is_image_name(path))
+    if not photos:
+        return ""
+    return (f"; it holds {photos} image(s) directly: to train on plain photos pass --task={'|'.join(TASKS)}, "
+            "or put A|B pairs in train/ and val/")
+
+
+def _split_folder(root: pathlib.Path, split: str, hint: str = "") -> pathlib.Path:
     folder = root / split
     if not folder.is_dir():
         present = sorted(child.name for child in root.iterdir() if child.is_dir() and not child.name.startswith("."))
-        raise ValueError(f"--data: {root} has no {split!r} split (found folders: {', '.join(present) or 'none'})")
+        raise ValueError(f"--data: {root} has no {split!r} split (found folders: {', '.join(present) or 'none'})"
+                         + hint)
     return folder
 
 
@@ -135,7 +147,7 @@ def find_pairs(root: str | os.PathLike, split: str) -> PairFiles:
             raise ValueError(f"--data: {root} holds A/ and B/ without split folders, which serve as "
                              f"'train' only; there is no {split!r} split")
         return _match_by_stem(root / "A", root / "B")
-    folder = _split_folder(root, split)
+    folder = _split_folder(root, split, "" if (root / split).is_dir() else photos_hint(root))
     if (folder / "A").is_dir() and (folder / "B").is_dir():
         return _match_by_stem(folder / "A", folder / "B")
     paths = _images(folder)

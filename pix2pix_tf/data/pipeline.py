@@ -63,13 +63,14 @@ def _load_separate(a_path, b_path):
 
 
 def _usable_files(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[list[str], list[str] | None]:
-    """The split's photos (``--task``), A|B files or A and B files, unreadable ones handled per ``skip_bad``."""
+    """The split's photos (``--task``), A|B files or A and B files; unreadable ones, and A|B files that
+    are not two squares side by side, handled per ``skip_bad`` (``checks.usable``)."""
     from pix2pix_tf.data import checks
 
     if config.data.task != "none":
         return checks.usable(layout.find_photos(data_dir, split), None, skip_bad)[0], None
     files = layout.find_pairs(data_dir, split)
-    return checks.usable(files.a, files.b, skip_bad)
+    return checks.usable(files.a, files.b, skip_bad, config.data.preprocess)
 
 
 def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:

@@ -49,12 +49,6 @@ class CheckReport:
         return lines + [f"{summary}{warned}; pairs OK per split: {pairs}"]
 
 
-def _image_shape(path: str) -> tuple[str | None, tuple[int, int] | None]:
-    """(problem, None) for a file that does not decode, else (None, (height, width)) in pixels."""
-    pixels, problem = checks.read_image(path)  # decoded as training decodes it, once
-    return problem, None if problem else (int(pixels.shape[0]), int(pixels.shape[1]))
-
-
 def _locate_splits(root: pathlib.Path, splits: list[str] | None):
     """({split: (A|B folder,) or (A folder, B folder)}, problems of the splits that are missing)."""
     flat = (root / "A").is_dir() and (root / "B").is_dir()  # A/ and B/ with no split folders: train
@@ -72,7 +66,8 @@ def _locate_splits(root: pathlib.Path, splits: list[str] | None):
             hint = "; A/ and B/ without split folders serve as train only" if flat else ""
             problems.append((str(folder), f"missing split {split!r} (asked for by --splits){hint}"))
     if not names:
-        problems.append((str(root), f"no split folders ({', '.join(DEFAULT_SPLITS)}) and no A/ and B/ folders"))
+        problems.append((str(root), f"no split folders ({', '.join(DEFAULT_SPLITS)}) and no A/ and B/ folders"
+                                    + layout.photos_hint(root)))
     return located, problems
 
 
@@ -117,10 +112,9 @@ def _pair_findings(
     """(kind, path, message): the first reason the pair is unusable (or worth a warning), or None."""
     if len(pair) == 1:
         height, width = shapes[pair[0]]
-        if width not in (2 * height, 2 * height + 1):
-            kind = "warning" if config.preprocess in ("scale_width", "scale_width_and_crop", "none") else "problem"
-            return kind, pair[0], (f"{width}x{height} px is not two squares side by side (A|B): "
-                                   f"the width should be 2 x height = {2 * height}")
+        finding = checks.side_by_side_finding(height, width, config.preprocess)  # what training refuses too
+        if finding:
+            return finding[0], pair[0], finding[1]
         width //= 2
     else:
         (height, width), b_shape = shapes[pair[0]], shapes[pair[1]]
@@ -161,8 +155,7 @@ def check_dataset(
                             "convert it to PNG or JPEG")
                      for folder in folders for path, kind in layout.unsupported_files(folder)]
     paths = [path for pairs in pairs_by_split.values() for pair in pairs for path in pair]
-    with concurrent.futures.ThreadPoolExecutor(_WORKERS) as pool:
-        inspected = dict(zip(paths, pool.map(_image_shape, paths)))
+    inspected = checks.inspect_all(paths, _WORKERS)
     problems += [(path, problem) for path, (problem, _) in inspected.items() if problem]
     shapes = {path: shape for path, (_, shape) in inspected.items() if shape}
     report = CheckReport()
