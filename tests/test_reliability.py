@@ -205,3 +205,66 @@ def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninte
     weights = [load_generator(tmp_path / name)[0].weights for name in ("straight", "resumed")]
     for expected, actual in zip(*weights):
         np.testing.assert_array_equal(actual.numpy(), expected.numpy(), err_msg=expected.path)
+
+
+def _write_png(path, height: int, width: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tf.io.write_file(str(path), tf.io.encode_png(np.full((height, width, 3), 200, np.uint8)))
+
+
+def test_an_image_training_cannot_split_is_named_before_the_first_step_or_skipped(paired_folder, tmp_path):
+    """A 1x1 A|B file decodes, but has no halves to train on: refused (or skipped) before step 1,
+    never a crash at the step that reads it."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.data import pipeline
+
+    _write_png(paired_folder / "train" / "tiny.png", 1, 1)
+    config = tiny_config(paired_folder, steps=2, val_every=0)
+    with pytest.raises(ValueError, match=r"(?s)1 unusable image.*tiny.png: 1x1 px cannot be split into A and B halves"):
+        train_and_evaluate(config, tmp_path / "refused")
+    assert not list((tmp_path / "refused").glob("checkpoints/ckpt-*"))
+    skipping = config.replace(data=dataclasses.replace(config.data, skip_bad_images=True))
+    assert pipeline.count_examples(skipping, "train") == 6
+    for _ in pipeline.make_dataset(skipping, "train", training=True, batch_size=6).take(2):
+        pass  # every file of two epochs read: none crashes a step
+
+
+def test_images_too_small_to_train_on_are_refused_in_every_mode(tmp_path):
+    """What crashed a step: an A|B file without halves (also where its shape is only a warning) and
+    photos smaller than --task=edges' blur."""
+    from pix2pix_tf.data import checks
+
+    _write_png(tmp_path / "one.png", 1, 1)
+    for preprocess in ("scale_width", "none"):
+        with pytest.raises(ValueError, match="one.png: 1x1 px cannot be split into A and B halves"):
+            checks.usable([str(tmp_path / "one.png")], None, skip_bad=False, preprocess=preprocess)
+
+    _write_png(tmp_path / "small.png", 2, 9)
+    _write_png(tmp_path / "fine.png", 3, 3)
+    paths = [str(tmp_path / "small.png"), str(tmp_path / "fine.png")]
+    with pytest.raises(ValueError, match="small.png: 9x2 px is smaller than the 3 px per side --task=edges needs"):
+        checks.usable(paths, None, skip_bad=False, task="edges")
+    assert checks.usable(paths, None, skip_bad=True, task="edges")[0] == paths[1:]
+    assert checks.usable(paths, None, skip_bad=False, task="colorize")[0] == paths
+
+
+def test_a_file_broken_during_the_run_is_named_with_where_to_resume(paired_folder, tmp_path, monkeypatch):
+    """Files checked before the first step and changed afterwards: the error names them."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.data import pipeline
+
+    make_dataset = pipeline.make_dataset
+
+    def break_files_after_the_check(config, split, **kwargs):
+        dataset = make_dataset(config, split, **kwargs)
+        if kwargs.get("training"):
+            for path in (paired_folder / "train").glob("*.png"):
+                _write_png(path, 1, 1)
+        return dataset
+
+    monkeypatch.setattr(pipeline, "make_dataset", break_files_after_the_check)
+    with pytest.raises(ValueError, match=r"(?s)the data changed during the run \(then run the same command: it resumes "
+                                         r"from the start\): 6 unusable image.*0.png: 1x1 px cannot be split"):
+        train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=0), tmp_path)

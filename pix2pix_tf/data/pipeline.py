@@ -68,9 +68,16 @@ def _usable_files(config: Config, split: str, data_dir, skip_bad: bool) -> tuple
     from pix2pix_tf.data import checks
 
     if config.data.task != "none":
-        return checks.usable(layout.find_photos(data_dir, split), None, skip_bad)[0], None
+        return checks.usable(layout.find_photos(data_dir, split), None, skip_bad, task=config.data.task)[0], None
     files = layout.find_pairs(data_dir, split)
     return checks.usable(files.a, files.b, skip_bad, config.data.preprocess)
+
+
+def check_files(config: Config, split: str, data_dir) -> None:
+    """ValueError naming every file of ``split`` that training cannot use as the files are now (a
+    file changed since it was last checked is read again); nothing for TFDS."""
+    if not (isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX)):
+        _usable_files(config, split, data_dir, skip_bad=False)
 
 
 def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:

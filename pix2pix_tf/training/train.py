@@ -84,6 +84,17 @@ def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, 
             raise
 
 
+def _check_data_again(config: Config, data_dir, checkpoint: str | None) -> None:
+    """After the input pipeline failed mid-run: ValueError naming the files that cannot be used now
+    (changed since the check before the first step); returns when every file still passes."""
+    try:
+        for split in dict.fromkeys(("train", pipeline.val_split(config, data_dir))):
+            pipeline.check_files(config, split, data_dir)
+    except ValueError as changed:
+        raise ValueError(f"the data changed during the run (then run the same command: it resumes from "
+                         f"{checkpoint or 'the start'}): {changed}") from changed
+
+
 def _resolve_precision(config: Config, strategy: tf.distribute.Strategy, workdir: pathlib.Path) -> Config:
     """Resolves ``--mixed_precision=auto`` for this machine (a resumed run keeps the precision it
     started in), says what it chose and why; config.json then records the precision the run computes in."""
@@ -159,7 +170,12 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
     parts = loop.LoopParts(model, train_iterator, saver, writer, progress, write_samples, validate)
     with interrupts.StopRequests() as stop:
-        step = loop.train_until(parts, step, last_step, stop)
+        try:
+            step = loop.train_until(parts, step, last_step, stop)
+        except tf.errors.OpError as error:
+            if "IteratorGetNext" in str(error):  # the input pipeline: name the files that changed since the check
+                _check_data_again(config, data_dir, saver.latest())
+            raise
     progress.close()
     tf.summary.trace_off()
     if stop.requested:
