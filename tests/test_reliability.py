@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from test_cli import TINY
 
-from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.run_folder import checkpoint_paths, load_generator
 from pix2pix_tf.training.step import Pix2Pix
 from pix2pix_tf.training.train import train_and_evaluate
 
@@ -268,3 +268,55 @@ def test_a_file_broken_during_the_run_is_named_with_where_to_resume(paired_folde
     with pytest.raises(ValueError, match=r"(?s)the data changed during the run \(then run the same command: it resumes "
                                          r"from the start\): 6 unusable image.*0.png: 1x1 px cannot be split"):
         train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=0), tmp_path)
+
+
+def test_statistics_that_become_infinite_stop_the_run_or_are_put_back():
+    """Batch norm's moving variance can overflow while losses stay finite: checked after each step."""
+    from pix2pix_tf.training import health
+
+    variance = tf.Variable([1.0, 2.0], name="moving_variance")
+    with pytest.raises(health.NonFiniteLossError, match="non-finite batch-norm statistics at step 3 "
+                                                         r"\(moving_variance.*no checkpoint was written"):
+        watch = health.RunHealth("stop", statistics=[variance])
+        variance.assign([1.0, float("inf")])
+        watch.after_step(3, {"nonfinite": tf.constant(0.0)})
+    variance.assign([1.0, 2.0])
+    watch = health.RunHealth("skip", statistics=[variance])
+    variance.assign([4.0, 5.0])
+    watch.after_step(1, {"nonfinite": tf.constant(0.0)})  # finite: kept
+    variance.assign([float("nan"), 5.0])
+    watch.after_step(2, {"nonfinite": tf.constant(0.0)})
+    np.testing.assert_array_equal(variance.numpy(), [4.0, 5.0])  # put back
+    assert watch.skipped_steps == 1
+
+
+def test_a_run_whose_statistics_diverge_stops_and_never_writes_a_nonfinite_best(paired_folder, tmp_path):
+    """--learning_rate=1e8 sends the moving variances to infinity within a few steps, losses finite."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.training import health
+
+    config = tiny_config(paired_folder, steps=40, learning_rate=1e8, val_every=1, checkpoint_every=1, sample_every=100)
+    with pytest.raises(health.NonFiniteLossError, match="non-finite batch-norm statistics at step"):
+        train_and_evaluate(config, tmp_path)
+    for folder in (tmp_path / "checkpoints", tmp_path / "checkpoints" / "best"):
+        for path in checkpoint_paths(folder, "best" if folder.name == "best" else "ckpt"):
+            for name, _ in tf.train.list_variables(path):
+                if name.endswith(".ATTRIBUTES/VARIABLE_VALUE") and "optimizer" not in name:
+                    value = tf.train.load_variable(path, name)
+                    if np.issubdtype(np.asarray(value).dtype, np.floating):
+                        assert np.isfinite(value).all(), f"{path}: {name}"
+
+
+def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
+    from pix2pix_tf.training import validation
+
+    weight = tf.Variable([float("inf")], name="moving_variance")
+    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 8, 8, 3]), tf.zeros([1, 8, 8, 3])))
+    validator = validation.Validator(tmp_path, pairs, lambda images: images, tf.summary.create_noop_writer(),
+                                     tf.train.Checkpoint(weight=weight), "l1", resumed_step=0, weights=[weight])
+    validator(5)
+    assert validator.best is None and not (tmp_path / "checkpoints" / "best").exists()
+    weight.assign([1.0])
+    validator(6)
+    assert validator.best["step"] == 6

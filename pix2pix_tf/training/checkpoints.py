@@ -13,7 +13,7 @@ from absl import logging
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config
-from pix2pix_tf.training import distribute
+from pix2pix_tf.training import distribute, health
 
 # Settings that may change between a run and its resumption; the rest must match the checkpoint.
 RESUMABLE_FIELDS = {
@@ -158,8 +158,7 @@ class RunCheckpoints:
     def save(self, step: int) -> str:
         """Writes a checkpoint at ``step``; refuses (ValueError) when a weight is NaN or infinite,
         so a diverged run never replaces its last good checkpoint."""
-        bad = [variable.name for variable in self.checkpoint_variables()
-               if tf.as_dtype(variable.dtype).is_floating and not bool(tf.reduce_all(tf.math.is_finite(variable)))]
+        bad = health.nonfinite_names(self.checkpoint_variables())
         if bad:
             raise ValueError(f"not saving step {step}: non-finite values in {', '.join(bad[:5])}"
                              + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

@@ -162,7 +162,7 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
             workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
         validate = validation.Validator(
             workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
-            model.checkpoint(), train.best_metric, resumed_step=step)
+            model.checkpoint(), train.best_metric, resumed_step=step, weights=weights)
     else:
         write_samples = validate = lambda step: None  # noqa: E731
 

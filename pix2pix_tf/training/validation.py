@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import pathlib
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from absl import logging
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import read_json, write_text_atomically
 from pix2pix_tf.evaluation import plots, scoring
+from pix2pix_tf.training import health
 
 
 class SampleWriter:
@@ -54,11 +56,14 @@ class Validator:
       metric: "l1", "psnr" or "ssim".
       resumed_step: the step the run resumed at; CSV rows after it (written by the interrupted
         process after its last checkpoint) are dropped, as those steps will run again.
+      weights: checked before a best checkpoint is written: one holding a NaN or an infinity (or
+        scored NaN) never is.
     """
 
     def __init__(self, workdir: pathlib.Path, dataset: tf.data.Dataset, generate: Callable, writer,
-                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int):
+                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int, weights: list[tf.Variable] = ()):
         self.dataset, self.generate, self.writer, self.metric = dataset, generate, writer, metric
+        self.weights = list(weights)
         self.csv_path = workdir / run_folder.VALIDATION_CSV
         try:
             self.rows = [row for row in self._read_rows() if int(row["step"]) <= resumed_step]
@@ -100,10 +105,19 @@ class Validator:
         table.writerows(self.rows)
         write_text_atomically(self.csv_path, text.getvalue())
         value = scores[self.metric]
-        if self._better(value):
+        if self._better(value) and self._finite(step, value):
             path = self.best_manager.save(checkpoint_number=step)
             self.best = {"metric": self.metric, "value": value, "step": step, "checkpoint": pathlib.Path(path).name}
             write_text_atomically(self.best_path, json.dumps(self.best, indent=2) + "\n")
-        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f (best %s %.4g at step %d)", step,
-                     scores["l1"], scores["psnr"], scores["ssim"], self.metric, self.best["value"], self.best["step"])
+        best = f"best {self.metric} {self.best['value']:.4g} at step {self.best['step']}" if self.best else "no best yet"
+        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f (%s)", step, scores["l1"], scores["psnr"],
+                     scores["ssim"], best)
         return scores
+
+    def _finite(self, step: int, value: float) -> bool:
+        """Whether the weights and the score are finite; else says why step is not kept as the best."""
+        bad = health.nonfinite_names(self.weights) + ([] if math.isfinite(value) else [f"the {self.metric} score"])
+        if bad:
+            logging.warning("not keeping step %d as the best checkpoint: non-finite values in %s", step,
+                            ", ".join(bad[:3]))
+        return not bad
