@@ -44,14 +44,28 @@ def is_run_folder(path: str | os.PathLike) -> bool:
     return (path / CONFIG).is_file() and (path / CHECKPOINTS).is_dir()
 
 
-def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
-    """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
-    that is missing (only the ckpt-N files were copied, say), from the ``prefix-N.index`` files."""
+def indexed_checkpoints(folder: pathlib.Path) -> list[str] | None:
+    """The checkpoints ``folder``'s ``checkpoint`` index file lists, newest first; None when it is
+    missing, damaged (empty, binary, truncated) or lists a checkpoint that is not there."""
     import tensorflow as tf  # here, so that the file names above come without loading TensorFlow
 
-    state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
-    if state and state.all_model_checkpoint_paths:
-        return list(reversed(state.all_model_checkpoint_paths))
+    try:
+        state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
+    except (ValueError, UnicodeDecodeError):  # what TensorFlow raises for a damaged index
+        return None
+    paths = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    if not paths or not all(os.path.exists(f"{path}.index") for path in paths):
+        return None
+    return paths
+
+
+def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
+    """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
+    that is missing or damaged (only the ckpt-N files were copied, say), from the
+    ``prefix-N.index`` files."""
+    indexed = indexed_checkpoints(folder)
+    if indexed:
+        return indexed
     numbered = []
     for index_file in folder.glob(f"{prefix}-*.index") if folder.is_dir() else ():
         number = index_file.stem.rsplit("-", 1)[1]

@@ -320,3 +320,22 @@ def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
     weight.assign([1.0])
     validator(6)
     assert validator.best["step"] == 6
+
+
+def test_preflight_names_an_unwritable_checkpoints_folder(tmp_path, monkeypatch):
+    """Found before the first step, not as a traceback at the first save."""
+    import pathlib
+
+    from pix2pix_tf.training import checkpoints
+
+    (tmp_path / "checkpoints").mkdir()
+    real = checkpoints.tempfile.NamedTemporaryFile
+
+    def refuse_in_checkpoints(**kwargs):
+        if pathlib.Path(kwargs["dir"]).name == "checkpoints":
+            raise PermissionError(13, "Permission denied")
+        return real(**kwargs)
+
+    monkeypatch.setattr(checkpoints.tempfile, "NamedTemporaryFile", refuse_in_checkpoints)
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'checkpoints'} is not writable: Permission denied$"):
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)

@@ -75,6 +75,10 @@ class Validator:
             checkpoint_name=run_folder.BEST)
         self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
         self.best = read_json(self.best_path) if self.best_path.exists() else None
+        if self.best is not None and not (isinstance(self.best, dict) and isinstance(self.best.get("value"), (int, float))
+                                          and isinstance(self.best.get("step"), int)):
+            raise ValueError(f"{self.best_path} is damaged (not the record pix2pix-tf writes); delete it and run the "
+                             "same command: the best checkpoint is chosen anew")
         if self.best is not None and self.best.get("metric") != metric:
             logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
             self.best = None
