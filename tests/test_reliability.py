@@ -339,3 +339,34 @@ def test_preflight_names_an_unwritable_checkpoints_folder(tmp_path, monkeypatch)
     monkeypatch.setattr(checkpoints.tempfile, "NamedTemporaryFile", refuse_in_checkpoints)
     with pytest.raises(ValueError, match=f"^{tmp_path / 'checkpoints'} is not writable: Permission denied$"):
         checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+
+
+FINAL_EVALUATION_STOPPED = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[3])
+from conftest import tiny_config
+from pix2pix_tf.training import train
+
+score = train.scoring.score
+
+def terminated_while_scoring(*args, **kwargs):  # SIGTERM arrives while the final evaluation runs
+    os.kill(os.getpid(), signal.SIGTERM)
+    return score(*args, **kwargs)
+
+train.scoring.score = terminated_while_scoring
+print(train.train_and_evaluate(tiny_config(sys.argv[1], steps=2, val_every=100), sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_final_evaluation_says_so_and_the_same_command_finishes_it(paired_folder, tmp_path):
+    from conftest import tiny_config
+
+    stopped = subprocess.run([sys.executable, "-c", FINAL_EVALUATION_STOPPED, str(paired_folder), str(tmp_path),
+                              os.path.dirname(__file__)], capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "'interrupted': 'SIGTERM'" in stopped.stdout and "ckpt-2" in stopped.stdout
+    assert "SIGTERM during the final evaluation at step 2" in stopped.stderr
+    assert not (tmp_path / "metrics.json").exists()
+    assert train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=100), tmp_path)["step"] == 2
+    assert (tmp_path / "metrics.json").exists()

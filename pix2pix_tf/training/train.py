@@ -182,9 +182,33 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
         path = saver.save(step) if not saver.has(step) else saver.latest()
         logging.warning("%s at step %d: saved %s; run the same command to resume", stop.requested, step, path)
         return {"step": step, "interrupted": stop.requested, "checkpoint": path}
-    if not saver.has(step):
-        saver.save(step)
-    if not chief:
-        return {"step": step}
-    write_samples(step)
-    return _final_evaluation(workdir, generate, val_dataset, config, step, writer)
+    with interrupts.StopRequests() as stop:  # the end of the run: a stop here still says where the run is
+        if not saver.has(step):
+            saver.save(step)
+        if not chief:
+            return {"step": step}
+        try:
+            write_samples(step)
+            return _final_evaluation(workdir, generate, _until_stopped(val_dataset, stop), config, step, writer)
+        except _Stopped:
+            logging.warning("%s during the final evaluation at step %d: %s holds the trained weights; run the same "
+                            "command to evaluate them (metrics.json)", stop.requested, step, saver.latest())
+            return {"step": step, "interrupted": stop.requested, "checkpoint": saver.latest()}
+
+
+class _Stopped(Exception):
+    """A stop was requested (SIGINT, SIGTERM) while the final evaluation ran."""
+
+
+def _until_stopped(dataset: tf.data.Dataset, stop: interrupts.StopRequests):
+    """``dataset`` as an iterable (read again each time) that raises ``_Stopped`` at the next batch
+    once a stop is requested: the final evaluation ends at once, not after the whole split."""
+
+    class Batches:
+        def __iter__(self):
+            for batch in dataset:
+                if stop.requested:
+                    raise _Stopped
+                yield batch
+
+    return Batches()
