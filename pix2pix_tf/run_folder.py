@@ -108,15 +108,36 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
 
     workdir = pathlib.Path(workdir).expanduser()
     config = load_config(workdir)
-    checkpoint = find_checkpoint(workdir, checkpoint)
     generator = build_generator(config.model, config.data.image_size)
-    try:
-        status = tf.train.Checkpoint(generator=generator).restore(checkpoint)
-        status.expect_partial().assert_existing_objects_matched()
-    except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
-        # A truncated file surfaces as IndexError or DataLossError, a config that does not fit
-        # the weights as a shape ValueError: either way, name both files.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{checkpoint} cannot be restored with the architecture in {workdir / CONFIG} "
-                         f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
-    return generator, config
+    path = None
+    for _ in range(_ROTATION_RETRIES):
+        found = find_checkpoint(workdir, checkpoint)
+        if found == path:
+            break  # the same checkpoint again: its files are missing, not rotated out
+        path = found
+        try:
+            status = tf.train.Checkpoint(generator=generator).restore(path)
+            status.expect_partial().assert_existing_objects_matched()
+            return generator, config
+        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
+            if _exists(path):
+                # A truncated file surfaces as IndexError or DataLossError, a config that does not
+                # fit the weights as a shape ValueError: either way, name both files.
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
+                                 f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
+            if checkpoint not in (None, "latest", "best"):
+                break
+            # Rotated out by a run training in workdir between finding and reading it: the newest again.
+    raise ValueError(f"checkpoint {path} is missing files, or was rotated out while being read by a run training in "
+                     f"{workdir} (it keeps its newest --keep_checkpoints); try again, or read checkpoints/best")
+
+
+# How often load_generator takes the newest checkpoint again when a training run rotated out the one it found.
+_ROTATION_RETRIES = 5
+
+
+def _exists(checkpoint: str) -> bool:
+    """Whether all of a checkpoint's files (its .index and its data shards) are there."""
+    return os.path.exists(f"{checkpoint}.index") and bool(list(pathlib.Path(checkpoint).parent.glob(
+        f"{pathlib.Path(checkpoint).name}.data-*")))

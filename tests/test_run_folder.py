@@ -237,3 +237,28 @@ def test_a_malformed_call_of_the_saved_model_raises_and_never_aborts(tmp_path):
     assert "[1,8,8,5] is not compatible with expected shape [?,?,?,3]" in lines[2]
     assert "height and width of at least 1" in lines[3]
     assert lines[4] == "(2, 37, 41, 3)"
+
+
+def test_reading_a_run_whose_checkpoint_is_rotated_out_meanwhile_takes_the_newest(tmp_path, monkeypatch):
+    """A run training with --keep_checkpoints=1 deletes the checkpoint an export just found: not "damaged"."""
+    from pix2pix_tf import run_folder
+    from pix2pix_tf.models.generators import build_generator
+
+    config = tiny_config()
+    config.save(tmp_path / "config.json")
+    generator = build_generator(config.model, config.data.image_size)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(tmp_path / "checkpoints"),
+                                         max_to_keep=1)
+    manager.save(checkpoint_number=1)
+    find = run_folder.find_checkpoint
+
+    def rotating(workdir, checkpoint=None):
+        path = find(workdir, checkpoint)
+        if path.endswith("ckpt-1"):
+            manager.save(checkpoint_number=2)  # the training run saves, and deletes ckpt-1
+        return path
+
+    monkeypatch.setattr(run_folder, "find_checkpoint", rotating)
+    assert run_folder.load_generator(tmp_path)[0].count_params() == generator.count_params()
+    with pytest.raises(ValueError, match=r"checkpoint .*ckpt-1 is missing files, or was rotated out while being read"):
+        run_folder.load_generator(tmp_path, str(tmp_path / "checkpoints" / "ckpt-1"))
