@@ -11,6 +11,7 @@ Training writes the folder (``training/``); evaluation, export and translation r
       validation.csv     the validation scores at each val_every step
       metrics.json       the final scores on the whole val split
       data.json          what identifies the training data (path, pair counts, names)
+      teacher.json       of a distillation student: the teacher checkpoint it learns from
       .lock              held by the one process writing the folder
       curves.png         pix2pix-tf plot's curves (by default)
 """
@@ -36,6 +37,7 @@ VALIDATION_CSV = "validation.csv"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 DATA_RECORD = "data.json"
+TEACHER_RECORD = "teacher.json"
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:

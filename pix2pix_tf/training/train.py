@@ -21,7 +21,7 @@ from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import scoring
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
-from pix2pix_tf.training import checkpoints, distribute, interrupts, lock, loop, validation
+from pix2pix_tf.training import checkpoints, distill, distribute, interrupts, lock, loop, validation
 from pix2pix_tf.training.step import Pix2Pix
 
 
@@ -146,6 +146,8 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     saver = checkpoints.RunCheckpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief,
                                        weights=weights)
     restored = saver.restore()
+    if model.teacher is not None:
+        distill.pin_teacher(workdir, model.teacher, started=restored is not None, chief=chief)
     if restored:
         logging.info("resumed from %s at step %d", restored, int(model.step.numpy()))
     if chief:
