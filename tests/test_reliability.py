@@ -312,7 +312,7 @@ def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
     from pix2pix_tf.training import validation
 
     weight = tf.Variable([float("inf")], name="moving_variance")
-    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 8, 8, 3]), tf.zeros([1, 8, 8, 3])))
+    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 16, 16, 3]), tf.zeros([1, 16, 16, 3])))
     validator = validation.Validator(tmp_path, pairs, lambda images: images, tf.summary.create_noop_writer(),
                                      tf.train.Checkpoint(weight=weight), "l1", resumed_step=0, weights=[weight])
     validator(5)
