@@ -11,6 +11,7 @@ Training writes the folder (``training/``); evaluation, export and translation r
       validation.csv     the validation scores at each val_every step
       metrics.json       the final scores on the whole val split
       data.json          what identifies the training data (path, pair counts, names)
+      teacher.json       of a distillation student: the teacher checkpoint it learns from
       .lock              held by the one process writing the folder
       curves.png         pix2pix-tf plot's curves (by default)
 """
@@ -36,6 +37,7 @@ VALIDATION_CSV = "validation.csv"
 METRICS = "metrics.json"
 CURVES = "curves.png"
 DATA_RECORD = "data.json"
+TEACHER_RECORD = "teacher.json"
 
 
 def is_run_folder(path: str | os.PathLike) -> bool:
@@ -44,14 +46,28 @@ def is_run_folder(path: str | os.PathLike) -> bool:
     return (path / CONFIG).is_file() and (path / CHECKPOINTS).is_dir()
 
 
-def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
-    """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
-    that is missing (only the ckpt-N files were copied, say), from the ``prefix-N.index`` files."""
+def indexed_checkpoints(folder: pathlib.Path) -> list[str] | None:
+    """The checkpoints ``folder``'s ``checkpoint`` index file lists, newest first; None when it is
+    missing, damaged (empty, binary, truncated) or lists a checkpoint that is not there."""
     import tensorflow as tf  # here, so that the file names above come without loading TensorFlow
 
-    state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
-    if state and state.all_model_checkpoint_paths:
-        return list(reversed(state.all_model_checkpoint_paths))
+    try:
+        state = tf.train.get_checkpoint_state(str(folder)) if folder.is_dir() else None
+    except (ValueError, UnicodeDecodeError):  # what TensorFlow raises for a damaged index
+        return None
+    paths = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    if not paths or not all(os.path.exists(f"{path}.index") for path in paths):
+        return None
+    return paths
+
+
+def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
+    """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
+    that is missing or damaged (only the ckpt-N files were copied, say), from the
+    ``prefix-N.index`` files."""
+    indexed = indexed_checkpoints(folder)
+    if indexed:
+        return indexed
     numbered = []
     for index_file in folder.glob(f"{prefix}-*.index") if folder.is_dir() else ():
         number = index_file.stem.rsplit("-", 1)[1]
@@ -94,15 +110,36 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
 
     workdir = pathlib.Path(workdir).expanduser()
     config = load_config(workdir)
-    checkpoint = find_checkpoint(workdir, checkpoint)
     generator = build_generator(config.model, config.data.image_size)
-    try:
-        status = tf.train.Checkpoint(generator=generator).restore(checkpoint)
-        status.expect_partial().assert_existing_objects_matched()
-    except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
-        # A truncated file surfaces as IndexError or DataLossError, a config that does not fit
-        # the weights as a shape ValueError: either way, name both files.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{checkpoint} cannot be restored with the architecture in {workdir / CONFIG} "
-                         f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
-    return generator, config
+    path = None
+    for _ in range(_ROTATION_RETRIES):
+        found = find_checkpoint(workdir, checkpoint)
+        if found == path:
+            break  # the same checkpoint again: its files are missing, not rotated out
+        path = found
+        try:
+            status = tf.train.Checkpoint(generator=generator).restore(path)
+            status.expect_partial().assert_existing_objects_matched()
+            return generator, config
+        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
+            if _exists(path):
+                # A truncated file surfaces as IndexError or DataLossError, a config that does not
+                # fit the weights as a shape ValueError: either way, name both files.
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
+                                 f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
+            if checkpoint not in (None, "latest", "best"):
+                break
+            # Rotated out by a run training in workdir between finding and reading it: the newest again.
+    raise ValueError(f"checkpoint {path} is missing files, or was rotated out while being read by a run training in "
+                     f"{workdir} (it keeps its newest --keep_checkpoints); try again, or read checkpoints/best")
+
+
+# How often load_generator takes the newest checkpoint again when a training run rotated out the one it found.
+_ROTATION_RETRIES = 5
+
+
+def _exists(checkpoint: str) -> bool:
+    """Whether all of a checkpoint's files (its .index and its data shards) are there."""
+    return os.path.exists(f"{checkpoint}.index") and bool(list(pathlib.Path(checkpoint).parent.glob(
+        f"{pathlib.Path(checkpoint).name}.data-*")))

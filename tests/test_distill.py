@@ -228,3 +228,25 @@ def test_serve_translates_with_a_student(teacher_run, tmp_path):
         server.server_close()
     np.testing.assert_array_equal(output, Translator.load(tmp_path / "student").translate(image))
     assert Config.load(tmp_path / "student" / "config.json").model.generator == "unet_mobile"
+
+
+@pytest.mark.slow
+def test_a_student_is_held_to_the_teacher_checkpoint_it_started_from(teacher_run, tmp_path):
+    """A teacher trained further between a student's resumes is refused, naming both checkpoints."""
+    import shutil
+
+    teacher, data = teacher_run
+    shutil.copytree(teacher, tmp_path / "teacher")
+    config = _student_config(tmp_path / "teacher", data, teacher_discriminator=False)
+    config = config.replace(train=dataclasses.replace(config.train, steps=2, val_every=0))
+    train_and_evaluate(config, tmp_path / "student")
+    record = json.loads((tmp_path / "student" / run_folder.TEACHER_RECORD).read_text())
+    assert record["checkpoint"].endswith("teacher/checkpoints/ckpt-3")
+    generator, _ = run_folder.load_generator(tmp_path / "teacher")
+    generator.weights[0].assign(generator.weights[0] + 1.0)  # the teacher trains on, to its step 5
+    tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(tmp_path / "teacher" / "checkpoints"),
+                               max_to_keep=5).save(checkpoint_number=5)
+    resumed = config.replace(train=dataclasses.replace(config.train, steps=4))
+    with pytest.raises(ValueError, match=r"the teacher changed since this student started: it learned from "
+                                         r".*ckpt-3, and the teacher's checkpoint is now .*ckpt-5"):
+        train_and_evaluate(resumed, tmp_path / "student")

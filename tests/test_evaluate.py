@@ -248,3 +248,18 @@ def test_evaluate_refuses_a_negative_count_and_lists_only_what_it_wrote(trained_
     _, paths = evaluator.evaluate_model(trained_run, tmp_path, grid_images=0, max_images=1, log=lambda line: None)
     assert sorted(paths) == ["index.html", "metrics.json"]
     assert not (tmp_path / "grid.png").exists()
+
+
+def test_plot_reads_an_event_file_cut_mid_record_up_to_the_cut(tmp_path, caplog):
+    """A run killed while writing, or still writing: the events before the cut are plotted."""
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(20):
+            tf.summary.scalar("train/d_loss", 0.5 + step, step=step)
+    writer.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    path.write_bytes(path.read_bytes()[:-7])
+    with caplog.at_level("WARNING"):
+        steps, values = plots.read_scalars(tmp_path)["train/d_loss"]
+    assert list(steps) == list(range(19)) and values[-1] == 18.5
+    assert f"{path} is truncated or damaged after" in caplog.text

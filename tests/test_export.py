@@ -217,3 +217,65 @@ def test_fixed_dropout_draws_one_mask_whether_the_size_is_known_when_traced_or_n
     dropped = static.numpy() == 0
     np.testing.assert_array_equal(dropped[0], dropped[1])  # one mask for every image of a batch
     assert 0.3 < dropped.mean() < 0.7
+
+
+def _export_folder(path: pathlib.Path, label: str) -> pathlib.Path:
+    path.mkdir(parents=True)
+    (path / saved_model.EXPORT_RECORD).write_text("{}\n")
+    (path / "label.txt").write_text(label)
+    return path
+
+
+def test_replacing_an_export_swaps_it_in_one_step_and_leaves_nothing_beside_it(tmp_path, monkeypatch):
+    """--output never lacks a whole export: the old one is swapped out, not renamed away first."""
+    from pix2pix_tf.deploy import export
+
+    out = _export_folder(tmp_path / "out", "old")
+    renamed = []
+    rename = pathlib.Path.rename
+
+    def watched(self, target):  # every rename that moves the export away leaves --output empty
+        renamed.append((self.name, pathlib.Path(target).name))
+        return rename(self, target)
+
+    monkeypatch.setattr(pathlib.Path, "rename", watched)
+    export.replace_folder(_export_folder(tmp_path / ".out.partial-1-a", "new"), out)
+    assert (out / "label.txt").read_text() == "new"
+    assert ("out", "out") not in renamed and not any(source == "out" for source, _ in renamed)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_two_exports_to_one_output_at_once_both_succeed(tmp_path):
+    import threading
+
+    from pix2pix_tf.deploy import export
+
+    out = _export_folder(tmp_path / "out", "old")
+    new = [_export_folder(tmp_path / f".out.partial-{index}-x", str(index)) for index in range(6)]
+    errors = []
+
+    def replace(folder):
+        try:
+            export.replace_folder(folder, out)
+        except OSError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=replace, args=(folder,)) for folder in new]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert (out / "label.txt").read_text() in {str(index) for index in range(6)}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_symlinked_output_keeps_its_link_and_its_target_is_replaced(tmp_path):
+    from pix2pix_tf.deploy import export
+
+    target = _export_folder(tmp_path / "exports" / "v1", "old")
+    (tmp_path / "current").symlink_to(target)
+    out = export.output_folder(tmp_path / "current")
+    assert out == target
+    export.replace_folder(_export_folder(tmp_path / "exports" / ".v1.partial-1-x", "new"), out)
+    assert (tmp_path / "current").is_symlink() and ((tmp_path / "current") / "label.txt").read_text() == "new"

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from test_cli import TINY
 
-from pix2pix_tf.run_folder import load_generator
+from pix2pix_tf.run_folder import checkpoint_paths, load_generator
 from pix2pix_tf.training.step import Pix2Pix
 from pix2pix_tf.training.train import train_and_evaluate
 
@@ -205,3 +205,168 @@ def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninte
     weights = [load_generator(tmp_path / name)[0].weights for name in ("straight", "resumed")]
     for expected, actual in zip(*weights):
         np.testing.assert_array_equal(actual.numpy(), expected.numpy(), err_msg=expected.path)
+
+
+def _write_png(path, height: int, width: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tf.io.write_file(str(path), tf.io.encode_png(np.full((height, width, 3), 200, np.uint8)))
+
+
+def test_an_image_training_cannot_split_is_named_before_the_first_step_or_skipped(paired_folder, tmp_path):
+    """A 1x1 A|B file decodes, but has no halves to train on: refused (or skipped) before step 1,
+    never a crash at the step that reads it."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.data import pipeline
+
+    _write_png(paired_folder / "train" / "tiny.png", 1, 1)
+    config = tiny_config(paired_folder, steps=2, val_every=0)
+    with pytest.raises(ValueError, match=r"(?s)1 unusable image.*tiny.png: 1x1 px cannot be split into A and B halves"):
+        train_and_evaluate(config, tmp_path / "refused")
+    assert not list((tmp_path / "refused").glob("checkpoints/ckpt-*"))
+    skipping = config.replace(data=dataclasses.replace(config.data, skip_bad_images=True))
+    assert pipeline.count_examples(skipping, "train") == 6
+    for _ in pipeline.make_dataset(skipping, "train", training=True, batch_size=6).take(2):
+        pass  # every file of two epochs read: none crashes a step
+
+
+def test_images_too_small_to_train_on_are_refused_in_every_mode(tmp_path):
+    """What crashed a step: an A|B file without halves (also where its shape is only a warning) and
+    photos smaller than --task=edges' blur."""
+    from pix2pix_tf.data import checks
+
+    _write_png(tmp_path / "one.png", 1, 1)
+    for preprocess in ("scale_width", "none"):
+        with pytest.raises(ValueError, match="one.png: 1x1 px cannot be split into A and B halves"):
+            checks.usable([str(tmp_path / "one.png")], None, skip_bad=False, preprocess=preprocess)
+
+    _write_png(tmp_path / "small.png", 2, 9)
+    _write_png(tmp_path / "fine.png", 3, 3)
+    paths = [str(tmp_path / "small.png"), str(tmp_path / "fine.png")]
+    with pytest.raises(ValueError, match="small.png: 9x2 px is smaller than the 3 px per side --task=edges needs"):
+        checks.usable(paths, None, skip_bad=False, task="edges")
+    assert checks.usable(paths, None, skip_bad=True, task="edges")[0] == paths[1:]
+    assert checks.usable(paths, None, skip_bad=False, task="colorize")[0] == paths
+
+
+def test_a_file_broken_during_the_run_is_named_with_where_to_resume(paired_folder, tmp_path, monkeypatch):
+    """Files checked before the first step and changed afterwards: the error names them."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.data import pipeline
+
+    make_dataset = pipeline.make_dataset
+
+    def break_files_after_the_check(config, split, **kwargs):
+        dataset = make_dataset(config, split, **kwargs)
+        if kwargs.get("training"):
+            for path in (paired_folder / "train").glob("*.png"):
+                _write_png(path, 1, 1)
+        return dataset
+
+    monkeypatch.setattr(pipeline, "make_dataset", break_files_after_the_check)
+    with pytest.raises(ValueError, match=r"(?s)the data changed during the run \(then run the same command: it resumes "
+                                         r"from the start\): 6 unusable image.*0.png: 1x1 px cannot be split"):
+        train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=0), tmp_path)
+
+
+def test_statistics_that_become_infinite_stop_the_run_or_are_put_back():
+    """Batch norm's moving variance can overflow while losses stay finite: checked after each step."""
+    from pix2pix_tf.training import health
+
+    variance = tf.Variable([1.0, 2.0], name="moving_variance")
+    with pytest.raises(health.NonFiniteLossError, match="non-finite batch-norm statistics at step 3 "
+                                                         r"\(moving_variance.*no checkpoint was written"):
+        watch = health.RunHealth("stop", statistics=[variance])
+        variance.assign([1.0, float("inf")])
+        watch.after_step(3, {"nonfinite": tf.constant(0.0)})
+    variance.assign([1.0, 2.0])
+    watch = health.RunHealth("skip", statistics=[variance])
+    variance.assign([4.0, 5.0])
+    watch.after_step(1, {"nonfinite": tf.constant(0.0)})  # finite: kept
+    variance.assign([float("nan"), 5.0])
+    watch.after_step(2, {"nonfinite": tf.constant(0.0)})
+    np.testing.assert_array_equal(variance.numpy(), [4.0, 5.0])  # put back
+    assert watch.skipped_steps == 1
+
+
+def test_a_run_whose_statistics_diverge_stops_and_never_writes_a_nonfinite_best(paired_folder, tmp_path):
+    """--learning_rate=1e8 sends the moving variances to infinity within a few steps, losses finite."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.training import health
+
+    config = tiny_config(paired_folder, steps=40, learning_rate=1e8, val_every=1, checkpoint_every=1, sample_every=100)
+    with pytest.raises(health.NonFiniteLossError, match="non-finite batch-norm statistics at step"):
+        train_and_evaluate(config, tmp_path)
+    for folder in (tmp_path / "checkpoints", tmp_path / "checkpoints" / "best"):
+        for path in checkpoint_paths(folder, "best" if folder.name == "best" else "ckpt"):
+            for name, _ in tf.train.list_variables(path):
+                if name.endswith(".ATTRIBUTES/VARIABLE_VALUE") and "optimizer" not in name:
+                    value = tf.train.load_variable(path, name)
+                    if np.issubdtype(np.asarray(value).dtype, np.floating):
+                        assert np.isfinite(value).all(), f"{path}: {name}"
+
+
+def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
+    from pix2pix_tf.training import validation
+
+    weight = tf.Variable([float("inf")], name="moving_variance")
+    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 16, 16, 3]), tf.zeros([1, 16, 16, 3])))
+    validator = validation.Validator(tmp_path, pairs, lambda images: images, tf.summary.create_noop_writer(),
+                                     tf.train.Checkpoint(weight=weight), "l1", resumed_step=0, weights=[weight])
+    validator(5)
+    assert validator.best is None and not (tmp_path / "checkpoints" / "best").exists()
+    weight.assign([1.0])
+    validator(6)
+    assert validator.best["step"] == 6
+
+
+def test_preflight_names_an_unwritable_checkpoints_folder(tmp_path, monkeypatch):
+    """Found before the first step, not as a traceback at the first save."""
+    import pathlib
+
+    from pix2pix_tf.training import checkpoints
+
+    (tmp_path / "checkpoints").mkdir()
+    real = checkpoints.tempfile.NamedTemporaryFile
+
+    def refuse_in_checkpoints(**kwargs):
+        if pathlib.Path(kwargs["dir"]).name == "checkpoints":
+            raise PermissionError(13, "Permission denied")
+        return real(**kwargs)
+
+    monkeypatch.setattr(checkpoints.tempfile, "NamedTemporaryFile", refuse_in_checkpoints)
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'checkpoints'} is not writable: Permission denied$"):
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
+
+
+FINAL_EVALUATION_STOPPED = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[3])
+from conftest import tiny_config
+from pix2pix_tf.training import train
+
+score = train.scoring.score
+
+def terminated_while_scoring(*args, **kwargs):  # SIGTERM arrives while the final evaluation runs
+    os.kill(os.getpid(), signal.SIGTERM)
+    return score(*args, **kwargs)
+
+train.scoring.score = terminated_while_scoring
+print(train.train_and_evaluate(tiny_config(sys.argv[1], steps=2, val_every=100), sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_final_evaluation_says_so_and_the_same_command_finishes_it(paired_folder, tmp_path):
+    from conftest import tiny_config
+
+    stopped = subprocess.run([sys.executable, "-c", FINAL_EVALUATION_STOPPED, str(paired_folder), str(tmp_path),
+                              os.path.dirname(__file__)], capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "'interrupted': 'SIGTERM'" in stopped.stdout and "ckpt-2" in stopped.stdout
+    assert "SIGTERM during the final evaluation at step 2" in stopped.stderr
+    assert not (tmp_path / "metrics.json").exists()
+    assert train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=100), tmp_path)["step"] == 2
+    assert (tmp_path / "metrics.json").exists()

@@ -157,13 +157,47 @@ def test_a_run_that_stopped_before_its_first_checkpoint_does_not_lock_its_folder
 
 
 @pytest.mark.parametrize("name, text", [("validation.csv", "step,l1\nnot a number,0.1\n"),
-                                        ("checkpoints/best/best.json", "{truncated")])
+                                        ("checkpoints/best/best.json", "{truncated"),
+                                        ("checkpoints/best/best.json", "[]"), ("data.json", "[]"),
+                                        ("data.json", '{"splits": []}')])
 def test_a_damaged_bookkeeping_file_is_named(paired_folder, tmp_path, name, text):
     workdir = tmp_path / "run"
     (workdir / name).parent.mkdir(parents=True, exist_ok=True)
     (workdir / name).write_text(text)
     with pytest.raises(ValueError, match=rf"{workdir / name} (is damaged|is not valid JSON)"):
         train_and_evaluate(tiny_config(paired_folder, steps=1, val_every=1), workdir)
+
+
+@pytest.mark.parametrize("text", ["[]", '{"model": []}', "null"])
+def test_a_config_json_that_is_not_an_object_of_sections_is_named(tmp_path, text):
+    from pix2pix_tf.config import Config
+    from pix2pix_tf.run_folder import load_config
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'config.json'}: expected a JSON object of sections"):
+        load_config(tmp_path)
+    with pytest.raises(ValueError, match="expected a JSON object of sections"):
+        Config.load(tmp_path / "config.json")
+
+
+@pytest.mark.parametrize("index", [b"", b"\x00\xff binary \x89", b'model_checkpoint_path: "ckpt-99"\n'])
+def test_a_damaged_checkpoint_index_is_rebuilt_and_old_checkpoints_rotate_out(tmp_path, index):
+    """Empty, binary, or naming checkpoints that are gone: the ckpt-N files are found by name, the
+    index is written again, and rotation goes on from it."""
+    from pix2pix_tf.training.checkpoints import RunCheckpoints
+
+    weight = tf.Variable(1.0)
+    saver = RunCheckpoints(tf.train.Checkpoint(weight=weight), tmp_path, keep=2, chief=True)
+    for step in (1, 2):
+        saver.save(step)
+    (tmp_path / "checkpoints" / "checkpoint").write_bytes(index)
+    assert checkpoint_paths(tmp_path / "checkpoints")[0].endswith("ckpt-2")
+    weight.assign(5.0)
+    saver = RunCheckpoints(tf.train.Checkpoint(weight=weight), tmp_path, keep=2, chief=True)
+    assert saver.restore().endswith("ckpt-2") and float(weight) == 1.0
+    for step in (3, 4):
+        saver.save(step)
+    assert sorted(path.name for path in (tmp_path / "checkpoints").glob("*.index")) == ["ckpt-3.index", "ckpt-4.index"]
 
 
 @pytest.mark.slow
@@ -203,3 +237,28 @@ def test_a_malformed_call_of_the_saved_model_raises_and_never_aborts(tmp_path):
     assert "[1,8,8,5] is not compatible with expected shape [?,?,?,3]" in lines[2]
     assert "height and width of at least 1" in lines[3]
     assert lines[4] == "(2, 37, 41, 3)"
+
+
+def test_reading_a_run_whose_checkpoint_is_rotated_out_meanwhile_takes_the_newest(tmp_path, monkeypatch):
+    """A run training with --keep_checkpoints=1 deletes the checkpoint an export just found: not "damaged"."""
+    from pix2pix_tf import run_folder
+    from pix2pix_tf.models.generators import build_generator
+
+    config = tiny_config()
+    config.save(tmp_path / "config.json")
+    generator = build_generator(config.model, config.data.image_size)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(tmp_path / "checkpoints"),
+                                         max_to_keep=1)
+    manager.save(checkpoint_number=1)
+    find = run_folder.find_checkpoint
+
+    def rotating(workdir, checkpoint=None):
+        path = find(workdir, checkpoint)
+        if path.endswith("ckpt-1"):
+            manager.save(checkpoint_number=2)  # the training run saves, and deletes ckpt-1
+        return path
+
+    monkeypatch.setattr(run_folder, "find_checkpoint", rotating)
+    assert run_folder.load_generator(tmp_path)[0].count_params() == generator.count_params()
+    with pytest.raises(ValueError, match=r"checkpoint .*ckpt-1 is missing files, or was rotated out while being read"):
+        run_folder.load_generator(tmp_path, str(tmp_path / "checkpoints" / "ckpt-1"))

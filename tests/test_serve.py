@@ -9,6 +9,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -142,6 +143,10 @@ BAD_REQUESTS = [
     ("POST", "/v1/models/pix2pix:predict", b'{"instances": [[1, 2, 3]]}', 400, 'instances[0] must be {"b64"'),
     ("POST", "/v1/models/pix2pix:predict", b'{"instances": [{"b64": "aGk="}], "signature_name": "x"}', 400,
      "signature_name='x'"),
+    ("POST", "/v1/models/pix2pix:predict", b"[" * 1000 + b"]" * 1000, 400, "nested too deeply"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": ' * 1000 + b"1" + b"}" * 1000, 400, "nested too deeply"),
+    ("DELETE", "/translate", None, 405, "no DELETE /translate"),
+    ("PUT", "/v1/models/pix2pix", b"{}", 405, "no PUT /v1/models/pix2pix"),
 ]
 
 
@@ -348,3 +353,56 @@ def test_a_client_that_stops_midway_through_its_header_gets_408(server, monkeypa
 def test_the_status_does_not_reveal_where_the_model_is_on_the_server(server, run):
     source = json.loads(_request(server, "GET", "/v1/models")[2])["source"]
     assert source == f"{run.parent.name}/{run.name}" and not source.startswith("/")
+class _GatedTranslator(_SlowTranslator):
+    """Holds every image on the model until ``gate`` opens; ``entered`` counts the images that reached it."""
+
+    def __init__(self):
+        self.entered, self.gate = threading.Semaphore(0), threading.Event()
+
+    def translate(self, pixels: np.ndarray) -> np.ndarray:
+        self.entered.release()
+        self.gate.wait(60)
+        return pixels
+
+
+def _refuses_connections(address, attempts: int = 100) -> bool:
+    for _ in range(attempts):
+        try:
+            socket.create_connection(address, timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns():
+    """4 requests on 127.0.0.1 (2 on the model, 2 queued, one a 3-image :predict), SIGTERM while
+    they wait: every one is answered whole, new connections are refused, then the server stops."""
+    translator = _GatedTranslator()
+    model_server = serve.ModelServer(serve.ModelService(translator), "127.0.0.1", 0)
+    address = model_server.server_address[:2]
+    predict = json.dumps({"instances": [{"b64": base64.b64encode(_png(IMAGE)).decode()}] * 3}).encode()
+    bodies = [("/translate", _png(IMAGE))] * 3 + [("/v1/models/pix2pix:predict", predict)]
+    refused = []
+
+    def stop_while_busy():
+        try:
+            for _ in range(serve.MAX_RUNNING):
+                translator.entered.acquire(timeout=60)
+            for _ in range(600):  # every request accepted (bounded: 30 s)
+                if len(model_server.in_flight) == len(bodies):
+                    break
+                time.sleep(0.05)
+        finally:  # whatever happened, the server is told to stop and the model lets go
+            os.kill(os.getpid(), signal.SIGTERM)
+            refused.append(_refuses_connections(address))
+            translator.gate.set()
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = [pool.submit(_request, model_server, "POST", path, body) for path, body in bodies]
+        threading.Thread(target=stop_while_busy, daemon=True).start()
+        assert serve.serve_until_stopped(model_server) == "SIGTERM"
+        results = [answer.result(timeout=60) for answer in answers]
+    assert [status for status, _, _ in results] == [200] * 4
+    assert len(json.loads(results[3][2])["predictions"]) == 3
+    assert refused == [True]

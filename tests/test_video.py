@@ -116,6 +116,19 @@ def _truncated(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path / "cut.mp4"
 
 
+def _truncated_matroska(tmp_path: pathlib.Path) -> pathlib.Path:
+    """An MJPEG .mkv cut at 60 %: Matroska declares no frame count, only its duration."""
+    with av.open(str(tmp_path / "whole.mkv"), "w") as container:
+        stream = container.add_stream("mjpeg", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for index in range(48):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(scene(index), format="rgb24")))
+        container.mux(stream.encode(None))
+    data = (tmp_path / "whole.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: int(len(data) * 0.6)])
+    return tmp_path / "cut.mkv"
+
+
 def _no_frames(tmp_path: pathlib.Path) -> pathlib.Path:
     with av.open(str(tmp_path / "empty.mkv"), "w") as container:
         stream = container.add_stream("libx264", rate=24)
@@ -139,6 +152,7 @@ def _unknown_codec(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.mark.parametrize("make, message", [
     (_truncated, r"cut.mp4: truncated or damaged: \d+ of the 40 frames"),
+    (_truncated_matroska, r"cut.mkv: truncated or damaged: its frames end at 1\.\d\d s of the 2.00 s"),
     (lambda tmp_path: tmp_path / "text.mp4", "text.mp4: not a video FFmpeg can read"),
     (_no_frames, "empty.mkv: not a video FFmpeg can read, or truncated"),
     (_unknown_codec, "odd.mkv: unsupported video codec"),
@@ -150,6 +164,54 @@ def test_a_bad_video_is_one_error_naming_it_and_leaves_nothing_at_the_output(mak
     with pytest.raises(ValueError, match=message):
         video.translate_video(invert, source, tmp_path / "out" / "result.mp4")
     assert list((tmp_path / "out").iterdir()) == []  # no output, no temporary file
+
+
+def test_frames_over_the_pixel_limit_are_refused_before_any_is_decoded(tmp_path, monkeypatch):
+    clip = make_clip(tmp_path / "in.mkv", frames=4, audio=False)
+    monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 64 * 48 - 1)
+
+    def never(frames):
+        raise AssertionError("a frame was decoded and translated")
+
+    with pytest.raises(ValueError, match=r"in.mkv: frames of 64 x 48 pixels, more than the 0 megapixel limit"):
+        video.translate_video(never, clip, tmp_path / "out.mp4")
+    with pytest.raises(ValueError, match="in.mkv: frames of 64 x 48 pixels"):
+        video.probe(clip)  # what translate prints first
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_large_frames_go_through_in_smaller_batches(tmp_path, monkeypatch):
+    """A batch holds at most MAX_BATCH_PIXELS: memory follows the frame size, not --batch_size."""
+    clip = make_clip(tmp_path / "in.mp4", frames=7, audio=False)
+    monkeypatch.setattr(video, "MAX_BATCH_PIXELS", 2 * 64 * 48 + 1)
+    sizes = []
+
+    def counting(frames):
+        sizes.append(len(frames))
+        return invert(frames)
+
+    result = video.translate_video(counting, clip, tmp_path / "out.mp4", batch_size=8)
+    assert (result["frames"], result["batch"], sizes) == (7, 2, [2, 2, 2, 1])
+
+
+def test_two_runs_writing_one_output_each_finish_with_a_whole_video(tmp_path):
+    """Temporary files have names of their own: the run that renames last leaves its video whole."""
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=False)
+    output = tmp_path / "out.gif"  # GIF: each frame is written as it comes, so the first run's file is open
+    calls, inner = [], []
+
+    def first_run(frames):  # a second run to the same output starts and ends while the first one writes
+        calls.append(len(frames))
+        if len(calls) == 2:
+            inner.append(video.translate_video(lambda frames: frames, clip, output, batch_size=2))
+        return invert(frames)
+
+    assert video.translate_video(first_run, clip, output, batch_size=2)["frames"] == 6
+    assert inner[0]["frames"] == 6
+    frames_in, frames_out = decoded(clip), decoded(output)
+    assert len(frames_out) == 6
+    assert np.abs(frames_out.astype(int) - (255 - frames_in.astype(int))).mean() < 12  # the first run's frames
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.mp4", "out.gif"]
 
 
 def test_output_must_be_a_video_name_and_never_the_input(tmp_path):

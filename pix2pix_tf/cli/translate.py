@@ -121,7 +121,8 @@ def _translate_video(translator, source: pathlib.Path, destination: pathlib.Path
                                    on_progress=lambda done, total: progress.update(done, {}))
     progress.close()
     print(f"{destination}: {result['frames']} frames in {result['seconds']:.1f} s "
-          f"({result['frames'] / max(result['seconds'], 1e-9):.1f} frames/s), audio {result['audio']}", flush=True)
+          f"({result['frames'] / max(result['seconds'], 1e-9):.1f} frames/s, {result['batch']} per batch), "
+          f"audio {result['audio']}", flush=True)
     return destination
 
 

@@ -146,6 +146,21 @@ def side_by_side_finding(height: int, width: int, preprocess: str) -> tuple[str,
                   f"the width should be 2 x height = {2 * height}")
 
 
+def geometry_problem(shape: tuple[int, int], side_by_side: bool, task: str = "none") -> str | None:
+    """Why an image of ``shape`` (height, width) px cannot be trained on at all, or None: an A|B
+    file (``side_by_side``) too narrow to split into two halves, or a photo smaller than ``--task``
+    needs. Training would crash at the step that reads it, in every ``--preprocess`` mode."""
+    from pix2pix_tf.data import tasks
+
+    height, width = shape
+    if side_by_side and width < 2:
+        return f"{width}x{height} px cannot be split into A and B halves (an A|B file needs a width of at least 2 px)"
+    minimum = tasks.minimum_side(task)
+    if min(height, width) < minimum:
+        return f"{width}x{height} px is smaller than the {minimum} px per side --task={task} needs"
+    return None
+
+
 # Said when no A|B file of a split is two squares side by side: the files are most likely photos.
 PHOTOS_HINT = (f"these look like single photos, not A|B pairs. To train on plain photos, pass --task={'|'.join(TASKS)} "
                "(pairs made from each photo); to pair two folders of matching files, use A/ and B/ folders "
@@ -153,20 +168,25 @@ PHOTOS_HINT = (f"these look like single photos, not A|B pairs. To train on plain
 
 
 def usable(
-    a: list[str], b: list[str] | None, skip_bad: bool, preprocess: str | None = None
+    a: list[str], b: list[str] | None, skip_bad: bool, preprocess: str | None = None, task: str = "none"
 ) -> tuple[list[str], list[str] | None]:
-    """The (A, B) file lists without unusable files: those that do not decode and, for A|B files
-    (``b`` None) when ``preprocess`` is given, those ``side_by_side_finding`` calls a problem (the
-    finding ``pix2pix-tf data check`` prints).
+    """The (A, B) file lists without unusable files: those that do not decode, those
+    ``geometry_problem`` refuses (``b`` None: ``a`` holds A|B files, or photos for ``task``) and,
+    for A|B files when ``preprocess`` is given, those ``side_by_side_finding`` calls a problem (the
+    findings ``pix2pix-tf data check`` prints).
 
     Raises ValueError naming every unusable file and why unless ``skip_bad``; then drops those
     pairs and logs how many.
     """
     found = inspect_all(a + (b or []))
-    problems = {path: problem for path, (problem, _) in found.items() if problem}
+    side_by_side = set(a) if b is None and task == "none" else set()
+    problems = {path: problem or geometry_problem(shape, path in side_by_side, task)
+                for path, (problem, shape) in found.items()}
+    problems = {path: problem for path, problem in problems.items() if problem}
     not_pairs = {}
     if b is None and preprocess is not None:
-        findings = {path: side_by_side_finding(*shape, preprocess) for path, (_, shape) in found.items() if shape}
+        findings = {path: side_by_side_finding(*shape, preprocess) for path, (_, shape) in found.items()
+                    if shape and path not in problems}
         not_pairs = {path: finding[1] for path, finding in findings.items() if finding and finding[0] == "problem"}
         problems.update(not_pairs)
     if not problems:

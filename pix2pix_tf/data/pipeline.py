@@ -68,9 +68,16 @@ def _usable_files(config: Config, split: str, data_dir, skip_bad: bool) -> tuple
     from pix2pix_tf.data import checks
 
     if config.data.task != "none":
-        return checks.usable(layout.find_photos(data_dir, split), None, skip_bad)[0], None
+        return checks.usable(layout.find_photos(data_dir, split), None, skip_bad, task=config.data.task)[0], None
     files = layout.find_pairs(data_dir, split)
     return checks.usable(files.a, files.b, skip_bad, config.data.preprocess)
+
+
+def check_files(config: Config, split: str, data_dir) -> None:
+    """ValueError naming every file of ``split`` that training cannot use as the files are now (a
+    file changed since it was last checked is read again); nothing for TFDS."""
+    if not (isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX)):
+        _usable_files(config, split, data_dir, skip_bad=False)
 
 
 def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:
@@ -242,9 +249,14 @@ def check_same_dataset(record: dict, config: Config, data_dir, record_path: str)
     """ValueError when ``data_dir`` clearly is not the dataset of ``record``: a split's pair count
     off by more than 10 %, or fewer than half of the recorded names found. A moved or copied
     dataset passes; another dataset does not."""
+    if not (isinstance(record, dict) and isinstance(record.get("splits"), dict) and all(
+            isinstance(recorded, dict) and isinstance(recorded.get("names"), list) and isinstance(
+                recorded.get("pairs"), int) for recorded in record["splits"].values())):
+        raise ValueError(f"{record_path} is damaged (not the record pix2pix-tf writes); delete it: the next "
+                         "train writes it again")
     if str(data_dir) == record.get("data"):
         return
-    for split, recorded in record.get("splits", {}).items():
+    for split, recorded in record["splits"].items():
         if split != "train" and not (isinstance(data_dir, str) or layout.has_split(data_dir, split)):
             raise ValueError(f"--data {data_dir} has no {split!r} split, which the run's data had "
                              f"({record['data']}, recorded in {record_path})")

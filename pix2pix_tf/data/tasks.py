@@ -90,9 +90,19 @@ def _lower_resolution(photo: tf.Tensor, factor: int) -> tf.Tensor:
     return tf.clip_by_value(tf.image.resize(small, size, method="bicubic"), 0.0, 255.0)
 
 
+def _blur_radius(sigma: float) -> int:
+    return max(1, math.ceil(2 * sigma))
+
+
+def minimum_side(task: str) -> int:
+    """The smallest height and width (px) ``make_pair`` takes for ``task``: ``edges`` reflects its
+    blur's border, which needs more pixels than the blur's radius; the others (and "none") take any size."""
+    return _blur_radius(EDGE_BLUR_SIGMA) + 1 if task == "edges" else 1
+
+
 def _gaussian_blur(gray: tf.Tensor, sigma: float) -> tf.Tensor:
     """Separable Gaussian blur of (1, H, W, 1), reflected borders so the frame draws no edge."""
-    radius = max(1, math.ceil(2 * sigma))
+    radius = _blur_radius(sigma)
     taps = tf.exp(-tf.square(tf.range(-radius, radius + 1, dtype=tf.float32)) / (2 * sigma**2))
     taps /= tf.reduce_sum(taps)
     padded = tf.pad(gray, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")

@@ -110,6 +110,10 @@ def _pair_findings(
     pair: tuple[str, ...], shapes: dict[str, tuple[int, int]], config: DataConfig
 ) -> tuple[str, str, str] | None:
     """(kind, path, message): the first reason the pair is unusable (or worth a warning), or None."""
+    for path in pair:
+        problem = checks.geometry_problem(shapes[path], len(pair) == 1)
+        if problem:
+            return "problem", path, problem  # training refuses it too
     if len(pair) == 1:
         height, width = shapes[pair[0]]
         finding = checks.side_by_side_finding(height, width, config.preprocess)  # what training refuses too

@@ -11,12 +11,15 @@ static web site (``--formats=web --model=...``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import errno
 import json
 import os
 import pathlib
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -109,7 +112,7 @@ def export_run(
     ``report["passed"]`` is False when a format falls below its parity threshold.
     """
     formats = check_formats(list(formats))
-    out = _checked_output(out)
+    out = output_folder(out)
     generator, config = run_folder.load_generator(workdir, checkpoint)
     config, data_dir = pipeline.with_data(config, data, pathlib.Path(workdir).expanduser() / run_folder.DATA_RECORD)
     mode = mode or config.train.eval_mode
@@ -117,7 +120,7 @@ def export_run(
     try:
         report = _write_export(generator, config, data_dir, mode, formats, staging, representative_images,
                                verify_images, say, out.name)
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
@@ -138,26 +141,17 @@ def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
     page = web.PageModel.of(translator.source, translator.config, translator.mode, limited=False)
     if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
         raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
-    out = _checked_output(out)
+    out = output_folder(out)
     report = {"mode": translator.mode, "image_size": translator.config.data.image_size, "passed": True}
     staging = _staging_folder(out)
     try:
         report["web"] = web.write_site(staging, page)
         report["files"] = {path.name: path.stat().st_size for path in page.model_files()}
         write_text_atomically(staging / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
-
-
-def _checked_output(out: str | os.PathLike) -> pathlib.Path:
-    """``out`` as an absolute path; ValueError when it holds files that are not an earlier export."""
-    out = pathlib.Path(out).expanduser().absolute()
-    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
-        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
-                         "choose a new or empty folder")
-    return out
 
 
 @contextlib.contextmanager
@@ -208,16 +202,27 @@ def _write_export(generator, config: Config, data_dir, mode: str, formats: list[
     return report
 
 
+def output_folder(out: str | os.PathLike) -> pathlib.Path:
+    """The folder an export to ``out`` replaces: ``out`` itself, or where it links to (the link is
+    kept). ValueError when it holds something that is not an export."""
+    out = pathlib.Path(out).expanduser().absolute()
+    if out.is_symlink():
+        out = pathlib.Path(os.path.realpath(out))
+    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
+        raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
+                         "choose a new or empty folder")
+    return out
+
+
 def _staging_folder(out: pathlib.Path) -> pathlib.Path:
     """A new hidden folder beside ``out`` for this export; those left by killed exports are removed."""
-    for stale in out.parent.glob(f".{out.name}.partial-*"):
-        pid = stale.name.rsplit("-", 1)[1]
+    prefix = f".{out.name}.partial-"
+    for stale in out.parent.glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
 
 
 def _alive(pid: int) -> bool:
@@ -230,13 +235,48 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _replace_folder(new: pathlib.Path, out: pathlib.Path) -> None:
-    """Puts the complete folder ``new`` at ``out``, replacing an earlier export there."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    new.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+_RENAME_EXCHANGE = 2  # renameat2's flag (Linux >= 3.15): swap two paths in one step
+_AT_FDCWD = -100
+
+
+def _exchange(first: pathlib.Path, second: pathlib.Path) -> bool:
+    """Swaps two existing paths in one step; False where the system cannot (no renameat2, or a file
+    system without RENAME_EXCHANGE)."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    number = ctypes.get_errno()
+    if number in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(number, os.strerror(number), str(second))
+
+
+def replace_folder(new: pathlib.Path, out: pathlib.Path) -> None:
+    """Puts the complete folder ``new`` at ``out`` in one step, so that ``out`` always holds a whole
+    export: renamed there when ``out`` is absent, else swapped with it (the old export, then in
+    ``new``, is removed). Two exports at once both succeed; the last one stays. Where the system
+    cannot swap, ``out`` is moved aside first (two renames)."""
+    while True:
+        try:
+            new.rename(out)
+            return
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        if _exchange(new, out):
+            shutil.rmtree(new, ignore_errors=True)
+            return
+        aside = pathlib.Path(tempfile.mkdtemp(prefix=f"{new.name}-old-", dir=out.parent))  # removed if stale
+        try:
+            out.rename(aside / out.name)
+        except FileNotFoundError:  # another export moved it first: try again
+            aside.rmdir()
+            continue
+        new.rename(out)
+        shutil.rmtree(aside, ignore_errors=True)
+        return
 
 
 def verify_folder(out: str | os.PathLike, data: str | None = None, verify_images: int = 16) -> dict:

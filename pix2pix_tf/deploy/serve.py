@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.parser
 import email.policy
 import json
 import pathlib
-import signal
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http import HTTPStatus
 
 import numpy as np
 import tensorflow as tf
@@ -39,6 +39,8 @@ from pix2pix_tf import images as image_ops
 from pix2pix_tf import palettes
 from pix2pix_tf.data import checks
 from pix2pix_tf.deploy import web
+from pix2pix_tf.deploy.drain import DrainingHandler, DrainingServer
+from pix2pix_tf.deploy.drain import serve_until_stopped  # noqa: F401 (what `pix2pix-tf serve` runs)
 from pix2pix_tf.deploy.translator import Translator
 
 # Limits: a request over one of them is refused before any work is done.
@@ -94,30 +96,29 @@ class ModelService:
             "source": public_source(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
         }
 
+    @contextlib.contextmanager
+    def _admission(self) -> Iterator[None]:
+        """A place in the queue for one request (all its images), or 503 at once when it is full."""
+        if not self._admitted.acquire(blocking=False):
+            raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
+        try:
+            yield
+        finally:
+            self._admitted.release()
+
+    def _translate(self, encoded: bytes) -> bytes:
+        pixels = decode_request_image(encoded)
+        with self._running:
+            output = self.translator.translate(pixels)
+        return tf.io.encode_png(output).numpy()
+
     def translate_image(self, encoded: bytes) -> bytes:
         """PNG or JPEG (or any format training reads) bytes -> PNG bytes of the same size.
 
         A request takes its place in the queue before its image is decoded, so decoding is
         bounded by the queue too."""
-        if not self._admitted.acquire(blocking=False):
-            raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
-        try:
-            pixels = decode_request_image(encoded)
-            with self._running:
-                output = self.translator.translate(pixels)
-        finally:
-            self._admitted.release()
-        return tf.io.encode_png(output).numpy()
-
-    def wait_until_idle(self, timeout: float = 60.0) -> bool:
-        """Waits for the requests in the queue and on the model to finish; False if ``timeout`` passed."""
-        deadline = time.monotonic() + timeout
-        taken = 0
-        while taken < MAX_RUNNING + MAX_WAITING and self._admitted.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            taken += 1
-        for _ in range(taken):
-            self._admitted.release()
-        return taken == MAX_RUNNING + MAX_WAITING
+        with self._admission():
+            return self._translate(encoded)
 
     def predict(self, request: object) -> dict:
         """TF Serving's REST ``:predict``: ``{"instances": [{"b64": ...}], "signature_name"?: ...}``."""
@@ -131,17 +132,18 @@ class ModelService:
         if not instances or len(instances) > MAX_INSTANCES:
             raise RequestError(413 if instances else 400,
                                f"send 1 to {MAX_INSTANCES} instances per request, not {len(instances)}")
-        predictions = []
+        images = []
         for index, instance in enumerate(instances):
             encoded = instance.get("b64") if isinstance(instance, dict) else None
             if not isinstance(encoded, str):
                 raise RequestError(400, f'instances[{index}] must be {{"b64": "<base64 PNG or JPEG>"}}')
             try:
-                data = base64.b64decode(encoded, validate=True)
+                images.append(base64.b64decode(encoded, validate=True))
             except (binascii.Error, ValueError):
                 raise RequestError(400, f"instances[{index}].b64 is not valid base64") from None
-            predictions.append({"b64": base64.b64encode(self.translate_image(data)).decode("ascii")})
-        return {"predictions": predictions}
+        with self._admission():  # one place for the whole request: admitted, it is answered whole
+            return {"predictions": [{"b64": base64.b64encode(self._translate(data)).decode("ascii")}
+                                    for data in images]}
 
 
 def public_source(path: pathlib.Path | None) -> str | None:
@@ -195,7 +197,7 @@ def _refusal(status: int, message: str):
     return refuse
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DrainingHandler):
     """Routes requests to the server's ``service``; every failure is a status and a one-line JSON error."""
 
     server_version = "pix2pix_tf"
@@ -258,6 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise RequestError(400, f"the body is not JSON ({error})") from None
+        except RecursionError:
+            raise RequestError(400, "the body's JSON is nested too deeply") from None
         return 200, "application/json", json.dumps(self.server.service.predict(request)).encode()
 
     def _check_model_name(self) -> None:
@@ -302,14 +306,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a malformed request line, headers too long, a method
+        no route takes such as DELETE) as a one-line JSON error too, never its HTML page."""
+        del explain
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:  # the method: 405, as for the routes' own
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"no {self.command[:20]} {self.path[:200]}; use GET or POST"
+        body = json.dumps({"error": message or HTTPStatus(code).phrase}).encode()
+        self.close_connection = True
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (the standard library's signature)
         logging.info("%s %s", self.address_string(), format % args)
 
 
-class ModelServer(ThreadingHTTPServer):
-    """A ``ThreadingHTTPServer`` answering for ``service`` (one thread per connection)."""
-
-    daemon_threads = True
+class ModelServer(DrainingServer):
+    """A ``ThreadingHTTPServer`` answering for ``service`` (one thread per connection); on SIGINT
+    or SIGTERM, ``serve_until_stopped`` answers every request it accepted before exiting."""
 
     def __init__(self, service: ModelService, host: str = "127.0.0.1", port: int = 8000):
         self.service = service
@@ -324,23 +343,3 @@ class ModelServer(ThreadingHTTPServer):
     def page_config(self) -> dict:
         """page.json: the model, its files under model/ and the :predict URL (relative to the page)."""
         return self.page.page_json("model/", f"v1/models/{self.service.name}:predict")
-
-
-def serve_until_stopped(server: ModelServer) -> str:
-    """Serves until SIGINT or SIGTERM; returns the signal's name. Requests already on the model or
-    in its queue finish first (up to a minute)."""
-    stopped = []
-
-    def stop(number, frame) -> None:
-        stopped.append(signal.Signals(number).name)
-        threading.Thread(target=server.shutdown, daemon=True).start()  # shutdown() waits for serve_forever
-
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        server.serve_forever()
-        server.service.wait_until_idle()
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        server.server_close()
-    return stopped[0] if stopped else "shutdown"

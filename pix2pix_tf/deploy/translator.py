@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import pathlib
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -307,8 +308,10 @@ class Translator:
                 bad.append(f"{path}: {problem}")
                 logging.warning("skipping %s", bad[-1])
                 continue
-            temporary = output.with_name(f".{output.name}.tmp")
-            tf.io.write_file(str(temporary), OUTPUT_ENCODERS[output.suffix.lower()](self.translate(pixels.numpy())))
+            encoded = OUTPUT_ENCODERS[output.suffix.lower()](self.translate(pixels.numpy())).numpy()
+            temporary = output.with_name(f".{output.name}.{uuid.uuid4().hex[:12]}.tmp")  # two runs never share one
+            with open(temporary, "xb") as file:
+                file.write(encoded)
             os.replace(temporary, output)
             written.append(output)
             if on_image is not None:

@@ -14,9 +14,22 @@ import fractions
 import os
 import pathlib
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import numpy as np
+
+from pix2pix_tf.data.checks import MAX_PIXELS
+
+# A frame may hold as many pixels as an image translate reads (checks.MAX_PIXELS): a stream's
+# declared size is checked before any frame is decoded, and each decoded frame against it.
+MAX_FRAME_PIXELS = MAX_PIXELS
+# The frames of one batch hold at most this many pixels (8 full-HD frames): large frames go
+# through in smaller batches, down to one, so memory follows the frame size, not batch_size.
+MAX_BATCH_PIXELS = 8 * 1920 * 1080
+# A clip whose decoded frames (or audio) end this many seconds or more before the duration its
+# container declares is reported as truncated (Matroska and WebM declare no frame count).
+TRUNCATION_TOLERANCE_S = 0.5
 
 # Containers translate reads and writes: suffix -> (video encoder, pixel format for even sizes).
 VIDEO_FORMATS = {
@@ -86,7 +99,24 @@ def _open(path: pathlib.Path):
     if stream.codec_context is None:
         container.close()
         raise ValueError(f"{path}: unsupported video codec: the FFmpeg bundled with PyAV has no decoder for it")
+    problem = _frame_size_problem(stream.codec_context.width, stream.codec_context.height)
+    if problem:
+        container.close()
+        raise ValueError(f"{path}: {problem}")
     return container
+
+
+def _frame_size_problem(width: int, height: int) -> str | None:
+    if width * height > MAX_FRAME_PIXELS:
+        return (f"frames of {width} x {height} pixels, more than the {MAX_FRAME_PIXELS // 10**6} megapixel limit "
+                "(the same as for images)")
+    return None
+
+
+def frames_per_batch(width: int, height: int, batch_size: int) -> int:
+    """Frames of ``width`` x ``height`` px per model call: ``batch_size``, fewer when they would hold
+    more than ``MAX_BATCH_PIXELS`` (never fewer than one)."""
+    return max(1, min(batch_size, MAX_BATCH_PIXELS // max(width * height, 1)))
 
 
 def _rate(stream) -> fractions.Fraction:
@@ -123,10 +153,14 @@ def _palettized(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> Iterator[list]:
-    """Decoded frames of ``stream`` in lists of ``batch_size``; other streams' packets go to ``on_packet``."""
+    """Decoded frames of ``stream`` in lists of ``batch_size``; other streams' packets go to ``on_packet``.
+
+    Raises ValueError naming the file for a frame whose size is not the stream's (or over
+    ``MAX_FRAME_PIXELS``): it is caught after one frame is decoded, never a batch of them."""
     av = _av()
     batch = []
     streams = [stream, *container.streams.audio[:1]]
+    declared = (stream.codec_context.width, stream.codec_context.height)
     for packet in container.demux(*streams):
         if packet.stream.index != stream.index:
             on_packet(packet)
@@ -137,6 +171,11 @@ def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> I
             raise ValueError(f"{container.name}: damaged video data at {float(packet.pts or 0) * stream.time_base:.2f} s "
                              f"({_reason(error)})") from error
         for frame in frames:
+            problem = _frame_size_problem(frame.width, frame.height)
+            if problem is None and all(declared) and (frame.width, frame.height) != declared:
+                problem = f"a frame of {frame.width} x {frame.height} pixels in a stream of {declared[0]} x {declared[1]}"
+            if problem:
+                raise ValueError(f"{container.name}: {problem}")
             batch.append(frame)
             if len(batch) == batch_size:
                 yield batch
@@ -161,17 +200,19 @@ def translate_video(
         inference modes make the output a function of the frame).
       source: a video file (.mp4, .webm, .mov, .mkv, animated .gif, or anything FFmpeg reads).
       destination: the output file; its suffix picks the container (``VIDEO_FORMATS``).
-      batch_size: frames per call of ``translate_batch``; memory holds one batch.
+      batch_size: frames per call of ``translate_batch``; memory holds one batch (fewer frames when
+        they would hold more than ``MAX_BATCH_PIXELS``).
       on_progress: called after each batch with (frames done, frames expected or 0 if unknown).
       crf: quality of H.264 / VP9 (lower is better and larger; 18 is visually lossless).
 
     Returns:
       {"frames", "seconds", "rate" (frames per second of the output), "width", "height",
-      "audio": "copied" | "re-encoded" | "none" | "dropped (GIF has no audio)"}.
+      "batch" (frames per model call), "audio": "copied" | "re-encoded" | "none" | "dropped (GIF has no audio)"}.
 
     Raises:
       ValueError naming the file: unreadable, truncated or damaged, no video stream, no frames,
-      an output suffix that is not a video, or an output that would overwrite the input.
+      frames over ``MAX_FRAME_PIXELS`` (checked before decoding), an output suffix that is not a
+      video, or an output that would overwrite the input.
       Nothing is left at ``destination`` then (nor a temporary file).
     """
     av = _av()
@@ -184,16 +225,17 @@ def translate_video(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.stem}.partial{suffix}")
     started = time.perf_counter()
-    try:
-        with _open(source) as container:
+    # A name of its own: two runs writing one output never share (or delete) each other's file.
+    temporary = destination.with_name(f".{destination.stem}.{uuid.uuid4().hex[:12]}.partial{suffix}")
+    with _open(source) as container:
+        try:
             result = _transcode(av, container, source, temporary, suffix, translate_batch, batch_size,
                                 on_progress, crf)
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+            os.replace(temporary, destination)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -205,6 +247,7 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
     width, height = video_in.codec_context.width, video_in.codec_context.height
     rate = _rate(video_in)
     expected = video_in.frames
+    batch_size = frames_per_batch(width, height, batch_size)
     codec, pixel_format = VIDEO_FORMATS[suffix]
     if pixel_format == "yuv420p" and (width % 2 or height % 2):
         pixel_format = "yuv444p"  # 4:2:0 needs even sides; 4:4:4 keeps the exact size
@@ -226,7 +269,11 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             else:
                 audio_out, audio = output.add_stream(_AUDIO_ENCODERS[suffix], rate=audio_in.rate), "re-encoded"
 
+        ends = {"audio": 0.0, "video": 0.0}  # seconds each stream reached, for the truncation check
+
         def on_audio(packet) -> None:
+            if packet.pts is not None and packet.time_base:
+                ends["audio"] = max(ends["audio"], float((packet.pts + (packet.duration or 0)) * packet.time_base))
             if audio_out is None or packet.dts is None:
                 return
             if audio == "copied":
@@ -256,6 +303,8 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
                     out_frame.pts = None if frame.pts is None else frame.pts - first_pts
                     out_frame.time_base = time_base
                 output.mux(video_out.encode(out_frame))
+                if frame.pts is not None:
+                    ends["video"] = max(ends["video"], float(frame.pts * time_base + 1 / rate))
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, expected)
@@ -264,10 +313,22 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
         if expected and done < expected - 1:
             raise ValueError(f"{source}: truncated or damaged: {done} of the {expected} frames its header declares "
                              "could be decoded")
+        declared = _declared_duration(container, video_in)
+        if declared and max(ends.values()) < declared - TRUNCATION_TOLERANCE_S:
+            raise ValueError(f"{source}: truncated or damaged: its frames end at {max(ends.values()):.2f} s of the "
+                             f"{declared:.2f} s its container declares ({done} frames decoded)")
         output.mux(video_out.encode(None))
         if audio == "re-encoded":
             output.mux(audio_out.encode(None))
-    return {"frames": done, "rate": float(rate), "width": width, "height": height, "audio": audio}
+    return {"frames": done, "rate": float(rate), "width": width, "height": height, "batch": batch_size,
+            "audio": audio}
+
+
+def _declared_duration(container, stream) -> float:
+    """Seconds the video stream (else the container) says it lasts, from the start; 0.0 when unknown."""
+    if stream.duration and stream.time_base:
+        return float((stream.duration + (stream.start_time or 0)) * stream.time_base)
+    return container.duration / 1e6 if container.duration else 0.0
 
 
 def temporal_change(frames) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import matplotlib
@@ -51,15 +52,27 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
     """Every scalar in the TensorBoard event files under ``logdir``: tag -> (steps, values), sorted by step.
 
     A step logged twice (a resumed run repeats the steps after its last checkpoint) keeps its latest value.
+    A file that ends in a truncated or damaged record (a run killed mid-write, or still writing) gives
+    the events before it, with a warning naming it.
     """
     import pathlib
 
     import tensorflow as tf
+    from absl import logging
+    from google.protobuf import message
 
     series: dict[str, dict[int, float]] = {}
     for path in sorted(pathlib.Path(logdir).expanduser().rglob("events.out.tfevents.*")):
-        for record in tf.data.TFRecordDataset(str(path)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
+        records = iter(tf.data.TFRecordDataset(str(path)))
+        for count in itertools.count():
+            try:
+                event = tf.compat.v1.Event.FromString(next(records).numpy())
+            except StopIteration:
+                break
+            except (tf.errors.DataLossError, message.DecodeError) as error:
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                logging.warning("%s is truncated or damaged after %d events (%s): plotting those", path, count, reason)
+                break
             for value in event.summary.value:
                 if value.HasField("tensor") and value.tensor.dtype == tf.float32.as_datatype_enum \
                         and not value.tensor.tensor_shape.dim:

@@ -13,7 +13,7 @@ from absl import logging
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import Config
-from pix2pix_tf.training import distribute
+from pix2pix_tf.training import distribute, health
 
 # Settings that may change between a run and its resumption; the rest must match the checkpoint.
 RESUMABLE_FIELDS = {
@@ -78,18 +78,27 @@ def disk_full_error(workdir: pathlib.Path, error: BaseException) -> ValueError:
 
 
 def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int) -> None:
-    """Checks before the first step: ``workdir`` is writable and its disk holds the checkpoints.
+    """Checks before the first step: ``workdir`` and the folders the run writes in it are writable,
+    and its disk holds the checkpoints.
 
     Stale temporary checkpoint folders are removed first. Room for the checkpoints still to come
     is required: up to ``checkpoints_kept`` (fewer on a resume, whose own are rotated out) plus 2,
     as a new one is written before the oldest is deleted and the best one is kept beside them.
     Raises ValueError with one line.
     """
-    try:
-        with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_test_"):
-            pass
-    except OSError as error:
-        raise ValueError(f"--workdir {workdir} is not writable: {error.strerror or error}") from error
+    # Every folder of the run that exists already: a read-only checkpoints/ would otherwise be
+    # found at the first save, steps later.
+    folders = [workdir, *(workdir / name for name in (run_folder.CHECKPOINTS, f"{run_folder.CHECKPOINTS}/{run_folder.BEST}",
+                                                       run_folder.TENSORBOARD, run_folder.SAMPLES))]
+    for folder in folders:
+        if folder != workdir and not folder.exists():
+            continue  # created by the run in workdir, which is checked first
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write_test_"):
+                pass
+        except OSError as error:
+            name = "--workdir " if folder == workdir else ""
+            raise ValueError(f"{name}{folder} is not writable: {error.strerror or error}") from error
     remove_stale_temp_folders(workdir)
     existing = len(run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS))  # a resume rotates these out
     to_come = max(checkpoints_kept - existing, 0) + 2
@@ -114,24 +123,42 @@ class RunCheckpoints:
         self.folder = workdir / run_folder.CHECKPOINTS
         self.scratch = None if chief else workdir / f"worker_scratch_{distribute.task()[1]}"
         self.keep = keep
+        if chief:
+            self._repair_index()
         self.manager = tf.train.CheckpointManager(checkpoint, self.scratch or self.folder, max_to_keep=keep)
         self.checkpoint = checkpoint
+
+    def _repair_index(self) -> None:
+        """Writes the ``checkpoint`` index again from the ``ckpt-N`` files when it is missing or
+        damaged (empty, binary, naming checkpoints that are gone): the manager reads it to resume
+        and to rotate old checkpoints out."""
+        index = self.folder / "checkpoint"
+        if run_folder.indexed_checkpoints(self.folder) is not None:
+            return
+        candidates = run_folder.checkpoint_paths(self.folder)
+        if not candidates:
+            if index.exists():
+                logging.warning("%s lists no checkpoint that is there; removing it", index)
+                index.unlink()
+            return
+        names = [pathlib.Path(path).name for path in candidates]  # relative: the folder may move again
+        logging.warning("%s is %s: found %s by their names, newest first; writing the index again", index,
+                        "damaged" if index.exists() else "missing", ", ".join(names))
+        # With their times: the manager rotates out only the checkpoints its index dates.
+        times = [pathlib.Path(f"{path}.index").stat().st_mtime for path in reversed(candidates)]
+        tf.compat.v1.train.update_checkpoint_state(str(self.folder), names[0], list(reversed(names)),
+                                                   all_model_checkpoint_timestamps=times,
+                                                   last_preserved_timestamp=min(times) - 1)
 
     def restore(self) -> str | None:
         """Restores the newest checkpoint that reads back whole; returns its path (None: a new run).
 
         A truncated or corrupt checkpoint (a crash mid-write, a full disk) is reported and the one
-        before it is used. Without the ``checkpoint`` index file, the ``ckpt-N`` files themselves
-        are found and the index is written again. Raises ValueError naming the folder when none can
+        before it is used. Without a readable ``checkpoint`` index file, the ``ckpt-N`` files
+        themselves were found and the index written again (``_repair_index``). Raises ValueError naming the folder when none can
         be restored, saying whether they are damaged or do not fit the config.
         """
         candidates = run_folder.checkpoint_paths(self.folder)
-        if candidates and not (self.folder / "checkpoint").exists() and self.scratch is None:
-            logging.warning("%s has no index file: found %s by their names, newest first; writing the index again",
-                            self.folder, ", ".join(pathlib.Path(path).name for path in candidates))
-            names = [pathlib.Path(path).name for path in candidates]  # relative: the folder may move again
-            tf.compat.v1.train.update_checkpoint_state(str(self.folder), names[0], list(reversed(names)))
-            self.manager = tf.train.CheckpointManager(self.checkpoint, self.folder, max_to_keep=self.keep)
         mismatches = []
         for path in candidates:
             try:
@@ -158,8 +185,7 @@ class RunCheckpoints:
     def save(self, step: int) -> str:
         """Writes a checkpoint at ``step``; refuses (ValueError) when a weight is NaN or infinite,
         so a diverged run never replaces its last good checkpoint."""
-        bad = [variable.name for variable in self.checkpoint_variables()
-               if tf.as_dtype(variable.dtype).is_floating and not bool(tf.reduce_all(tf.math.is_finite(variable)))]
+        bad = health.nonfinite_names(self.checkpoint_variables())
         if bad:
             raise ValueError(f"not saving step {step}: non-finite values in {', '.join(bad[:5])}"
                              + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")

@@ -9,13 +9,16 @@ teacher's (as GAN Compression fine-tunes the teacher's discriminator).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import pathlib
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import Config
+from pix2pix_tf.config import Config, read_json, write_text_atomically
 from pix2pix_tf.models.inference import inference_generator
 
 # Settings the teacher and the student must share: they see the same inputs and produce the same kind of image.
@@ -72,3 +75,34 @@ def restore_discriminator(discriminator: keras.Model, teacher: Teacher) -> None:
         status.expect_partial().assert_existing_objects_matched()
     except AssertionError as error:
         raise ValueError(f"{teacher.checkpoint} has no discriminator that fits this run's: {error}") from error
+
+
+def _fingerprint(checkpoint: str) -> str:
+    """SHA-256 of a checkpoint's .index file, which holds the checksum of every tensor it stores."""
+    return hashlib.sha256(pathlib.Path(f"{checkpoint}.index").read_bytes()).hexdigest()
+
+
+def pin_teacher(workdir: pathlib.Path, teacher: Teacher, started: bool, chief: bool) -> None:
+    """Holds a student to the teacher checkpoint it started from, recorded in ``teacher.json``.
+
+    A student that has not ``started`` (no checkpoint of its own yet) records ``teacher``'s. A
+    resumed one is refused (ValueError naming both checkpoints) when the teacher's checkpoint is
+    now another one or holds other weights: the teacher trained further, or was replaced.
+    """
+    record_path = workdir / run_folder.TEACHER_RECORD
+    current = {"checkpoint": teacher.checkpoint, "sha256": _fingerprint(teacher.checkpoint)}
+    if started and record_path.exists():
+        recorded = read_json(record_path)
+        if not (isinstance(recorded, dict) and {"checkpoint", "sha256"} <= set(recorded)):
+            raise ValueError(f"{record_path} is damaged (not the record pix2pix-tf writes); restore it, or delete it "
+                             "to go on with the teacher's current checkpoint")
+        if recorded != current:
+            changed = "holds other weights now" if recorded["checkpoint"] == current["checkpoint"] else (
+                f"is now {current['checkpoint']}")
+            raise ValueError(
+                f"the teacher changed since this student started: it learned from {recorded['checkpoint']}, and "
+                f"the teacher's checkpoint {changed}. A student learns from one teacher: train a new student "
+                f"(another --workdir), or delete {record_path} to go on with the teacher as it is now")
+        return
+    if chief:
+        write_text_atomically(record_path, json.dumps(current, indent=2) + "\n")

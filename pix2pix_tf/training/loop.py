@@ -47,7 +47,8 @@ def train_until(parts: LoopParts, step: int, last_step: int, stop: StopRequests)
     if nonfinite == "skip" and train.strategy != "default":
         logging.warning("--nonfinite=skip needs a single device; a distributed run stops on a non-finite step")
         nonfinite = "stop"
-    watch = health.RunHealth(nonfinite, checkpoints.latest)
+    watch = health.RunHealth(nonfinite, checkpoints.latest, statistics=(
+        model.generator.non_trainable_weights + model.discriminator.non_trainable_weights))
     tf.summary.trace_on(graph=True)  # the graph of the first (traced) step, for TensorBoard's Graphs tab
     graph_written = False
     try:

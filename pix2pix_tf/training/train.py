@@ -21,7 +21,7 @@ from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import realism, scoring
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
-from pix2pix_tf.training import checkpoints, distribute, interrupts, lock, loop, validation
+from pix2pix_tf.training import checkpoints, distill, distribute, interrupts, lock, loop, validation
 from pix2pix_tf.training.step import Pix2Pix
 
 
@@ -125,6 +125,17 @@ def _train_in_folder(config: Config, workdir: pathlib.Path) -> dict[str, float]:
             raise
 
 
+def _check_data_again(config: Config, data_dir, checkpoint: str | None) -> None:
+    """After the input pipeline failed mid-run: ValueError naming the files that cannot be used now
+    (changed since the check before the first step); returns when every file still passes."""
+    try:
+        for split in dict.fromkeys(("train", pipeline.val_split(config, data_dir))):
+            pipeline.check_files(config, split, data_dir)
+    except ValueError as changed:
+        raise ValueError(f"the data changed during the run (then run the same command: it resumes from "
+                         f"{checkpoint or 'the start'}): {changed}") from changed
+
+
 def _resolve_precision(config: Config, strategy: tf.distribute.Strategy, workdir: pathlib.Path) -> Config:
     """Resolves ``--mixed_precision=auto`` for this machine (a resumed run keeps the precision it
     started in), says what it chose and why; config.json then records the precision the run computes in."""
@@ -177,6 +188,8 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     saver = checkpoints.RunCheckpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief,
                                        weights=weights)
     restored = saver.restore()
+    if model.teacher is not None:
+        distill.pin_teacher(workdir, model.teacher, started=restored is not None, chief=chief)
     if restored:
         logging.info("resumed from %s at step %d", restored, int(model.step.numpy()))
     if chief:
@@ -193,7 +206,7 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
             workdir, list(val_dataset.unbatch().take(train.num_samples)), generate, writer, train.eval_mode)
         validate = validation.Validator(
             workdir, val_dataset.unbatch().take(train.val_images).batch(val_batch), generate, writer,
-            model.checkpoint(), train.best_metric, resumed_step=step, segmenter=segmenter)
+            model.checkpoint(), train.best_metric, resumed_step=step, weights=weights, segmenter=segmenter)
     else:
         write_samples = validate = lambda step: None  # noqa: E731
 
@@ -201,16 +214,46 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     logging.info("training from step %d to %d (%d steps per epoch)", step, last_step, steps_per_epoch)
     parts = loop.LoopParts(model, train_iterator, saver, writer, progress, write_samples, validate)
     with interrupts.StopRequests() as stop:
-        step = loop.train_until(parts, step, last_step, stop)
+        try:
+            step = loop.train_until(parts, step, last_step, stop)
+        except tf.errors.OpError as error:
+            if "IteratorGetNext" in str(error):  # the input pipeline: name the files that changed since the check
+                _check_data_again(config, data_dir, saver.latest())
+            raise
     progress.close()
     tf.summary.trace_off()
     if stop.requested:
         path = saver.save(step) if not saver.has(step) else saver.latest()
         logging.warning("%s at step %d: saved %s; run the same command to resume", stop.requested, step, path)
         return {"step": step, "interrupted": stop.requested, "checkpoint": path}
-    if not saver.has(step):
-        saver.save(step)
-    if not chief:
-        return {"step": step}
-    write_samples(step)
-    return _final_evaluation(workdir, generate, val_dataset, config, step, writer, segmenter)
+    with interrupts.StopRequests() as stop:  # the end of the run: a stop here still says where the run is
+        if not saver.has(step):
+            saver.save(step)
+        if not chief:
+            return {"step": step}
+        try:
+            write_samples(step)
+            return _final_evaluation(workdir, generate, _until_stopped(val_dataset, stop), config, step, writer,
+                                     segmenter)
+        except _Stopped:
+            logging.warning("%s during the final evaluation at step %d: %s holds the trained weights; run the same "
+                            "command to evaluate them (metrics.json)", stop.requested, step, saver.latest())
+            return {"step": step, "interrupted": stop.requested, "checkpoint": saver.latest()}
+
+
+class _Stopped(Exception):
+    """A stop was requested (SIGINT, SIGTERM) while the final evaluation ran."""
+
+
+def _until_stopped(dataset: tf.data.Dataset, stop: interrupts.StopRequests):
+    """``dataset`` as an iterable (read again each time) that raises ``_Stopped`` at the next batch
+    once a stop is requested: the final evaluation ends at once, not after the whole split."""
+
+    class Batches:
+        def __iter__(self):
+            for batch in dataset:
+                if stop.requested:
+                    raise _Stopped
+                yield batch
+
+    return Batches()

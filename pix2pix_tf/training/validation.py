@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import pathlib
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from absl import logging
 from pix2pix_tf import run_folder
 from pix2pix_tf.config import read_json, write_text_atomically
 from pix2pix_tf.evaluation import plots, realism, scoring
+from pix2pix_tf.training import health
 
 # The columns of validation.csv after the step: always these, and the FCN score with a segmenter.
 SCORES = ("l1", "psnr", "ssim")
@@ -58,13 +60,16 @@ class Validator:
       metric: "l1", "psnr", "ssim" or, with a segmenter, "fcn_class_iou".
       resumed_step: the step the run resumed at; CSV rows after it (written by the interrupted
         process after its last checkpoint) are dropped, as those steps will run again.
+      weights: checked before a best checkpoint is written: one holding a NaN or an infinity (or
+        scored NaN) never is.
       segmenter: also score the outputs' realism (``realism``): the FCN score, for label maps -> photos.
     """
 
     def __init__(self, workdir: pathlib.Path, dataset: tf.data.Dataset, generate: Callable, writer,
-                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int,
+                 checkpoint: tf.train.Checkpoint, metric: str, resumed_step: int, weights: list[tf.Variable] = (),
                  segmenter: realism.Segmenter | None = None):
         self.dataset, self.generate, self.writer, self.metric = dataset, generate, writer, metric
+        self.weights = list(weights)
         self.segmenter = segmenter
         self.columns = SCORES + (REALISM_SCORES if segmenter is not None else ())
         if metric not in self.columns:
@@ -80,6 +85,10 @@ class Validator:
             checkpoint_name=run_folder.BEST)
         self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
         self.best = read_json(self.best_path) if self.best_path.exists() else None
+        if self.best is not None and not (isinstance(self.best, dict) and isinstance(self.best.get("value"), (int, float))
+                                          and isinstance(self.best.get("step"), int)):
+            raise ValueError(f"{self.best_path} is damaged (not the record pix2pix-tf writes); delete it and run the "
+                             "same command: the best checkpoint is chosen anew")
         if self.best is not None and self.best.get("metric") != metric:
             logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
             self.best = None
@@ -112,7 +121,7 @@ class Validator:
         table.writerows(self.rows)
         write_text_atomically(self.csv_path, text.getvalue())
         value = scores[self.metric]
-        if self._better(value):
+        if self._better(value) and self._finite(step, value):
             path = self.best_manager.save(checkpoint_number=step)
             self.best = {"metric": self.metric, "value": value, "step": step, "checkpoint": pathlib.Path(path).name}
             write_text_atomically(self.best_path, json.dumps(self.best, indent=2) + "\n")
@@ -120,7 +129,15 @@ class Validator:
         if self.segmenter is not None:
             realism_line = (f", FCN class IoU {summary[realism.PREFIX + 'class_iou']:.4f} (real photos "
                             f"{summary[realism.REAL_PREFIX + 'class_iou']:.4f})")
-        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f%s (best %s %.4g at step %d)", step,
-                     scores["l1"], scores["psnr"], scores["ssim"], realism_line, self.metric, self.best["value"],
-                     self.best["step"])
+        best = f"best {self.metric} {self.best['value']:.4g} at step {self.best['step']}" if self.best else "no best yet"
+        logging.info("val at step %d: l1 %.4f, psnr %.2f, ssim %.4f%s (%s)", step, scores["l1"], scores["psnr"],
+                     scores["ssim"], realism_line, best)
         return scores
+
+    def _finite(self, step: int, value: float) -> bool:
+        """Whether the weights and the score are finite; else says why step is not kept as the best."""
+        bad = health.nonfinite_names(self.weights) + ([] if math.isfinite(value) else [f"the {self.metric} score"])
+        if bad:
+            logging.warning("not keeping step %d as the best checkpoint: non-finite values in %s", step,
+                            ", ".join(bad[:3]))
+        return not bad
