@@ -339,7 +339,7 @@ class TrainConfig(_Validated):
 
 
 # The student pix2pix-tf distill trains unless --generator/--filters/--mobile_conv say otherwise:
-# 0.41 GMAC per 256 px image against the paper U-Net's 6.0 (README "Real time: a distilled student").
+# 0.41 GMAC per 256 px image against the paper U-Net's 6.0 (docs/student.md).
 STUDENT_MODEL = {"generator": "unet_mobile", "filters": 16, "mobile_conv": "plain"}
 TEACHER_CHECKPOINTS = ("latest", "best")  # which checkpoint of the teacher run a student learns from
 

@@ -20,7 +20,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     - ``default``: the one current device.
     - ``mirrored``: every local GPU (or the CPU when there is none), all-reduce per step.
     - ``multiworker``: the hosts listed in the ``TF_CONFIG`` environment variable, each running
-      the same command (see the README); raises ValueError when TF_CONFIG is missing.
+      the same command (see docs/training.md); raises ValueError when TF_CONFIG is missing.
     - ``tpu``: the TPU this host is attached to.
     """
     check_choice("strategy", name, STRATEGIES)
