@@ -18,11 +18,19 @@ LABEL_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 
 
+CUSTOM_PALETTE_PREFIX = "colors:"  # a palette given as its colours: colors:#rrggbb,#rrggbb,...
+
+
+def classes(name: str) -> dict[str, tuple[int, int, int]]:
+    """Class name -> (r, g, b) in [0, 255] of palette ``name``: one of ``LABEL_PALETTES``,
+    "colors:#rrggbb,..." (classes named "class 1", "class 2", ...), or "none" (no classes: {})."""
+    if name.startswith(CUSTOM_PALETTE_PREFIX):
+        colours = name[len(CUSTOM_PALETTE_PREFIX):].split(",")
+        return {f"class {index}": tuple(int(colour[start:start + 2], 16) for start in (1, 3, 5))
+                for index, colour in enumerate(colours, start=1)}
+    return dict(LABEL_PALETTES.get(name, {}))
+
+
 def hex_colours(name: str) -> list[dict[str, str]]:
-    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name``: one of ``LABEL_PALETTES``,
-    "colors:#rrggbb,..." (classes named by number), or "none" (no classes)."""
-    if name.startswith("colors:"):
-        return [{"name": f"class {index}", "color": colour.lower()}
-                for index, colour in enumerate(name[len("colors:"):].split(","), start=1)]
-    return [{"name": label, "color": "#%02x%02x%02x" % colour}
-            for label, colour in LABEL_PALETTES.get(name, {}).items()]
+    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name`` (as ``classes``)."""
+    return [{"name": label, "color": "#%02x%02x%02x" % colour} for label, colour in classes(name).items()]

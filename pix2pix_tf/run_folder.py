@@ -106,3 +106,15 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
         raise ValueError(f"{checkpoint} cannot be restored with the architecture in {workdir / CONFIG} "
                          f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
     return generator, config
+
+
+def default_workdir(data: str) -> pathlib.Path:
+    """Where a run on ``data`` (``DataConfig.data``) goes unless told: runs/<the data folder's name>,
+    runs/<NAME> for tfds:pix2pix/NAME, runs/synthetic for the built-in façades."""
+    if not data:
+        name = "synthetic"
+    elif data.startswith("tfds:"):
+        name = data.rsplit("/", 1)[-1]
+    else:  # the folder's own name, also for --data=.. or a trailing slash (not "runs/..")
+        name = pathlib.Path(data).expanduser().resolve().name or "data"
+    return pathlib.Path("runs") / name

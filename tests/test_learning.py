@@ -32,9 +32,10 @@ def test_short_run_on_built_in_data_beats_untrained_model_and_baselines(tmp_path
 
     results = train_and_evaluate(config, tmp_path / "run")
 
-    assert results["step"] == 20 * 24
-    assert results["l1"] < 0.8 * before["l1"]
-    assert results["l1"] < results["baseline_mean_target_l1"]
-    assert results["l1"] < results["baseline_identity_l1"]
-    assert results["psnr"] > results["baseline_mean_target_psnr"]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["l1"] == results["l1"]
+    assert results.step == 20 * 24 and results.interrupted is None
+    scores = results.metrics
+    assert scores["l1"] < 0.8 * before["l1"]
+    assert scores["l1"] < scores["baseline_mean_target_l1"]
+    assert scores["l1"] < scores["baseline_identity_l1"]
+    assert scores["psnr"] > scores["baseline_mean_target_psnr"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["l1"] == scores["l1"]

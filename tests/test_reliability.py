@@ -99,7 +99,7 @@ def test_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(paire
         results = train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)),
                                                tmp_path)
     assert "ckpt-4 cannot be read" in caplog.text and "resuming from" in caplog.text
-    assert results["step"] == 6
+    assert results.step == 6
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
 
 

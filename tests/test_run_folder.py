@@ -107,7 +107,7 @@ def test_a_run_resumes_without_its_checkpoint_index(paired_folder, tmp_path):
     assert checkpoint_paths(workdir / "checkpoints")[0].endswith("ckpt-4")
     assert load_generator(workdir)[0] is not None
     results = train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)), workdir)
-    assert results["step"] == 6  # resumed at 4, not started over at 0
+    assert results.step == 6  # resumed at 4, not started over at 0
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-6")
 
 
@@ -152,7 +152,7 @@ def test_a_run_that_stopped_before_its_first_checkpoint_does_not_lock_its_folder
     failed = tiny_config(paired_folder, learning_rate=0.5)
     failed.save(workdir / "config.json")  # written, then the run died before checkpointing
     results = train_and_evaluate(tiny_config(paired_folder, steps=1, val_every=0), workdir)
-    assert results["step"] == 1
+    assert results.step == 1
     assert json.loads((workdir / "config.json").read_text())["train"]["learning_rate"] == 2e-4
 
 

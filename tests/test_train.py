@@ -82,7 +82,7 @@ def test_training_writes_run_folder_and_resume_continues_step(paired_folder, tmp
     workdir = tmp_path / "run"
     config = tiny_config(paired_folder, steps=2)
     results = train_and_evaluate(config, workdir)
-    assert results["step"] == 2
+    assert results.step == 2
     assert Config.load(workdir / "config.json") == config
     assert (workdir / "samples" / "step_0000002.png").stat().st_size > 0
     assert list((workdir / "tensorboard").glob("events.out.tfevents.*"))
@@ -90,7 +90,7 @@ def test_training_writes_run_folder_and_resume_continues_step(paired_folder, tmp
 
     longer = config.replace(train=type(config.train)(**{**config.train.__dict__, "steps": 4}))
     results = train_and_evaluate(longer, workdir)
-    assert results["step"] == 4
+    assert results.step == 4
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-4")
 
 

@@ -92,7 +92,3 @@ def _train_line(source: str, figures: dict) -> str:
     if "input_images_per_s" in figures:
         line += f"; input pipeline alone {figures['input_images_per_s']:.0f} images/s"
     return line
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -14,7 +14,7 @@ import dataclasses
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -90,7 +90,3 @@ def main(argv: list[str]) -> None:
         errors.fail("data", f"name one action: {' or '.join(ACTIONS)} (got {' '.join(argv[1:]) or 'none'})", 2)
     with errors.reported_errors(f"data {argv[1]}"):
         sys.exit(ACTIONS[argv[1]]())
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

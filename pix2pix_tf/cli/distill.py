@@ -11,7 +11,6 @@ the same command, and evaluate, export, translate and serve take it as any other
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
 from absl import app, flags
@@ -37,8 +36,8 @@ def resolve_config(workdir: pathlib.Path) -> Config:
         raise ValueError("--teacher is required: the run folder of a trained generator to learn from")
     teacher = pathlib.Path(FLAGS.teacher).expanduser().absolute()
     base = run_folder.load_config(teacher)
-    config = config_flags.apply_flags(base.replace(model=dataclasses.replace(base.model, **STUDENT_MODEL)))
-    return config.replace(distill=dataclasses.replace(config.distill, teacher=str(teacher)))
+    config = config_flags.apply_flags(base.replace(model=STUDENT_MODEL))
+    return config.replace(distill=dict(teacher=str(teacher)))
 
 
 def main(argv: list[str]) -> None:
@@ -52,9 +51,5 @@ def main(argv: list[str]) -> None:
                              "continue it with pix2pix-tf train")
         from pix2pix_tf.training.train import train_and_evaluate
 
-        results = train_and_evaluate(config, workdir)
-    print_results(results, workdir, "distill")
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)
+        result = train_and_evaluate(config, workdir)
+    print_results(result, workdir, "distill")

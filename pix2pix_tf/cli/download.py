@@ -45,7 +45,3 @@ def main(argv: list[str]) -> None:
         f"\npairs: {sizes} (A = {sides.a}, B = {sides.b})"
         f"\ntrain on it: {train_command(name, sides.direction, data_dir)}"
     )
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

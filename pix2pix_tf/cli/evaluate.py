@@ -24,8 +24,9 @@ flags.DEFINE_string("checkpoint", None, "Of a run folder: latest (default), best
                     "checkpoints/best) or a checkpoint path.")
 define_output_flag("Report folder; default <model folder>/eval_<split>.")
 flags.DEFINE_integer("max_images", 0, "Score the first N images only (0: all).")
-flags.DEFINE_enum("palette", "none", list(LABEL_PALETTE_NAMES), "Also score generated label maps snapped to "
-                  "this palette: pixel accuracy, class accuracy, class IoU (photo -> labels).")
+flags.DEFINE_string("palette", "none", f"Also score generated label maps snapped to this palette: "
+                    f"{', '.join(LABEL_PALETTE_NAMES[1:])} or colors:#rrggbb,#rrggbb,... (your own classes); "
+                    "pixel accuracy, class accuracy, class IoU (photo -> labels). none: off.")
 flags.DEFINE_string("inception_weights", None, "Also compute FID and KID on Inception-v3 features: "
                     "'imagenet' (downloaded once by Keras) or a local InceptionV3(include_top=False) weights file.")
 flags.DEFINE_integer("grid_images", 8, "Images in grid.png.")
@@ -47,7 +48,3 @@ def main(argv: list[str]) -> None:
         )
     print("\n".join(summary_lines(result.summary)))
     print("report: " + "   ".join(f"{path}" for path in paths.values()))
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -49,7 +49,3 @@ def main(argv: list[str]) -> None:
     for line in exporter.parity_lines(report.get("parity", {})):
         print(line)
     sys.exit(0 if report["passed"] else 1)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

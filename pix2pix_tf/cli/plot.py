@@ -34,7 +34,3 @@ def main(argv: list[str]) -> None:
         out = pathlib.Path(output).expanduser() if output else workdir / run_folder.CURVES
         panels = plots.save_curves(out, plots.read_scalars(logdir), title=str(workdir))
     print(f"wrote {out} ({panels} panels)")
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

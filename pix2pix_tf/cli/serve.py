@@ -31,7 +31,12 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     with errors.reported_errors("serve"):
-        from pix2pix_tf.deploy.serve import DEMO_MODEL, ModelServer, ModelService, serve_until_stopped
+        from pix2pix_tf.deploy.serve import (
+            DEMO_MODEL,
+            ModelServer,
+            ModelService,
+            serve_until_stopped,
+        )
         from pix2pix_tf.deploy.translator import Translator
 
         translator = Translator.load(FLAGS.model or DEMO_MODEL, FLAGS.mode, FLAGS.tile_size)
@@ -44,7 +49,3 @@ def main(argv: list[str]) -> None:
           f"  POST http://{host}:{port}/translate   (a PNG or JPEG body)", flush=True)
     stopped_by = serve_until_stopped(server)
     print(f"stopped by {stopped_by}", flush=True)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

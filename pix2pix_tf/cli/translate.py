@@ -120,7 +120,3 @@ def _translate_video(translator, source: pathlib.Path, destination: pathlib.Path
     print(f"{destination}: {result['frames']} frames in {result['seconds']:.1f} s "
           f"({result['frames'] / max(result['seconds'], 1e-9):.1f} frames/s), audio {result['audio']}", flush=True)
     return destination
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -33,7 +33,3 @@ def main(argv: list[str]) -> None:
     for line in exporter.parity_lines(results):
         print(line)
     sys.exit(0 if all(result["passed"] for result in results.values()) else 1)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

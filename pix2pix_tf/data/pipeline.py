@@ -16,8 +16,9 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images
-from pix2pix_tf.config import Config, DataConfig, read_json
+from pix2pix_tf.config import Config, DataConfig
 from pix2pix_tf.data import layout
+from pix2pix_tf.files import read_json
 
 TFDS_PREFIX = "tfds:"
 

@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import Config, check_choice, write_text_atomically
+from pix2pix_tf.config import Config, check_choice
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.deploy import saved_model, tflite
+from pix2pix_tf.files import write_text_atomically
 from pix2pix_tf.models.inference import inference_generator
 
 # Format name on the command line -> TFLite precision (None: the SavedModel).

@@ -7,15 +7,14 @@ import pathlib
 import time
 from collections.abc import Callable
 
-from pix2pix_tf import run_folder
-from pix2pix_tf.config import LABEL_PALETTE_NAMES, check_choice
+import numpy as np
+
+from pix2pix_tf import palettes, run_folder
+from pix2pix_tf.config import check_palette
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import metrics, scoring
 from pix2pix_tf.evaluation.report import ReportWriter
 from pix2pix_tf.progress import format_duration
-
-# Label-map palettes a photo -> labels model can be scored in (config.LABEL_PALETTE_NAMES).
-PALETTES = {"none": None, **metrics.PALETTE_COLOURS}
 
 
 def evaluate_model(
@@ -42,8 +41,9 @@ def evaluate_model(
       mode: "paper" or "eval" for a run folder (default: the run's ``eval_mode``).
       checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
       max_images: score the first N images only (0: all).
-      palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") also scores label maps
-        (pixel and class accuracy, class IoU); "none" does not.
+      palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") or your own classes'
+        colours ("colors:#rrggbb,#rrggbb,...") also scores label maps (pixel and class accuracy, class
+        IoU); "none" does not.
       inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local
         InceptionV3(include_top=False) weights file. None skips them.
       log: where progress lines go.
@@ -54,7 +54,7 @@ def evaluate_model(
     """
     from pix2pix_tf.deploy.translator import Translator
 
-    check_choice("palette", palette, LABEL_PALETTE_NAMES)
+    check_palette(palette)
     for name, value in (("max_images", max_images), ("grid_images", grid_images)):
         if value < 0:
             raise ValueError(f"--{name} must be >= 0, got {value}")
@@ -83,7 +83,7 @@ def evaluate_model(
                 f"ETA {format_duration(elapsed / done * (len(names) - done))}")
 
     result = scoring.score(
-        translator.translate_float, dataset, names=names, palette=PALETTES[palette], features=features,
+        translator.translate_float, dataset, names=names, palette=_colours(palette), features=features,
         on_image=on_image,
     )
     info = {"model": str(translator.source), "checkpoint": checkpoint or "latest", "mode": translator.mode, "data": str(data_dir), "split": split,
@@ -110,3 +110,9 @@ def summary_lines(summary: dict[str, float]) -> list[str]:
     return lines
 
 
+
+
+def _colours(palette: str) -> np.ndarray | None:
+    """(classes, 3) uint8 colours of ``palette`` for the palette score; None for "none"."""
+    colours = list(palettes.classes(palette).values())
+    return np.array(colours, np.uint8) if colours else None

@@ -12,8 +12,8 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import read_json, write_text_atomically
 from pix2pix_tf.evaluation import plots, scoring
+from pix2pix_tf.files import read_json, write_text_atomically
 
 
 class SampleWriter:
