@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from conftest import TINY, run_cli
 
 import pix2pix_tf
 from pix2pix_tf.cli import SUBCOMMANDS
-
-TINY = ["--image_size=32", "--filters=8", "--disc_filters=8", "--batch_size=2", "--num_samples=2"]
-
-
-def run_cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pix2pix_tf", *args], capture_output=True, text=True, timeout=600,
-        env={**os.environ, **(env or {})}, cwd=cwd,
-    )
 
 
 def test_without_command_lists_the_commands():

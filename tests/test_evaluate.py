@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import html.parser
 import json
 import pathlib
 
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
-from test_cli import run_cli
+from conftest import run_cli, tiny_config
 
 from pix2pix_tf.evaluation import evaluate as evaluator
 from pix2pix_tf.evaluation import plots
@@ -67,7 +65,7 @@ def test_resume_drops_validation_rows_the_interrupted_process_wrote_after_its_ch
     train_and_evaluate(config, tmp_path)
     with open(tmp_path / "validation.csv", "a") as file:
         file.write("3,0.5,10,0.1\n")  # as if validated after the step-2 checkpoint, then killed
-    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+    train_and_evaluate(config.replace(train=dict(steps=4)), tmp_path)
     steps = [int(row["step"]) for row in csv.DictReader(open(tmp_path / "validation.csv"))]
     assert steps == [2, 4]
 
@@ -98,6 +96,15 @@ def test_evaluate_writes_metrics_html_and_grid_that_reference_real_files(trained
     assert tf.io.decode_png(tf.io.read_file(str(out / "grid.png"))).shape[0] > 100
 
 
+def test_label_maps_are_scored_in_a_palette_of_your_own_colours(trained_run, tmp_path):
+    """A palette given as colours (what config.json allows) scores as a named one does."""
+    evaluation, _ = evaluator.evaluate_model(trained_run, tmp_path / "colours", palette="colors:#000000,#808080,#ffffff",
+                                   grid_images=1)
+    assert 0 <= evaluation.summary["class_iou"] <= 1 and "pixel_accuracy" in evaluation.summary
+    with pytest.raises(ValueError, match="expected colors:#rrggbb"):
+        evaluator.evaluate_model(trained_run, tmp_path / "bad", palette="colors:black")
+
+
 @pytest.fixture(scope="module")
 def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""
@@ -108,7 +115,7 @@ def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     write_pairs(root / "data", "val", 3, seed=2)
     config = tiny_config(root / "data", steps=2, val_every=2, val_images=2)
     train_and_evaluate(config, root / "run")
-    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6, val_every=0)), root / "run")
+    train_and_evaluate(config.replace(train=dict(steps=6, val_every=0)), root / "run")
     assert json.loads((root / "run" / "checkpoints" / "best" / "best.json").read_text())["step"] == 2
     assert tf.train.latest_checkpoint(str(root / "run" / "checkpoints")).endswith("ckpt-6")
     return root / "run"

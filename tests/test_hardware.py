@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from conftest import tiny_config
 
@@ -84,7 +82,7 @@ def test_train_prints_and_records_the_precision_auto_chose_and_a_resume_keeps_it
     assert Config.load(workdir / "config.json").train.mixed_precision == "bfloat16"
     # Resumed on a machine without bf16, auto keeps the precision the run started in.
     monkeypatch.setattr(hardware, "CPUINFO", _cpuinfo(tmp_path, "Intel Xeon Gold 6148", SKYLAKE_FLAGS))
-    longer = config.replace(train=dataclasses.replace(config.train, steps=3))
+    longer = config.replace(train=dict(steps=3))
     assert train_and_evaluate(longer, workdir).step == 3
     assert "mixed precision: bfloat16 (auto: as " in capsys.readouterr().out
     assert Config.load(workdir / "config.json").train.mixed_precision == "bfloat16"

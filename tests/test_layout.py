@@ -91,5 +91,5 @@ def test_the_run_folder_file_names_are_spelled_once():
 def test_the_public_api_resolves(name):
     value = getattr(pix2pix_tf, name)
     assert getattr(value, "__doc__", None), name
-    module = importlib.import_module(pix2pix_tf._EXPORTS[name])
-    assert getattr(module, name) is value
+    module, attribute = pix2pix_tf._EXPORTS[name]
+    assert getattr(importlib.import_module(module), attribute) is value

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import pathlib
 import shutil
@@ -38,7 +37,7 @@ def server(tmp_path_factory):
     write_pairs(root / "data", "train", 4)
     write_pairs(root / "data", "val", 2)
     config = tiny_config(root / "data", steps=2, val_every=0)
-    config = config.replace(data=dataclasses.replace(config.data, palette="synthetic"))
+    config = config.replace(data=dict(palette="synthetic"))
     train_and_evaluate(config, root / "run")
     model_server = serve.ModelServer(serve.ModelService(Translator.load(root / "run")), "127.0.0.1", 0)
     threading.Thread(target=model_server.serve_forever, daemon=True).start()

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_translate import models, run_cli, translators  # noqa: F401 (fixtures)
+from conftest import run_cli
 
 from pix2pix_tf.deploy import video
 

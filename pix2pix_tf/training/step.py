@@ -189,8 +189,7 @@ class Pix2Pix:
             outputs = tf.cast(self.generator(inputs, training=True), tf.float32)
         d_metrics, d_applied = (self.update_discriminator(inputs, targets, outputs) if self.with_gan
                                 else ({}, tf.constant(True)))
-        g_metrics, g_applied = self.update_generator(tape, GeneratedBatch(inputs, targets, outputs, [], [],
-                                                                          teacher_outputs))
+        g_metrics, g_applied = self.update_generator(tape, inputs, targets, outputs, teacher_outputs)
         return self._finish(d_metrics, g_metrics, d_applied, g_applied)
 
     def update_discriminator(self, inputs, targets, outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
@@ -206,14 +205,15 @@ class Pix2Pix:
                                    self.discriminator.trainable_variables)
         return self._discriminator_metrics(d_loss, real, fake), applied
 
-    def update_generator(self, tape: tf.GradientTape, batch: GeneratedBatch) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        """G's update. ``tape`` recorded G's forward pass (``batch.outputs``) and records on here: D, as it
-        is now (updated), judges the generated pair (and, for feature matching, the real one), then the
+    def update_generator(self, tape: tf.GradientTape, inputs, targets, outputs,
+                         teacher_outputs) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """G's update. ``tape`` recorded G's forward pass (``outputs``) and records on here: D, as it is
+        now (updated), judges the generated pair (and, for feature matching, the real one), then the
         loss terms. Returns their values (g_loss the weighted sum) and whether the update was applied."""
         with tape:
-            real = self._discriminate(batch.inputs, batch.targets) if self.matches_features else []
-            fake = self._discriminate(batch.inputs, batch.outputs) if self.with_gan else []
-            values, scaled = self._generator_loss(dataclasses.replace(batch, fake=fake, real=real))
+            real = self._discriminate(inputs, targets) if self.matches_features else []
+            fake = self._discriminate(inputs, outputs) if self.with_gan else []
+            values, scaled = self._generator_loss(GeneratedBatch(inputs, targets, outputs, fake, real, teacher_outputs))
         gradients = tape.gradient(scaled, self.generator.trainable_variables)
         applied = _apply_if_finite(self.generator_optimizer, values["loss"], gradients,
                                    self.generator.trainable_variables)

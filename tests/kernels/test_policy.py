@@ -25,7 +25,7 @@ def test_keras_and_cpu_are_taken_as_requested_and_anything_else_is_refused():
 
 
 def test_auto_takes_the_cpu_kernels_on_this_cpu_with_onednn():
-    assert policy.onednn_enabled()  # import pix2pix_tf asked for it (the tests import it before TensorFlow)
+    assert policy.onednn_enabled()  # on this x86 CPU: TensorFlow's default, and what import pix2pix_tf asks for
     choice = policy.resolve("auto")
     assert (choice.name, choice.reason, choice.layer_types) == ("cpu", "CPU with oneDNN", policy.CPU_LAYERS)
 
