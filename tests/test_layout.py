@@ -93,3 +93,10 @@ def test_the_public_api_resolves(name):
     assert getattr(value, "__doc__", None), name
     module, attribute = pix2pix_tf._EXPORTS[name]
     assert getattr(importlib.import_module(module), attribute) is value
+
+
+def test_the_tests_mirror_the_package():
+    """tests/<stage>/ holds the tests of pix2pix_tf/<stage>/; what spans stages sits in tests/."""
+    tests = pathlib.Path(__file__).parent
+    folders = sorted(path.name for path in tests.iterdir() if path.is_dir() and not path.name.startswith((".", "_")))
+    assert folders and all((PACKAGE / folder / "__init__.py").exists() for folder in folders), folders

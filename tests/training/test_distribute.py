@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from conftest import REPO, tiny_config
 
 from pix2pix_tf.training.step import Pix2Pix
 
@@ -67,7 +67,7 @@ def test_several_steps_per_call_equal_as_many_single_steps():
 def _python(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
-                            cwd=os.path.dirname(__file__))
+                            cwd=REPO / "tests")  # where `from conftest import ...` finds the harness
 
 
 @pytest.mark.slow
