@@ -55,6 +55,7 @@ _EXPORTS = {
     "Pix2Pix": ("pix2pix_tf.training.step", "Pix2Pix"),
     "train_and_evaluate": ("pix2pix_tf.training.train", "train_and_evaluate"),
     "TrainResult": ("pix2pix_tf.training.train", "TrainResult"),
+    "with_resolved_precision": ("pix2pix_tf.training.train", "with_resolved_precision"),
     "student_config": ("pix2pix_tf.training.distill", "student_config"),
     "load_generator": ("pix2pix_tf.run_folder", "load_generator"),
     # Evaluation.

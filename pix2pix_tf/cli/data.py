@@ -23,6 +23,7 @@ from pix2pix_tf.config import COMBINE_FORMATS, DataConfig
 _DATA_FIELDS = {field.name: field for field in dataclasses.fields(DataConfig)}
 
 FLAGS = flags.FLAGS
+TAKES_ARGUMENTS = True  # the action: check or combine
 flags.DEFINE_string("data", None, "check: the dataset folder, in any layout training reads "
                     "(A|B files in split folders, A/ and B/ in split folders, or A/ and B/ alone as train).")
 flags.DEFINE_list("splits", None, "check: splits to check, each a problem when missing. "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
@@ -40,8 +40,6 @@ def resolve_config(workdir: pathlib.Path) -> Config:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     workdir = pathlib.Path(FLAGS.workdir)
     with errors.reported_errors("distill"):
         config = resolve_config(workdir)

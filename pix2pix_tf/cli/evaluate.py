@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -33,8 +33,6 @@ flags.DEFINE_integer("grid_images", 8, "Images in grid.png.")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if bool(FLAGS.workdir) == bool(FLAGS.model):
         errors.fail("evaluate", "give one of --workdir (a run folder) or --model (an export or .tflite)")
     with errors.reported_errors("evaluate"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -33,8 +33,6 @@ flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by val
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.workdir:
         errors.fail("export", "--workdir is required: the training run to export")
     out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")

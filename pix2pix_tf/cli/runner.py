@@ -96,13 +96,16 @@ def _plain_log_lines() -> None:
 
 
 def run(module: ModuleType, argv: list[str]) -> None:
-    """Runs ``module.main`` as an absl program on ``argv`` (argv[0]: "pix2pix-tf COMMAND")."""
+    """Runs ``module.main`` as an absl program on ``argv`` (argv[0]: "pix2pix-tf COMMAND"); positional
+    arguments are a usage error unless the module says it takes them (``TAKES_ARGUMENTS``)."""
     sys.argv[0] = argv[0]  # absl's messages name the program
     sys.modules["__main__"].__doc__ = module.__doc__
     import_tensorflow_quietly()
 
     def main(args: list[str]) -> None:
         _plain_log_lines()
+        if len(args) > 1 and not getattr(module, "TAKES_ARGUMENTS", False):
+            raise app.UsageError(f"unexpected arguments: {' '.join(args[1:])}")
         module.main(args)
 
     app.run(main, argv=argv)

@@ -11,7 +11,7 @@ Binds 127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it cleanly
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.config import INFERENCE_MODES
@@ -28,8 +28,6 @@ flags.DEFINE_integer("tile_size", None, "Translate images larger than this in ov
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     with errors.reported_errors("serve"):
         from pix2pix_tf.deploy.serve import (
             DEMO_MODEL,

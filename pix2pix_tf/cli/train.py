@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
@@ -35,8 +35,6 @@ def resolve_config(workdir: pathlib.Path) -> Config:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     workdir = pathlib.Path(FLAGS.workdir) if FLAGS.workdir else run_folder.default_workdir(FLAGS.data)
     with errors.reported_errors("train"):
         config = resolve_config(workdir)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pathlib
 import time
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.config import INFERENCE_MODES
@@ -31,8 +31,6 @@ flags.DEFINE_integer("batch_size", 8, "Video frames per model call (memory holds
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     for name in ("model", "input", "output"):
         if not FLAGS[name].value:
             errors.fail("translate", f"--{name} is required")

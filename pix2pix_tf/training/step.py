@@ -88,8 +88,8 @@ class Pix2Pix:
 
     Args:
       config: the run's Config, its ``train.mixed_precision`` resolved (not "auto":
-        ``training.train.with_resolved_precision``); ``train.kernels`` picks the layer classes
-        (``kernels.policy``).
+        ``with_resolved_precision``, in training/train.py); ``train.kernels`` picks the layer
+        classes (``kernels.policy``).
       steps_per_epoch: optimizer steps in one epoch; sets the learning-rate schedule.
       strategy: the tf.distribute strategy (default: the current one, a single device).
       teacher: the frozen teacher of a distillation run (``training.distill.load_teacher``); needed
@@ -101,7 +101,7 @@ class Pix2Pix:
         train = config.train
         if train.mixed_precision == "auto":
             raise ValueError("Pix2Pix needs a resolved mixed_precision (none, float16 or bfloat16), not auto: "
-                             "pass the config through training.train.with_resolved_precision first")
+                             "pass pix2pix_tf.with_resolved_precision(config)")
         if bool(config.distill.teacher) != (teacher is not None):
             raise ValueError("a config with distill.teacher needs its Teacher (training.distill.load_teacher), "
                              "and a Teacher needs a config that names it")

@@ -99,7 +99,8 @@ def test_train_on_a_folder_then_resume(paired_folder, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"resumed from {workdir / 'checkpoints' / 'ckpt-2'} at step 2\n" in result.stderr
     assert not re.search(r"^[IWE]\d{4} \d\d:\d\d", result.stderr, re.MULTILINE)  # no absl prefixes
-    assert "oneDNN" not in result.stderr and "InitializeLog" not in result.stderr
+    assert "oneDNN custom operations" not in result.stderr and "InitializeLog" not in result.stderr
+    assert "kernels: cpu (auto: CPU with oneDNN)\n" in result.stderr  # what --kernels=auto chose
     assert json.loads((workdir / "metrics.json").read_text())["step"] == 3
 
 
