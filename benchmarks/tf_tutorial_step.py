@@ -41,7 +41,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as the pix2pix-tf command; run with =0 to compare
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as import pix2pix_tf does (TensorFlow is imported first here); =0 to compare
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
