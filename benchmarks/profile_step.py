@@ -36,8 +36,7 @@ os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tf_tutorial_step  # noqa: E402
+import tf_tutorial_step  # noqa: E402  (beside this script: the directory of the script run is on sys.path)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("variant", "float32", "tutorial, or a variant of tf_tutorial_step.py (float32, bfloat16, "

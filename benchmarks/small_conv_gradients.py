@@ -1,5 +1,6 @@
 """The training passes of the U-Net's convolutions, level by level: oneDNN's kernels against the
-matmuls that ``models/layers.py`` uses where a level is small and wide (``MATMUL_GRADIENT_POSITIONS``).
+matmuls that ``pix2pix_tf/kernels/matmul_conv.py`` uses where a level is small and wide
+(``MATMUL_GRADIENT_POSITIONS``; ``--kernels=cpu``, and ``auto`` on a CPU with oneDNN).
 
     python benchmarks/small_conv_gradients.py --image_size=256 --batch_size=1
 
@@ -19,13 +20,16 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from pix2pix_tf.models import layers as our_layers
+from pix2pix_tf.kernels import matmul_conv
+from pix2pix_tf.kernels.policy import CPU_LAYERS
 from pix2pix_tf.models.generators import unet_generator
 from pix2pix_tf.models.layers import dtype_policy
 
 IMAGE_SIZE = flags.DEFINE_integer("image_size", 256, "The U-Net's image size (its levels follow).")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 1, "Images per batch.")
 RUNS = flags.DEFINE_integer("runs", 15, "Timed runs of each backward pass (the median is reported).")
+KERAS_COUNTERPARTS = {matmul_conv.MatmulConv2D: keras.layers.Conv2D,
+                      matmul_conv.MatmulConv2DTranspose: keras.layers.Conv2DTranspose}
 PRECISIONS = flags.DEFINE_list("precisions", ["none", "bfloat16"], "--mixed_precision values to time.")
 
 
@@ -62,7 +66,7 @@ def _input_size(name: str) -> int:
 
 def main(argv: list[str]) -> None:
     del argv
-    generator = unet_generator(image_size=IMAGE_SIZE.value)
+    generator = unet_generator(image_size=IMAGE_SIZE.value, layer_types=CPU_LAYERS)
     convolutions = [layer for layer in generator.layers if isinstance(layer, (keras.layers.Conv2D,
                                                                               keras.layers.Conv2DTranspose))]
     results = {}
@@ -74,8 +78,10 @@ def main(argv: list[str]) -> None:
                                                             seed=[3, 4]), layer.compute_dtype)
                 config = {key: value for key, value in layer.get_config().items() if key not in ("name", "dtype")}
                 ours = type(layer).from_config({**config, "name": f"ours_{layer.name}"})
-                keras_layer = getattr(keras.layers, type(layer).__name__).from_config(
-                    {**config, "name": f"keras_{layer.name}"})
+                thresholds = ("positions", "channel_pairs", "min_channel_pairs")  # ours alone takes them
+                keras_layer = KERAS_COUNTERPARTS[type(layer)].from_config(
+                    {**{key: value for key, value in config.items() if key not in thresholds},
+                     "name": f"keras_{layer.name}"})
                 functions = {"onednn": _backward(keras_layer, inputs), "ours": _backward(ours, inputs)}
                 for function in functions.values():
                     function(inputs)  # traced
@@ -97,8 +103,8 @@ def main(argv: list[str]) -> None:
         before, after = sum(row["onednn_ms"] for row in rows), sum(row["ours_ms"] for row in rows)
         print(f"{precision}: all levels {before:.1f} ms -> {after:.1f} ms ({before / after:.2f}x)")
     print(json.dumps({"image_size": IMAGE_SIZE.value, "batch_size": BATCH_SIZE.value,
-                      "matmul_gradient_positions": our_layers.MATMUL_GRADIENT_POSITIONS,
-                      "matmul_gradient_channel_pairs": our_layers.MATMUL_GRADIENT_CHANNEL_PAIRS, "layers": results}))
+                      "matmul_gradient_positions": matmul_conv.MATMUL_GRADIENT_POSITIONS,
+                      "matmul_gradient_channel_pairs": matmul_conv.MATMUL_GRADIENT_CHANNEL_PAIRS, "layers": results}))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ share of the machine's matmul rate in the variant's precision.
   python benchmarks/tf_tutorial_step.py --variants=float32,bfloat16 --memory   # + peak RSS, one process each
   python benchmarks/tf_tutorial_step.py --tutorial_code=path/to/tensorflow_examples/models/pix2pix/pix2pix.py
 
-Variants: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd],
+Variants: PRECISION[:simultaneous][:xla][:kernels=K][:calls=N][:scales=N][:fm][:hd],
 PRECISION one of float32, bfloat16, float16, auto (``--mixed_precision``; auto as training resolves
 it), ``:simultaneous`` the tutorial's update order (default: the reference order, pix2pix-tf's
-default), ``:xla`` the step compiled with XLA, ``:keras_bn`` the networks built with Keras' own
-BatchNormalization instead of the fused one (what the fused kernel gives, measured pairwise),
-``:onednn_grads`` every convolution through oneDNN's kernels, as before the U-Net's small levels
-became matmuls (``MATMUL_GRADIENT_POSITIONS`` 0; what they give, measured pairwise), ``:calls=N`` N
+default), ``:xla`` the step compiled with XLA, ``:kernels=K`` the networks built with
+``--kernels=K`` (keras: Keras' own layers; cpu: the fused batch norm and the matmul levels of
+pix2pix_tf.kernels; what the kernels give, measured pairwise; default auto), ``:calls=N`` N
 steps per call (``--steps_per_call``; the time per step is reported), ``:scales=N`` N discriminator
 scales (``--disc_scales``), ``:fm`` feature matching (``--feature_matching_weight=10``), ``:hd``
 ``--preset=hd`` (pix2pixHD's recipe: 2 scales, feature matching, LSGAN, instance norm).
@@ -33,7 +32,6 @@ model and flags that matter; the matmul rates in float32 and bfloat16.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import os
@@ -43,7 +41,7 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as the pix2pix-tf command; run with =0 to compare
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as import pix2pix_tf does (TensorFlow is imported first here); =0 to compare
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -51,16 +49,16 @@ from absl import app, flags  # noqa: E402
 from keras import layers  # noqa: E402
 
 from pix2pix_tf import hardware, speed  # noqa: E402
-from pix2pix_tf.config import get_preset  # noqa: E402
-from pix2pix_tf.models import layers as model_layers  # noqa: E402
-from pix2pix_tf.training.step import Pix2Pix, with_resolved_precision  # noqa: E402
+from pix2pix_tf.config import KERNEL_POLICIES, get_preset  # noqa: E402
+from pix2pix_tf.training.step import Pix2Pix  # noqa: E402
+from pix2pix_tf.training.train import with_resolved_precision  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("batch_size", 1, "Images per step.")
 flags.DEFINE_integer("image_size", 256, "Image side in pixels.")
 flags.DEFINE_integer("steps", 10, "Timed steps of each, alternating, after 2 warm-up steps each.")
 flags.DEFINE_list("variants", ["float32", "float32:simultaneous", "bfloat16"],
-                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd] "
+                  "pix2pix-tf steps to time: PRECISION[:simultaneous][:xla][:kernels=K][:calls=N][:scales=N][:fm][:hd] "
                   "(see the module docstring).")
 flags.DEFINE_string("tutorial_code", "", "Also time the unmodified tutorial module at this path.")
 flags.DEFINE_bool("memory", False, "Also measure each variant's peak RSS, each in a process of its own "
@@ -155,27 +153,28 @@ def tutorial_code_step_fn(path: str):
     return lambda inputs, targets: step(inputs, targets)[0]
 
 
-VARIANT_GRAMMAR = "PRECISION[:simultaneous][:xla][:keras_bn][:onednn_grads][:calls=N][:scales=N][:fm][:hd]"
+VARIANT_GRAMMAR = "PRECISION[:simultaneous][:xla][:kernels=K][:calls=N][:scales=N][:fm][:hd]"
 
 
 def variant_config(variant: str, size: int, batch: int):
     """The pix2pix-tf Config a variant name stands for (auto resolved for this machine)."""
     precision, *options = variant.split(":")
-    numbers = {option.split("=")[0]: option.split("=")[1] for option in options if "=" in option}
+    values = {option.split("=")[0]: option.split("=")[1] for option in options if "=" in option}
     switches = {option for option in options if "=" not in option}
-    if (precision not in PRECISIONS or not switches <= {"simultaneous", "xla", "keras_bn", "onednn_grads", "fm", "hd"}
-            or not set(numbers) <= {"calls", "scales"} or not all(value.isdigit() for value in numbers.values())
-            or len(numbers) != len([option for option in options if "=" in option])):
+    if (precision not in PRECISIONS or not switches <= {"simultaneous", "xla", "fm", "hd"}
+            or not set(values) <= {"calls", "scales", "kernels"}
+            or not all(values[name].isdigit() for name in ("calls", "scales") if name in values)
+            or values.get("kernels", "auto") not in KERNEL_POLICIES
+            or len(values) != len([option for option in options if "=" in option])):
         raise ValueError(f"--variants: {variant!r} is not {VARIANT_GRAMMAR} (PRECISION one of {', '.join(PRECISIONS)})")
     config = get_preset("hd" if "hd" in switches else "paper")
-    train = dataclasses.replace(config.train, batch_size=batch, mixed_precision=PRECISIONS[precision],
-                                update_order="simultaneous" if "simultaneous" in switches else "reference",
-                                jit_compile="xla" in switches, steps_per_call=int(numbers.get("calls", 1)))
+    train = dict(batch_size=batch, mixed_precision=PRECISIONS[precision], kernels=values.get("kernels", "auto"),
+                 update_order="simultaneous" if "simultaneous" in switches else "reference",
+                 jit_compile="xla" in switches, steps_per_call=int(values.get("calls", 1)))
     if "fm" in switches:
-        train = dataclasses.replace(train, feature_matching_weight=10.0)
-    model = dataclasses.replace(config.model, disc_scales=int(numbers.get("scales", config.model.disc_scales)))
-    return with_resolved_precision(config.replace(data=dataclasses.replace(config.data, image_size=size),
-                                                  train=train, model=model))
+        train["feature_matching_weight"] = 10.0
+    model = dict(disc_scales=int(values.get("scales", config.model.disc_scales)))
+    return with_resolved_precision(config.replace(data=dict(image_size=size), train=train, model=model))
 
 
 def make_steps(names: list[str], size: int, batch: int) -> dict:
@@ -187,25 +186,17 @@ def make_steps(names: list[str], size: int, batch: int) -> dict:
         elif name == TUTORIAL_CODE:
             steps[name] = tutorial_code_step_fn(FLAGS.tutorial_code), 1
         else:
-            fused, positions = model_layers.FusedBatchNormalization, model_layers.MATMUL_GRADIENT_POSITIONS
-            if "keras_bn" in name.split(":"):  # the networks as they were before the fused kernel
-                model_layers.FusedBatchNormalization = layers.BatchNormalization
-            if "onednn_grads" in name.split(":"):  # read when the step is traced: trace it here
-                model_layers.MATMUL_GRADIENT_POSITIONS = 0
             config = variant_config(name, size, batch)
-            try:
-                model = Pix2Pix(config, steps_per_epoch=1000)
-                calls = config.train.steps_per_call
-                if calls == 1:
-                    step = (lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"])
-                else:  # as training runs it: the batches come from a dataset iterator, `calls` steps per call
-                    iterator = iter(tf.data.Dataset.from_tensors(fixed_batch(size, batch)).repeat())
-                    step = (lambda x, y, model=model, iterator=iterator, calls=calls:
-                            model.compiled_train_steps(iterator, tf.constant(calls))["g_loss"])
-                float(step(*fixed_batch(size, batch)))  # traced with the layers chosen above
-                steps[name] = step, calls
-            finally:
-                model_layers.FusedBatchNormalization, model_layers.MATMUL_GRADIENT_POSITIONS = fused, positions
+            model = Pix2Pix(config, steps_per_epoch=1000)
+            calls = config.train.steps_per_call
+            if calls == 1:
+                step = (lambda x, y, model=model: model.compiled_train_step(x, y)["g_loss"])
+            else:  # as training runs it: the batches come from a dataset iterator, `calls` steps per call
+                iterator = iter(tf.data.Dataset.from_tensors(fixed_batch(size, batch)).repeat())
+                step = (lambda x, y, model=model, iterator=iterator, calls=calls:
+                        model.compiled_train_steps(iterator, tf.constant(calls))["g_loss"])
+            float(step(*fixed_batch(size, batch)))  # traced
+            steps[name] = step, calls
     return steps
 
 

@@ -21,18 +21,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import dataclasses  # noqa: E402
 import pathlib  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf.data import (  # noqa: E402
-    pipeline,
-    synthetic,  # noqa: E402
-)
-from pix2pix_tf.evaluation import plots  # noqa: E402
 
 PHOTOS = flags.DEFINE_string("photos", "", "Folder of colour photos; empty: the built-in façade photos.")
 WORKDIR = flags.DEFINE_string("workdir", "runs/colorize", "Where the run is written (and resumed from).")
@@ -41,7 +35,7 @@ STEPS = flags.DEFINE_integer("steps", 0, "Stop after this many steps (0: the qui
 
 def built_in_photos(folder: pathlib.Path) -> pathlib.Path:
     """Writes the photo half of each built-in pair to folder/{train,val}/*.jpg: plain photos."""
-    pairs = synthetic.make_synthetic_dataset(synthetic.default_data_dir() / "64px", image_size=64)
+    pairs = pix2pix_tf.make_synthetic_dataset(folder.parent / "builtin_pairs", image_size=64)
     for split in ("train", "val"):
         (folder / split).mkdir(parents=True, exist_ok=True)
         for path in sorted((pairs / split).glob("*.jpg")):
@@ -62,29 +56,30 @@ def main(argv: list[str]) -> None:
 
     # 2. The task and the model ---------------------------------------------------------------
     # The generator's input is the 1-channel gray image; its output the 3-channel colour photo.
-    # Everything else is the quick recipe (64 px, half-width nets); use the "paper" preset and
-    # image_size 256 for real photos and a longer run.
-    config = pix2pix_tf.get_preset("quick")
-    config = config.replace(
-        model=dataclasses.replace(config.model, input_channels=1),
-        data=dataclasses.replace(config.data, data=str(photos), task="colorize"),
-        train=dataclasses.replace(config.train, steps=STEPS.value),
-    )
+    # Config.for_data sets the input channels the task makes (1); everything else is the quick
+    # recipe (64 px, half-width nets). Use preset="paper" and image_size 256 for real photos and a
+    # longer run.
+    config = pix2pix_tf.Config.for_data(str(photos), preset="quick", task="colorize")
+    config = config.replace(train=dict(steps=STEPS.value))
 
     # 3. Look at a few pairs: the crop and mirror are the same on both sides -------------------
-    inputs, targets = next(iter(pipeline.make_dataset(config, "train", training=True, batch_size=3)))
+    inputs, targets = next(iter(pix2pix_tf.make_dataset(config, "train", training=True, batch_size=3)))
     workdir.mkdir(parents=True, exist_ok=True)
-    plots.save_sample_grid(workdir / "pairs.png", inputs, targets, targets, "gray input | colour target")
+    pix2pix_tf.save_sample_grid(workdir / "pairs.png", inputs, targets, targets, "gray input | colour target")
     print(f"pairs: input {inputs.shape} (gray), target {targets.shape} (colour); see {workdir / 'pairs.png'}")
 
     # 4. Train ----------------------------------------------------------------------------------
     # The pix2pix objective: cGAN + 100 * L1. L1 alone gives the greyish, desaturated colours
     # the paper shows; the adversarial term pushes toward plausible, saturated ones.
-    results = pix2pix_tf.train_and_evaluate(config, workdir)
+    # The result says how the run ended: its step, its checkpoint, and the val scores (None when
+    # Ctrl-C stopped it; the same command resumes).
+    result = pix2pix_tf.train_and_evaluate(config, workdir)
 
     # 5. Results --------------------------------------------------------------------------------
     # The "identity" baseline does not apply (gray vs colour); the mean-target baseline does.
-    print(f"val L1 {results['l1']:.4f} vs {results['baseline_mean_target_l1']:.4f} for the mean target image")
+    if result.metrics:
+        l1, baseline = result.metrics["l1"], result.metrics["baseline_mean_target_l1"]
+        print(f"step {result.step}: val L1 {l1:.4f} vs {baseline:.4f} for the mean target image")
     print(f"samples: {sorted((workdir / 'samples').glob('step_*.png'))[-1]}")
 
 

@@ -22,17 +22,12 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import dataclasses  # noqa: E402
 import math  # noqa: E402
 import pathlib  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf.data import pipeline  # noqa: E402
-from pix2pix_tf.evaluation import plots  # noqa: E402
-from pix2pix_tf.models import generators  # noqa: E402
-from pix2pix_tf.models.discriminators import build_discriminator  # noqa: E402
 
 DATA = flags.DEFINE_string("data", "", "Folder of A|B pairs with train/ and val/; empty: built-in data.")
 DIRECTION = flags.DEFINE_enum("direction", None, ["AtoB", "BtoA"], "Default: BtoA for --data, AtoB built-in.")
@@ -47,34 +42,32 @@ def trainable_parameters(model) -> int:
 def main(argv: list[str]) -> None:
     del argv
     # 1. Configuration ---------------------------------------------------------------------
-    # Every option lives in a frozen dataclass. The "paper" preset is the paper's recipe
-    # (256 px, batch 1, 100 + 100 epochs); "quick" is a small recipe for the built-in data.
-    config = pix2pix_tf.get_preset("paper" if DATA.value else "quick")
+    # Every option lives in a frozen dataclass. Config.for_data picks what `pix2pix-tf train`
+    # trains: the "paper" preset (256 px, batch 1, 100 + 100 epochs) for your data, the small
+    # "quick" one for the built-in data. replace() changes fields of a section.
+    config = pix2pix_tf.Config.for_data(DATA.value)
     direction = DIRECTION.value or ("BtoA" if DATA.value else "AtoB")
-    config = config.replace(
-        data=dataclasses.replace(config.data, data=DATA.value, direction=direction),
-        train=dataclasses.replace(config.train, steps=STEPS.value),
-    )
+    config = config.replace(data=dict(direction=direction), train=dict(steps=STEPS.value))
     print(config.to_json())
 
     # 2. Data --------------------------------------------------------------------------------
     # Each file holds A | B side by side. Training pairs get the paper's jitter: resize to
     # load_size, random crop to image_size and random mirror, identical on both halves.
     # Values are float32 in [-1, 1].
-    train_dataset = pipeline.make_dataset(config, "train", training=True, batch_size=2)
+    train_dataset = pix2pix_tf.make_dataset(config, "train", training=True, batch_size=2)
     inputs, targets = next(iter(train_dataset))
     print(f"a training batch: inputs {inputs.shape}, targets {targets.shape}, "
           f"range [{float(inputs.numpy().min()):.2f}, {float(inputs.numpy().max()):.2f}]")
     workdir = pathlib.Path(WORKDIR.value)
     workdir.mkdir(parents=True, exist_ok=True)
-    plots.save_sample_grid(workdir / "training_pairs.png", inputs, targets, targets, "jittered pairs")
+    pix2pix_tf.save_sample_grid(workdir / "training_pairs.png", inputs, targets, targets, "jittered pairs")
 
     # 3. Models ------------------------------------------------------------------------------
     # The U-Net has log2(image_size) stride-2 levels; at 256 px with 64 filters it has 54,413,955
     # trainable parameters, the PyTorch reference's count. The 70x70 PatchGAN outputs one logit
     # per patch. (The quick recipe halves both widths.)
-    generator = generators.build_generator(config.model, config.data.image_size)
-    discriminator = build_discriminator(config.model)
+    generator = pix2pix_tf.build_generator(config.model, config.data.image_size)
+    discriminator = pix2pix_tf.build_discriminator(config.model)
     field = pix2pix_tf.receptive_field(config.model.disc_layers)
     print(f"generator: {trainable_parameters(generator):,} parameters; "
           f"discriminator: {trainable_parameters(discriminator):,} parameters, {field}x{field} px patches")
@@ -83,12 +76,16 @@ def main(argv: list[str]) -> None:
     # train_and_evaluate runs the one train step (D, then G against the updated D, with
     # G's loss = BCE + 100 * L1), checkpoints, writes sample grids and TensorBoard logs, and
     # resumes from the latest checkpoint if the workdir already holds this run.
-    results = pix2pix_tf.train_and_evaluate(config, workdir)
+    result = pix2pix_tf.train_and_evaluate(config, workdir)
+    if result.interrupted:  # Ctrl-C or SIGTERM: a checkpoint was saved; the same command resumes
+        print(f"stopped by {result.interrupted} at step {result.step}; run the same command to resume")
+        return
 
     # 5. Results -----------------------------------------------------------------------------
     # The model must beat two trivial answers: copying the input, and the mean target image.
-    print(f"val L1 {results['l1']:.4f} (mean-target baseline {results['baseline_mean_target_l1']:.4f})")
-    print(f"val PSNR {results['psnr']:.2f} dB (mean-target baseline {results['baseline_mean_target_psnr']:.2f} dB)")
+    scores = result.metrics
+    print(f"val L1 {scores['l1']:.4f} (mean-target baseline {scores['baseline_mean_target_l1']:.4f})")
+    print(f"val PSNR {scores['psnr']:.2f} dB (mean-target baseline {scores['baseline_mean_target_psnr']:.2f} dB)")
     latest = sorted((workdir / "samples").glob("step_*.png"))[-1]
     print(f"look at {latest}: input | target | output for fixed validation images")
     print(f"curves: tensorboard --logdir {workdir / 'tensorboard'}")

@@ -14,25 +14,8 @@ import math
 import os
 from typing import Any
 
-from pix2pix_tf.palettes import LABEL_PALETTES
-
-
-def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``."""
-    temp_path = f"{os.fspath(path)}.tmp"
-    with open(temp_path, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temp_path, path)
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """The JSON in ``path``; ValueError naming the file when it is not JSON (truncated, edited)."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{os.fspath(path)} is not valid JSON ({error}); restore or delete it") from error
-
+from pix2pix_tf.files import write_text_atomically
+from pix2pix_tf.palettes import CUSTOM_PALETTE_PREFIX, LABEL_PALETTES
 
 # Every list of choices, once: the config fields validate against these and the modules that
 # implement them import them from here (so a new choice is added in one place).
@@ -41,26 +24,40 @@ NORMS = ("batch", "sync_batch", "instance", "none")
 UPSAMPLES = ("transpose", "resize")
 MOBILE_CONVS = ("plain", "separable")  # the levels of the unet_mobile student (models/generators.py)
 DIRECTIONS = ("AtoB", "BtoA")
-TASKS = ("colorize", "edges", "inpaint", "superres")  # pairs made from plain photos (data/tasks.py)
+# Pairs made from plain photos (data/tasks.py), and the channels of the input each makes from a photo.
+TASK_INPUT_CHANNELS = {"colorize": 1, "edges": 3, "inpaint": 3, "superres": 3}
+TASKS = tuple(TASK_INPUT_CHANNELS)
 PREPROCESSES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 RECON_LOSSES = ("l1", "l2")
 UPDATE_ORDERS = ("reference", "simultaneous")
 MIXED_PRECISIONS = ("none", "float16", "bfloat16", "auto")
+KERNEL_POLICIES = ("auto", "keras", "cpu")  # kernels/policy.py
 NONFINITE_MODES = ("stop", "skip")
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 BEST_METRICS = ("l1", "psnr", "ssim", "fcn_class_iou")  # fcn_*: with val_segmenter (evaluation/realism.py)
 INFERENCE_MODES = ("paper", "eval")  # models/inference.py
 TFLITE_PRECISIONS = ("float32", "float16", "dynamic_int8", "int8")  # deploy/tflite.py
 COMBINE_FORMATS = ("jpg", "png")  # data/tools.py: A|B files made from A/ and B/
-LABEL_PALETTE_NAMES = ("none", *LABEL_PALETTES)  # palettes.py
-CUSTOM_PALETTE_PREFIX = "colors:"  # a palette given (or found by --palette=auto) as its colours
+LABEL_PALETTE_NAMES = ("none", *LABEL_PALETTES)  # palettes.py; or colors:#rrggbb,... (palettes.check_palette)
 
 
 def check_choice(name: str, value: Any, choices: tuple | dict) -> None:
     """Raises ValueError naming the option (a field or --flag), the bad value and the allowed ones."""
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not valid; choose one of: {', '.join(map(str, choices))}")
+
+
+def check_palette(name: str) -> None:
+    """ValueError naming the palette unless it is one of ``LABEL_PALETTE_NAMES`` or
+    ``colors:#rrggbb,#rrggbb,...`` (your own classes, named by number)."""
+    if not name.startswith(CUSTOM_PALETTE_PREFIX):
+        check_choice("palette", name, LABEL_PALETTE_NAMES)
+        return
+    colours = name[len(CUSTOM_PALETTE_PREFIX):].split(",")
+    if not all(len(colour) == 7 and colour[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in colour[1:])
+               for colour in colours):
+        raise ValueError(f"palette={name!r}: expected colors:#rrggbb,#rrggbb,...")
 
 
 def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -200,13 +197,7 @@ class DataConfig(_Validated):
             self.load_size == 0 or self.load_size >= size,
             f"load_size must be 0 (auto) or >= image_size ({size}), got {self.load_size}",
         )
-        if not self.palette.startswith(CUSTOM_PALETTE_PREFIX):
-            check_choice("palette", self.palette, LABEL_PALETTE_NAMES)
-        else:
-            colours = self.palette[len(CUSTOM_PALETTE_PREFIX):].split(",")
-            _require(all(len(colour) == 7 and colour[0] == "#" and all(c in "0123456789abcdefABCDEF"
-                                                                       for c in colour[1:]) for colour in colours),
-                     f"palette={self.palette!r}: expected colors:#rrggbb,#rrggbb,...")
+        check_palette(self.palette)
 
     @property
     def variable_size(self) -> bool:
@@ -254,6 +245,13 @@ class TrainConfig(_Validated):
         UPDATE_ORDERS,
     )
     jit_compile: bool = option(False, "Compile the train step with XLA.")
+    kernels: str = option(
+        "auto",
+        "Layers the train step runs: keras (Keras' own), cpu (the fused batch norm and the matmul levels of "
+        "pix2pix_tf.kernels, faster on CPUs with oneDNN), auto (cpu on a CPU with oneDNN, keras on GPUs and "
+        "TPUs). The same variables either way: checkpoints and exports do not depend on it.",
+        KERNEL_POLICIES,
+    )
     mixed_precision: str = option(
         "auto",
         "Compute in float16 (with loss scaling for both optimizers), bfloat16, or none (float32); variables "
@@ -366,10 +364,6 @@ class DistillConfig(_Validated):
         _require(self.teacher_weight >= 0, f"teacher_weight must be >= 0, got {self.teacher_weight}")
 
 
-# Channels of the input each --task makes from a photo.
-TASK_INPUT_CHANNELS = {"colorize": 1, "edges": 3, "inpaint": 3, "superres": 3}
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything a run needs; written to ``workdir/config.json``."""
@@ -437,8 +431,23 @@ class Config:
             raise ValueError(f"{os.fspath(path)}: {error}") from error
 
     def replace(self, **sections: Any) -> Config:
-        """A copy with whole sections replaced, e.g. ``config.replace(train=new_train)``."""
-        return dataclasses.replace(self, **sections)
+        """A copy with sections replaced: each keyword is a section (``model``, ``data``, ``train``,
+        ``distill``) given whole, or as a dict of the fields that change, e.g.
+        ``config.replace(train=dict(steps=100), data=dict(image_size=64))``."""
+        return dataclasses.replace(self, **{
+            name: dataclasses.replace(getattr(self, name), **value) if isinstance(value, dict) else value
+            for name, value in sections.items()})
+
+    @classmethod
+    def for_data(cls, data: str = "", preset: str | None = None, task: str = "none") -> Config:
+        """The recipe ``pix2pix-tf train --data=DATA [--preset=PRESET] [--task=TASK]`` trains (before
+        its other flags): ``preset`` (default ``quick`` for the built-in façades, ``paper`` for your own
+        data) on ``data``, the built-in façades' palette when ``data`` is empty, and the input channels
+        ``task`` makes from a photo (1 for colorize)."""
+        config = get_preset(preset or ("paper" if data else "quick"))
+        channels = TASK_INPUT_CHANNELS.get(task, config.model.input_channels)
+        return config.replace(data=dict(data=data, task=task, palette=config.data.palette if data else "synthetic"),
+                              model=dict(input_channels=channels))
 
 
 def _quick_preset() -> Config:

@@ -18,18 +18,19 @@ LABEL_PALETTES: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 
 
+CUSTOM_PALETTE_PREFIX = "colors:"  # a palette given as its colours: colors:#rrggbb,#rrggbb,...
+
+
 def classes(name: str) -> dict[str, tuple[int, int, int]]:
-    """{class name: (r, g, b)} of palette ``name``: one of ``LABEL_PALETTES``, "colors:#rrggbb,..."
-    (classes named "class 1", "class 2", ...), or "none" (no classes); ValueError for another name."""
-    if name.startswith("colors:"):
+    """Class name -> (r, g, b) in [0, 255] of palette ``name``: one of ``LABEL_PALETTES``,
+    "colors:#rrggbb,..." (classes named "class 1", "class 2", ...), or "none" (no classes: {})."""
+    if name.startswith(CUSTOM_PALETTE_PREFIX):
+        colours = name[len(CUSTOM_PALETTE_PREFIX):].split(",")
         return {f"class {index}": tuple(int(colour[start:start + 2], 16) for start in (1, 3, 5))
-                for index, colour in enumerate(name[len("colors:"):].split(","), start=1)}
-    if name != "none" and name not in LABEL_PALETTES:
-        raise ValueError(f"unknown palette {name!r}: expected none, {', '.join(LABEL_PALETTES)} or colors:#rrggbb,...")
+                for index, colour in enumerate(colours, start=1)}
     return dict(LABEL_PALETTES.get(name, {}))
 
 
 def hex_colours(name: str) -> list[dict[str, str]]:
-    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name``: one of ``LABEL_PALETTES``,
-    "colors:#rrggbb,..." (classes named by number), or "none" (no classes)."""
+    """[{"name": class, "color": "#rrggbb"}, ...] of palette ``name`` (as ``classes``)."""
     return [{"name": label, "color": "#%02x%02x%02x" % colour} for label, colour in classes(name).items()]

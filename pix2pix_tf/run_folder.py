@@ -143,3 +143,15 @@ def _exists(checkpoint: str) -> bool:
     """Whether all of a checkpoint's files (its .index and its data shards) are there."""
     return os.path.exists(f"{checkpoint}.index") and bool(list(pathlib.Path(checkpoint).parent.glob(
         f"{pathlib.Path(checkpoint).name}.data-*")))
+
+
+def default_workdir(data: str) -> pathlib.Path:
+    """Where a run on ``data`` (``DataConfig.data``) goes unless told: runs/<the data folder's name>,
+    runs/<NAME> for tfds:pix2pix/NAME, runs/synthetic for the built-in façades."""
+    if not data:
+        name = "synthetic"
+    elif data.startswith("tfds:"):
+        name = data.rsplit("/", 1)[-1]
+    else:  # the folder's own name, also for --data=.. or a trailing slash (not "runs/..")
+        name = pathlib.Path(data).expanduser().resolve().name or "data"
+    return pathlib.Path("runs") / name

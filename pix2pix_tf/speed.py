@@ -248,12 +248,13 @@ def benchmark_train(
     Returns:
       median_step_s, min_step_s, max_step_s, images_per_s, first_step_s, peak_rss_mib
       (+ peak_device_mib on a GPU), step_gflop, achieved_gflop_per_s, matmul_gflop_per_s (in the
-      step's precision), fraction_of_matmul, mixed_precision (auto resolved), and for
+      step's precision), fraction_of_matmul, mixed_precision (auto resolved), kernels (resolved), and for
       source="data" the input pipeline's input_images_per_s.
     """
     import tensorflow as tf
 
-    from pix2pix_tf.training.step import Pix2Pix, with_resolved_precision
+    from pix2pix_tf.training.step import Pix2Pix
+    from pix2pix_tf.training.train import with_resolved_precision
 
     check_choice("source", source, ("synthetic", "data"))
     config = with_resolved_precision(config)
@@ -287,6 +288,7 @@ def benchmark_train(
     median = timings[len(timings) // 2]
     results = {
         "source": source, "image_size": size, "batch_size": batch, "steps": steps, "mixed_precision": precision,
+        "kernels": model.kernels.name,
         "median_step_s": round(median, 4), "min_step_s": round(timings[0], 4), "max_step_s": round(timings[-1], 4),
         "images_per_s": round(batch / median, 3), "first_step_s": round(first, 2),
         **_peak_memory_mib(),

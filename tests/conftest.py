@@ -1,9 +1,13 @@
-"""Shared fixtures: tiny configs and tiny paired folders made in the test, never real data."""
+"""The tests' shared harness: tiny configs and tiny paired folders made in the test (never real
+data), and the `pix2pix-tf` command run as a user runs it."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
+import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -12,6 +16,11 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from pix2pix_tf.config import Config, DataConfig, ModelConfig, TrainConfig  # noqa: E402
+from pix2pix_tf.deploy import saved_model, tflite  # noqa: E402
+from pix2pix_tf.deploy.translator import Translator  # noqa: E402
+from pix2pix_tf.models.inference import inference_generator  # noqa: E402
+from pix2pix_tf.run_folder import load_generator  # noqa: E402
+from pix2pix_tf.training.train import train_and_evaluate  # noqa: E402
 
 
 def write_pairs(root: pathlib.Path, split: str, count: int, size: int = 40, seed: int = 0) -> None:
@@ -44,3 +53,64 @@ def tiny_config(data_dir: os.PathLike | str = "", **train_overrides) -> Config:
         data=DataConfig(data=str(data_dir), image_size=32),
         train=TrainConfig(**train),
     )
+
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# Flags of a tiny run of `pix2pix-tf train`.
+TINY = ["--image_size=32", "--filters=8", "--disc_filters=8", "--batch_size=2", "--num_samples=2"]
+
+
+def run_cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """`pix2pix-tf ARGS...` in a process of its own: its exit code, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "pix2pix_tf", *args], capture_output=True, text=True, timeout=600,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )
+
+
+def train_process(data, workdir, *extra: str) -> subprocess.Popen:
+    """A tiny `pix2pix-tf train` running in the background, stderr into stdout, a line per step."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pix2pix_tf", "train", f"--data={data}", f"--workdir={workdir}", *TINY,
+         "--log_every=1", "--checkpoint_every=100000", "--sample_every=100000", "--val_every=0", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_for_steps(process: subprocess.Popen, steps: int, timeout: float = 240) -> list[str]:
+    """Reads the process's output until it reports ``steps`` steps; returns the lines read."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith(f"step {steps}/"):
+            return lines
+    raise AssertionError("training never reached step %d:\n%s" % (steps, "".join(lines[-30:])))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """A 2-step 32 px run, its SavedModel and its float32 .tflite (next to a config.json)."""
+    root = tmp_path_factory.mktemp("translate")
+    write_pairs(root / "data", "train", 6)
+    write_pairs(root / "data", "val", 3)
+    train_and_evaluate(tiny_config(root / "data", steps=2), root / "run")
+    generator, config = load_generator(root / "run")
+    saved_model.export_saved_model(generator, config, root / "export" / "saved_model")
+    flatbuffer = tflite.convert(inference_generator(generator, config.train.eval_mode), 32, "float32")
+    (root / "export" / "model_float32.tflite").write_bytes(flatbuffer)
+    config.save(root / "export" / "config.json")
+    return {
+        "run": root / "run",
+        "saved_model": root / "export" / "saved_model",
+        "export": root / "export",
+        "tflite": root / "export" / "model_float32.tflite",
+    }
+
+
+@pytest.fixture(scope="module")
+def translators(models) -> dict[str, Translator]:
+    """A Translator of each of ``models`` but the export folder."""
+    return {kind: Translator.load(path) for kind, path in models.items() if kind != "export"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import subprocess
+import sys
 import time
 
 import pytest
-from conftest import tiny_config
-from test_cli import TINY, run_cli
+from conftest import REPO, TINY, run_cli, tiny_config, write_pairs
 
 from pix2pix_tf import hardware, speed
 from pix2pix_tf.config import ModelConfig
@@ -27,7 +27,7 @@ def test_flop_count_of_the_paper_networks_matches_the_design():
     paper = tiny_config().replace(model=config).replace(data=tiny_config().data.__class__(image_size=256))
     assert speed.step_flops(paper) / 1e9 == pytest.approx(87.4, abs=0.1)
     # The simultaneous order (and the tutorial) judges the generated batch once: 2 D passes fewer.
-    simultaneous = paper.replace(train=dataclasses.replace(paper.train, update_order="simultaneous"))
+    simultaneous = paper.replace(train=dict(update_order="simultaneous"))
     assert speed.step_flops(simultaneous) / 1e9 == pytest.approx(87.4 - 2 * 6.39, abs=0.1)
 
 
@@ -123,11 +123,6 @@ class Pix2pix(object):
 def test_tutorial_benchmark_ends_with_ratios_cpu_flags_and_matmul_rates(tmp_path):
     """benchmarks/tf_tutorial_step.py: every variant's median, ratio to the tutorial and share of
     the matmul rate, the tutorial module's own code beside the rebuild, peak RSS per process."""
-    import subprocess
-    import sys
-
-    from test_examples import REPO
-
     module = tmp_path / "pix2pix.py"
     module.write_text(TUTORIAL_MODULE)
     command = [sys.executable, str(REPO / "benchmarks" / "tf_tutorial_step.py"), "--steps=1", "--batch_size=1",
@@ -153,11 +148,6 @@ def test_tutorial_benchmark_ends_with_ratios_cpu_flags_and_matmul_rates(tmp_path
 
 def _benchmark_figures(script: str, *flags: str) -> dict:
     """Runs benchmarks/SCRIPT with FLAGS; the JSON object on its last line."""
-    import subprocess
-    import sys
-
-    from test_examples import REPO
-
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *flags],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -179,34 +169,33 @@ def test_step_profile_splits_the_step_into_tensorflow_ops_and_onednn_primitives(
 
 
 def test_tutorial_benchmark_variants_name_pix2pixhds_options():
-    """tf_tutorial_step.py's variant names map onto configs: scales, feature matching, the hd preset
-    (checked in a process of its own: the module defines absl flags)."""
-    import subprocess
-    import sys
+    """tf_tutorial_step.py's variant names map onto configs: scales, feature matching, the hd preset,
+    the kernels (checked in a process of its own: the module defines absl flags)."""
     import textwrap
 
-    from test_examples import REPO
-
     script = textwrap.dedent("""
-        import json, sys
-        sys.path.insert(0, "benchmarks")
+        import json
         import tf_tutorial_step
         config = tf_tutorial_step.variant_config("float32:scales=3:fm", 128, 2)
         hd = tf_tutorial_step.variant_config("float32:hd", 256, 1)
+        kernels = [tf_tutorial_step.variant_config(f"float32{option}", 64, 1).train.kernels
+                   for option in ("", ":kernels=keras", ":kernels=cpu")]
         errors = []
-        for bad in ("float32:scales=x", "float32:scales=2:scales=3", "float32:fast"):
+        for bad in ("float32:scales=x", "float32:scales=2:scales=3", "float32:fast", "float32:kernels=gpu"):
             try:
                 tf_tutorial_step.variant_config(bad, 64, 1)
             except ValueError as error:
                 errors.append(str(error))
         print(json.dumps([config.model.disc_scales, config.train.feature_matching_weight,
-                          config.train.mixed_precision, hd.model.disc_scales, hd.model.norm, hd.train.gan_loss, errors]))
+                          config.train.mixed_precision, hd.model.disc_scales, hd.model.norm, hd.train.gan_loss,
+                          kernels, errors]))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO / "benchmarks",
+                            timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     *figures, errors = json.loads(result.stdout.strip().splitlines()[-1])
-    assert figures == [3, 10.0, "none", 2, "instance", "lsgan"]
-    assert len(errors) == 3 and all("is not PRECISION" in error for error in errors)
+    assert figures == [3, 10.0, "none", 2, "instance", "lsgan", ["auto", "keras", "cpu"]]
+    assert len(errors) == 4 and all("is not PRECISION" in error for error in errors)
 
 
 def test_small_level_benchmark_times_every_level_both_ways_and_names_the_matmul_ones():
@@ -251,3 +240,42 @@ def test_page_latency_times_strokes_in_chromium_and_compares_the_page_with_the_s
         assert result["strokes"] == 2 and result["max_level_difference"] <= 1
         assert result["page_shows_median_ms"] >= result["stroke_to_picture_median_ms"] - 1
     assert figures["machine"]["litert_js"] and figures["machine"]["runtime_bytes"] > 5e6
+def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
+    data = tmp_path / "facades"
+    write_pairs(data, "train", 4, size=32, seed=1)
+    write_pairs(data, "val", 3, size=32, seed=2)
+    workdir = tmp_path / "results"
+    command = [sys.executable, str(REPO / "benchmarks" / "facades_benchmark.py"), f"--data={data}",
+               f"--workdir={workdir}", "--image_size=32", "--ablation_size=32", "--epochs=1",
+               "--ablation_epochs=1", "--filters=8", "--grid_images=2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    for name in ("labels2photo", "photo2labels", "ablation_l1", "ablation_cgan", "ablation_l1_cgan"):
+        scores = json.loads((workdir / name / "scores.json").read_text())
+        assert scores["steps"] == 4 and scores["images"] == 3, name
+        assert (workdir / name / "eval_val" / "index.html").exists()
+    # The ablation really changed the losses: G's adversarial term is off in the L1-only run.
+    assert json.loads((workdir / "ablation_l1" / "config.json").read_text())["train"]["gan_weight"] == 0.0
+    assert json.loads((workdir / "ablation_cgan" / "config.json").read_text())["train"]["l1_weight"] == 0.0
+    assert "pixel_accuracy" in json.loads((workdir / "photo2labels" / "scores.json").read_text())
+    export = json.loads((workdir / "export" / "export.json").read_text())
+    assert set(export["scores"]) == {"saved_model", "float32", "float16", "int8"}
+    assert (workdir / "ablation_grid.png").stat().st_size > 0
+    assert (workdir / "facades_grid.png").stat().st_size > 0
+    report = (workdir / "results.md").read_text()
+    for row in ("| labels2photo | 32 | 4 |", "| ablation_cgan | 32 | 4 |", "| TFLite int8 |", "| SavedModel |"):
+        assert row in report
+
+    # Every stage resumes: a second run trains nothing more and rewrites the same scores.
+    again = subprocess.run(command[:-1] + ["--stages=labels2photo"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((workdir / "labels2photo" / "scores.json").read_text())["steps"] == 4
+
+
+@pytest.mark.slow
+def test_facades_benchmark_names_a_folder_without_train_split(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "facades_benchmark.py"), f"--data={tmp_path}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert str(tmp_path) in done.stderr and "train/" in done.stderr

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 import pytest
 
-from pix2pix_tf.config import Config, DataConfig, ModelConfig, TrainConfig, get_preset
+from pix2pix_tf import palettes, run_folder
+from pix2pix_tf.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    check_palette,
+    get_preset,
+)
 
 
 def test_defaults_are_the_papers_recipe():
@@ -67,3 +76,42 @@ def test_configs_are_frozen():
 def test_unknown_preset_lists_the_choices():
     with pytest.raises(ValueError, match="choose one of: paper, quick"):
         get_preset("fast")
+
+
+def test_for_data_is_the_recipe_pix2pix_tf_train_starts_from():
+    """The preset pix2pix-tf train defaults to, the built-in palette, the task's input channels."""
+    built_in = Config.for_data()
+    assert built_in == get_preset("quick").replace(data=dict(palette="synthetic"))
+    own = Config.for_data("path/to/facades")
+    assert own == get_preset("paper").replace(data=dict(data="path/to/facades"))
+    colorize = Config.for_data("photos", preset="quick", task="colorize")
+    assert (colorize.data.task, colorize.model.input_channels, colorize.data.image_size) == ("colorize", 1, 64)
+    assert Config.for_data("x", preset="hd").train.gan_loss == "lsgan"
+
+
+def test_replace_takes_whole_sections_or_the_fields_that_change():
+    config = Config()
+    changed = config.replace(train=dict(steps=5, batch_size=2), data=dict(image_size=64))
+    assert (changed.train.steps, changed.train.batch_size, changed.data.image_size) == (5, 2, 64)
+    assert changed.model == config.model and changed.train.epochs == config.train.epochs
+    assert config.replace(model=ModelConfig(filters=8)).model.filters == 8
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        config.replace(train=dict(steps=-1))
+
+
+@pytest.mark.parametrize("data, workdir", [("", "runs/synthetic"), ("tfds:pix2pix/facades", "runs/facades"),
+                                           ("some/where/maps/", "runs/maps")])
+def test_a_run_on_data_goes_to_runs_and_the_data_name(data, workdir):
+    assert run_folder.default_workdir(data) == pathlib.Path(workdir)
+
+
+@pytest.mark.parametrize("palette", ["colors:#000000,#FFffff", "facades", "none"])
+def test_palettes_by_name_or_by_colour(palette):
+    check_palette(palette)
+    assert DataConfig(palette=palette).palette == palette
+
+
+def test_a_palette_of_colours_has_its_classes_in_order():
+    assert palettes.classes("colors:#ff0000,#00FF00") == {"class 1": (255, 0, 0), "class 2": (0, 255, 0)}
+    with pytest.raises(ValueError, match="expected colors:#rrggbb"):
+        check_palette("colors:red")

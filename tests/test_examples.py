@@ -1,55 +1,80 @@
-"""The tutorial-style scripts in examples/ run end to end on tiny data made in the test."""
+"""The tutorial scripts in examples/ run end to end with the command lines their docstrings give,
+on tiny data made in the test; they use the public API only."""
 
 from __future__ import annotations
 
-import json
-import pathlib
+import ast
+import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-from conftest import write_pairs
+import tensorflow as tf
+from conftest import REPO, tiny_config, write_pairs
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+import pix2pix_tf
+from pix2pix_tf.training.train import train_and_evaluate
+
+EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 
 
-@pytest.mark.slow
-def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
-    data = tmp_path / "facades"
-    write_pairs(data, "train", 4, size=32, seed=1)
-    write_pairs(data, "val", 3, size=32, seed=2)
-    workdir = tmp_path / "results"
-    command = [sys.executable, str(REPO / "examples" / "facades_benchmark.py"), f"--data={data}",
-               f"--workdir={workdir}", "--image_size=32", "--ablation_size=32", "--epochs=1",
-               "--ablation_epochs=1", "--filters=8", "--grid_images=2"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+def run_example(name: str, *flags: str, env: dict | None = None) -> str:
+    done = subprocess.run([sys.executable, str(REPO / "examples" / name), *flags], capture_output=True, text=True,
+                          timeout=900, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
 
-    for name in ("labels2photo", "photo2labels", "ablation_l1", "ablation_cgan", "ablation_l1_cgan"):
-        scores = json.loads((workdir / name / "scores.json").read_text())
-        assert scores["steps"] == 4 and scores["images"] == 3, name
-        assert (workdir / name / "eval_val" / "index.html").exists()
-    # The ablation really changed the losses: G's adversarial term is off in the L1-only run.
-    assert json.loads((workdir / "ablation_l1" / "config.json").read_text())["train"]["gan_weight"] == 0.0
-    assert json.loads((workdir / "ablation_cgan" / "config.json").read_text())["train"]["l1_weight"] == 0.0
-    assert "pixel_accuracy" in json.loads((workdir / "photo2labels" / "scores.json").read_text())
-    export = json.loads((workdir / "export" / "export.json").read_text())
-    assert set(export["scores"]) == {"saved_model", "float32", "float16", "int8"}
-    assert (workdir / "ablation_grid.png").stat().st_size > 0
-    assert (workdir / "facades_grid.png").stat().st_size > 0
-    report = (workdir / "results.md").read_text()
-    for row in ("| labels2photo | 32 | 4 |", "| ablation_cgan | 32 | 4 |", "| TFLite int8 |", "| SavedModel |"):
-        assert row in report
 
-    # Every stage resumes: a second run trains nothing more and rewrites the same scores.
-    again = subprocess.run(command[:-1] + ["--stages=labels2photo"], capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert json.loads((workdir / "labels2photo" / "scores.json").read_text())["steps"] == 4
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_examples_import_the_public_api_only(path):
+    imported = [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    modules = [alias.name for node in imported if isinstance(node, ast.Import) for alias in node.names]
+    modules += [node.module for node in imported if isinstance(node, ast.ImportFrom)]
+    assert not [module for module in modules if module.startswith("pix2pix_tf.")], path.name
+    used = {node.attr for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "pix2pix_tf"}
+    assert used <= set(pix2pix_tf.__all__), sorted(used - set(pix2pix_tf.__all__))
 
 
 @pytest.mark.slow
-def test_facades_benchmark_names_a_folder_without_train_split(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "facades_benchmark.py"), f"--data={tmp_path}"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0
-    assert str(tmp_path) in done.stderr and "train/" in done.stderr
+def test_train_facades_on_the_built_in_data(tmp_path):
+    """python examples/train_facades.py (no --data: the built-in façades, the quick recipe)."""
+    output = run_example("train_facades.py", "--steps=2", f"--workdir={tmp_path / 'run'}",
+                         env={"PIX2PIX_TF_DATA_DIR": str(tmp_path / "cache")})
+    assert "val L1" in output and "mean-target baseline" in output
+    assert (tmp_path / "run" / "training_pairs.png").stat().st_size > 0
+    assert pix2pix_tf.Config.load(tmp_path / "run" / "config.json").data.palette == "synthetic"
+
+
+@pytest.mark.slow
+def test_colorize_photos_on_a_folder_of_photos(tmp_path):
+    """python examples/colorize_photos.py --photos=path/to/my/photos"""
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        (tmp_path / "photos" / split).mkdir(parents=True)
+        for index in range(4):
+            image = rng.integers(0, 256, (72, 72, 3), dtype=np.uint8)
+            tf.io.write_file(str(tmp_path / "photos" / split / f"{index}.jpg"), tf.io.encode_jpeg(image))
+    output = run_example("colorize_photos.py", f"--photos={tmp_path / 'photos'}", "--steps=2",
+                         f"--workdir={tmp_path / 'run'}")
+    assert "for the mean target image" in output
+    config = pix2pix_tf.Config.load(tmp_path / "run" / "config.json")
+    assert (config.data.task, config.model.input_channels) == ("colorize", 1)
+
+
+@pytest.mark.slow
+def test_export_tflite_then_tflite_inference(tmp_path):
+    """python examples/export_tflite.py --workdir=RUN --output=OUT, then
+    python examples/tflite_inference.py --model=OUT/model_int8.tflite --image=in.png"""
+    write_pairs(tmp_path / "data", "train", 6, seed=1)
+    write_pairs(tmp_path / "data", "val", 3, seed=2)
+    train_and_evaluate(tiny_config(tmp_path / "data", steps=2, val_every=0), tmp_path / "run")
+    output = run_example("export_tflite.py", f"--workdir={tmp_path / 'run'}", f"--output={tmp_path / 'export'}")
+    assert "int8: PSNR" in output and (tmp_path / "export" / "saved_model").is_dir()
+    image = np.random.default_rng(1).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    tf.io.write_file(str(tmp_path / "in.png"), tf.io.encode_png(image))
+    output = run_example("tflite_inference.py", f"--model={tmp_path / 'export' / 'model_int8.tflite'}",
+                         f"--image={tmp_path / 'in.png'}", f"--output={tmp_path / 'translated.png'}")
+    assert "wrote" in output
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "translated.png"))).shape == (50, 70, 3)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from conftest import tiny_config
 
 from pix2pix_tf import hardware
 from pix2pix_tf.config import Config
 from pix2pix_tf.training.step import Pix2Pix
-from pix2pix_tf.training.train import train_and_evaluate
+from pix2pix_tf.training.train import train_and_evaluate, with_resolved_precision
 
 ZEN4_FLAGS = "fpu vme sse sse2 avx avx2 fma avx512f avx512dq avx512_vnni avx512_bf16 avx512_vbmi2"
 SKYLAKE_FLAGS = "fpu vme sse sse2 avx avx2 fma avx512f avx512dq"
@@ -63,9 +61,12 @@ def test_auto_is_bfloat16_on_tpus(tmp_path, no_accelerators, monkeypatch):
 
 
 @pytest.mark.parametrize("flags, expected", [(ZEN4_FLAGS, "bfloat16"), (SKYLAKE_FLAGS, "none")])
-def test_the_step_resolves_auto(tmp_path, no_accelerators, monkeypatch, flags, expected):
+def test_training_resolves_auto_and_the_step_takes_the_resolved_precision(tmp_path, no_accelerators, monkeypatch,
+                                                                         flags, expected):
     monkeypatch.setattr(hardware, "CPUINFO", _cpuinfo(tmp_path, "test CPU", flags))
-    model = Pix2Pix(tiny_config(mixed_precision="auto"), steps_per_epoch=10)
+    with pytest.raises(ValueError, match="resolved mixed_precision"):
+        Pix2Pix(tiny_config(mixed_precision="auto"), steps_per_epoch=10)
+    model = Pix2Pix(with_resolved_precision(tiny_config(mixed_precision="auto")), steps_per_epoch=10)
     assert model.config.train.mixed_precision == expected
     assert model.generator.layers[1].compute_dtype == ("bfloat16" if expected == "bfloat16" else "float32")
 
@@ -81,7 +82,7 @@ def test_train_prints_and_records_the_precision_auto_chose_and_a_resume_keeps_it
     assert Config.load(workdir / "config.json").train.mixed_precision == "bfloat16"
     # Resumed on a machine without bf16, auto keeps the precision the run started in.
     monkeypatch.setattr(hardware, "CPUINFO", _cpuinfo(tmp_path, "Intel Xeon Gold 6148", SKYLAKE_FLAGS))
-    longer = config.replace(train=dataclasses.replace(config.train, steps=3))
-    assert train_and_evaluate(longer, workdir)["step"] == 3
+    longer = config.replace(train=dict(steps=3))
+    assert train_and_evaluate(longer, workdir).step == 3
     assert "mixed precision: bfloat16 (auto: as " in capsys.readouterr().out
     assert Config.load(workdir / "config.json").train.mixed_precision == "bfloat16"

@@ -3,7 +3,6 @@ checkpoint index, no stale temporary checkpoints, diagnoses that say what is rea
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -14,9 +13,14 @@ import textwrap
 
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
-from test_cli import TINY, run_cli
-from test_reliability import _train_process, _wait_for_steps
+from conftest import (
+    TINY,
+    run_cli,
+    tiny_config,
+    train_process,
+    wait_for_steps,
+    write_pairs,
+)
 
 from pix2pix_tf.evaluation.evaluate import evaluate_model
 from pix2pix_tf.run_folder import checkpoint_paths, load_generator
@@ -55,9 +59,9 @@ def test_a_second_writer_is_refused_naming_the_holder_and_a_killed_holder_blocks
 
 @pytest.mark.slow
 def test_two_train_commands_on_one_folder_the_second_is_refused_at_once(paired_folder, tmp_path):
-    first = _train_process(paired_folder, tmp_path / "run", "--steps=10000")
+    first = train_process(paired_folder, tmp_path / "run", "--steps=10000")
     try:
-        _wait_for_steps(first, 1)
+        wait_for_steps(first, 1)
         second = run_cli("train", f"--data={paired_folder}", f"--workdir={tmp_path / 'run'}", *TINY,
                          "--filters=16", "--steps=2")
         assert second.returncode == 2
@@ -106,8 +110,8 @@ def test_a_run_resumes_without_its_checkpoint_index(paired_folder, tmp_path):
     (workdir / "checkpoints" / "checkpoint").unlink()  # only the ckpt-N files were copied, say
     assert checkpoint_paths(workdir / "checkpoints")[0].endswith("ckpt-4")
     assert load_generator(workdir)[0] is not None
-    results = train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)), workdir)
-    assert results["step"] == 6  # resumed at 4, not started over at 0
+    results = train_and_evaluate(config.replace(train=dict(steps=6)), workdir)
+    assert results.step == 6  # resumed at 4, not started over at 0
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints")).endswith("ckpt-6")
 
 
@@ -139,10 +143,10 @@ def test_checkpoints_that_do_not_fit_the_config_are_not_called_corrupt(paired_fo
     workdir = tmp_path / "run"
     config = tiny_config(paired_folder, steps=2, val_every=0)
     train_and_evaluate(config, workdir)
-    wider = config.replace(model=dataclasses.replace(config.model, filters=16))
+    wider = config.replace(model=dict(filters=16))
     wider.save(workdir / "config.json")  # a hand-edited config.json
     with pytest.raises(ValueError, match=r"checkpoints in .* do not fit the settings in .*config\.json .*ckpt-2"):
-        train_and_evaluate(wider.replace(train=dataclasses.replace(wider.train, steps=4)), workdir)
+        train_and_evaluate(wider.replace(train=dict(steps=4)), workdir)
 
 
 @pytest.mark.slow
@@ -152,7 +156,7 @@ def test_a_run_that_stopped_before_its_first_checkpoint_does_not_lock_its_folder
     failed = tiny_config(paired_folder, learning_rate=0.5)
     failed.save(workdir / "config.json")  # written, then the run died before checkpointing
     results = train_and_evaluate(tiny_config(paired_folder, steps=1, val_every=0), workdir)
-    assert results["step"] == 1
+    assert results.step == 1
     assert json.loads((workdir / "config.json").read_text())["train"]["learning_rate"] == 2e-4
 
 

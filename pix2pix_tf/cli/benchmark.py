@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import hardware
 from pix2pix_tf.cli import config_flags, errors
-from pix2pix_tf.config import PRESETS, get_preset
+from pix2pix_tf.config import PRESETS, Config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("what", "input", ["train", "input", "inference"], "What to time: train = the train step "
@@ -35,10 +35,8 @@ config_flags.define_config_flags()
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     with errors.reported_errors("benchmark"):
-        config = config_flags.apply_flags(get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick")))
+        config = config_flags.apply_flags(Config.for_data(FLAGS.data, FLAGS.preset, FLAGS.task))
         from pix2pix_tf import speed
 
         if FLAGS.what == "train":
@@ -92,7 +90,3 @@ def _train_line(source: str, figures: dict) -> str:
     if "input_images_per_s" in figures:
         line += f"; input pipeline alone {figures['input_images_per_s']:.0f} images/s"
     return line
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

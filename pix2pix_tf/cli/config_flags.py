@@ -10,6 +10,30 @@ from pix2pix_tf.config import Config
 
 SECTIONS = {"model": "ModelConfig", "data": "DataConfig", "train": "TrainConfig", "distill": "DistillConfig"}
 
+# How --help groups the config flags: (title, section, fields; None: the section's other fields), in order.
+HELP_GROUPS = (
+    ("data: the paired images and their jitter", "data", None),
+    ("model: the generator and the discriminator", "model", None),
+    ("train: optimisation and losses", "train", None),
+    ("speed: how the step runs, not what it computes", "train",
+     ("mixed_precision", "kernels", "jit_compile", "steps_per_call", "strategy")),
+    ("output: what the run writes, and when", "train",
+     ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "num_samples", "val_every", "val_images",
+      "best_metric", "eval_mode")),
+    ("distill: learning from a trained teacher run (pix2pix-tf distill, or train --teacher=RUN)", "distill", None),
+)
+
+
+def help_groups() -> list[tuple[str, list[str]]]:
+    """(title, flag names) of each group of config flags, as ``--help`` shows them."""
+    groups = []
+    for title, section, names in HELP_GROUPS:
+        if names is None:
+            named = {name for _, other, fields in HELP_GROUPS if other == section and fields for name in fields}
+            names = [field.name for field in dataclasses.fields(getattr(Config(), section)) if field.name not in named]
+        groups.append((title, list(names)))
+    return groups
+
 
 def _section_fields():
     for section in SECTIONS:

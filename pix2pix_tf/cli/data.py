@@ -14,7 +14,7 @@ import dataclasses
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -23,6 +23,7 @@ from pix2pix_tf.config import COMBINE_FORMATS, DataConfig
 _DATA_FIELDS = {field.name: field for field in dataclasses.fields(DataConfig)}
 
 FLAGS = flags.FLAGS
+TAKES_ARGUMENTS = True  # the action: check or combine
 flags.DEFINE_string("data", None, "check: the dataset folder, in any layout training reads "
                     "(A|B files in split folders, A/ and B/ in split folders, or A/ and B/ alone as train).")
 flags.DEFINE_list("splits", None, "check: splits to check, each a problem when missing. "
@@ -90,7 +91,3 @@ def main(argv: list[str]) -> None:
         errors.fail("data", f"name one action: {' or '.join(ACTIONS)} (got {' '.join(argv[1:]) or 'none'})", 2)
     with errors.reported_errors(f"data {argv[1]}"):
         sys.exit(ACTIONS[argv[1]]())
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

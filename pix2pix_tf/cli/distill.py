@@ -11,15 +11,14 @@ the same command, and evaluate, export, translate and serve take it as any other
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.cli.summary import print_results
-from pix2pix_tf.config import STUDENT_MODEL, Config
+from pix2pix_tf.config import Config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder of the student (an existing one is resumed).")
@@ -28,22 +27,19 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def resolve_config(workdir: pathlib.Path) -> Config:
-    """Saved config of a resumed student run, else the teacher's with the student's generator;
-    then the flags given on the command line."""
+    """Saved config of a resumed student run, else ``student_config`` of the teacher; then the flags
+    given on the command line."""
     saved = workdir / run_folder.CONFIG
     if saved.exists():
         return config_flags.apply_flags(Config.load(saved))
     if not FLAGS.teacher:
         raise ValueError("--teacher is required: the run folder of a trained generator to learn from")
-    teacher = pathlib.Path(FLAGS.teacher).expanduser().absolute()
-    base = run_folder.load_config(teacher)
-    config = config_flags.apply_flags(base.replace(model=dataclasses.replace(base.model, **STUDENT_MODEL)))
-    return config.replace(distill=dataclasses.replace(config.distill, teacher=str(teacher)))
+    from pix2pix_tf.training.distill import student_config
+
+    return config_flags.apply_flags(student_config(FLAGS.teacher))  # (train_and_evaluate makes --teacher absolute)
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     workdir = pathlib.Path(FLAGS.workdir)
     with errors.reported_errors("distill"):
         config = resolve_config(workdir)
@@ -52,9 +48,5 @@ def main(argv: list[str]) -> None:
                              "continue it with pix2pix-tf train")
         from pix2pix_tf.training.train import train_and_evaluate
 
-        results = train_and_evaluate(config, workdir)
-    print_results(results, workdir, "distill")
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)
+        result = train_and_evaluate(config, workdir)
+    print_results(result, workdir, "distill")

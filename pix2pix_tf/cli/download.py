@@ -15,6 +15,7 @@ from absl import app, flags
 from pix2pix_tf.cli import errors
 
 FLAGS = flags.FLAGS
+TAKES_ARGUMENTS = True  # the dataset's name
 flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared datasets. "
                     "Default: $TFDS_DATA_DIR, else ~/tensorflow_datasets.")
 flags.DEFINE_string("manual_dir", None, "Folder holding <NAME>.tar.gz, downloaded by hand: "
@@ -45,7 +46,3 @@ def main(argv: list[str]) -> None:
         f"\npairs: {sizes} (A = {sides.a}, B = {sides.b})"
         f"\ntrain on it: {train_command(name, sides.direction, data_dir)}"
     )
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

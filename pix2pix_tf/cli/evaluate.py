@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -25,20 +25,19 @@ flags.DEFINE_string("checkpoint", None, "Of a run folder: latest (default), best
                     "checkpoints/best) or a checkpoint path.")
 define_output_flag("Report folder; default <model folder>/eval_<split>.")
 flags.DEFINE_integer("max_images", 0, "Score the first N images only (0: all).")
-flags.DEFINE_enum("palette", "none", list(LABEL_PALETTE_NAMES), "Also score generated label maps snapped to "
-                  "this palette: pixel accuracy, class accuracy, class IoU (photo -> labels).")
-flags.DEFINE_string("segmenter", None, "A photo -> label-map model (run folder, export or .tflite) that "
-                    "segments every generated photo and the real one; their label maps are scored against the "
+flags.DEFINE_string("palette", "none", f"Also score generated label maps snapped to this palette: "
+                    f"{', '.join(LABEL_PALETTE_NAMES[1:])} or colors:#rrggbb,#rrggbb,... (your own classes); "
+                    "pixel accuracy, class accuracy, class IoU (photo -> labels). none: off.")
+flags.DEFINE_string("segmenter", None, "A photo -> label-map model (run folder, export, .tflite or shipped model) "
+                    "that segments every generated photo and the real one; their label maps are scored against the "
                     "input label map (the paper's FCN score: fcn_pixel_accuracy, fcn_class_accuracy, "
-                    "fcn_class_iou; fcn_real_* for the real photos, the ceiling).")
+                    "fcn_class_iou; fcn_real_* for the real photos, the ceiling). --palette: its label palette.")
 flags.DEFINE_string("inception_weights", None, "Also compute FID and KID on Inception-v3 features: "
                     "'imagenet' (downloaded once by Keras) or a local InceptionV3(include_top=False) weights file.")
 flags.DEFINE_integer("grid_images", 8, "Images in grid.png.")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if bool(FLAGS.workdir) == bool(FLAGS.model):
         errors.fail("evaluate", "give one of --workdir (a run folder) or --model (an export or .tflite)")
     with errors.reported_errors("evaluate"):
@@ -53,7 +52,3 @@ def main(argv: list[str]) -> None:
         )
     print("\n".join(summary_lines(result.summary)))
     print("report: " + "   ".join(f"{path}" for path in paths.values()))
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.cli.output import define_output_flag, output_flag
@@ -38,8 +38,6 @@ flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by val
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if FLAGS.model and (FLAGS.workdir or FLAGS.formats != ["web"]):
         errors.fail("export", "--model goes with --formats=web (and no --workdir): it puts an exported model in a web site")
     if not (FLAGS.workdir or FLAGS.model):
@@ -65,7 +63,3 @@ def main(argv: list[str]) -> None:
     if "web" in report:
         print(exporter.site_line(out, report["web"]))
     sys.exit(0 if report["passed"] else 1)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import errors
@@ -19,8 +19,6 @@ define_output_flag("PNG to write; default <workdir>/curves.png.")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.workdir:
         errors.fail("plot", "--workdir is required")
     workdir = pathlib.Path(FLAGS.workdir).expanduser()
@@ -34,7 +32,3 @@ def main(argv: list[str]) -> None:
         out = pathlib.Path(output).expanduser() if output else workdir / run_folder.CURVES
         panels = plots.save_curves(out, plots.read_scalars(logdir), title=str(workdir))
     print(f"wrote {out} ({panels} panels)")
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -11,7 +11,7 @@ Binds 127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it cleanly
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.config import INFERENCE_MODES
@@ -28,10 +28,13 @@ flags.DEFINE_integer("tile_size", None, "Translate images larger than this in ov
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     with errors.reported_errors("serve"):
-        from pix2pix_tf.deploy.serve import DEMO_MODEL, ModelServer, ModelService, serve_until_stopped
+        from pix2pix_tf.deploy.serve import (
+            DEMO_MODEL,
+            ModelServer,
+            ModelService,
+            serve_until_stopped,
+        )
         from pix2pix_tf.deploy.translator import Translator
 
         translator = Translator.load(FLAGS.model or DEMO_MODEL, FLAGS.mode, FLAGS.tile_size)
@@ -44,7 +47,3 @@ def main(argv: list[str]) -> None:
           f"  POST http://{host}:{port}/translate   (a PNG or JPEG body)", flush=True)
     stopped_by = serve_until_stopped(server)
     print(f"stopped by {stopped_by}", flush=True)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

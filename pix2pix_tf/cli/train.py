@@ -7,15 +7,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf import run_folder
 from pix2pix_tf.cli import config_flags, errors
 from pix2pix_tf.cli.summary import print_results
-from pix2pix_tf.config import PRESETS, TASK_INPUT_CHANNELS, Config, get_preset
+from pix2pix_tf.config import PRESETS, Config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder: config, checkpoints, samples, TensorBoard logs. "
@@ -28,16 +27,12 @@ config_flags.define_config_flags()
 
 
 def resolve_config(workdir: pathlib.Path) -> Config:
-    """Saved config of a resumed run, else the preset; then the flags given on the command line."""
+    """Saved config of a resumed run, else ``Config.for_data`` (the preset, the built-in palette, the
+    task's input channels); then the flags given on the command line."""
     saved = workdir / run_folder.CONFIG
     if saved.exists():
         return config_flags.apply_flags(Config.load(saved))
-    base = get_preset(FLAGS.preset or ("paper" if FLAGS.data else "quick"))
-    if not FLAGS.data:  # the built-in façades are label maps in the synthetic palette
-        base = base.replace(data=dataclasses.replace(base.data, palette="synthetic"))
-    if FLAGS.task in TASK_INPUT_CHANNELS:  # a colorizer's input is the gray image: no second flag needed
-        base = base.replace(model=dataclasses.replace(base.model, input_channels=TASK_INPUT_CHANNELS[FLAGS.task]))
-    return config_flags.apply_flags(base)
+    return config_flags.apply_flags(Config.for_data(FLAGS.data, FLAGS.preset, FLAGS.task))
 
 
 def paper_recipe_note(config: Config) -> str:
@@ -50,15 +45,7 @@ def paper_recipe_note(config: Config) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not FLAGS.data:
-        data_name = "synthetic"
-    elif FLAGS.data.startswith("tfds:"):
-        data_name = FLAGS.data.rsplit("/", 1)[-1]
-    else:  # the folder's own name, also for --data=.. or a trailing slash (not "runs/..")
-        data_name = pathlib.Path(FLAGS.data).expanduser().resolve().name or "data"
-    workdir = pathlib.Path(FLAGS.workdir or f"runs/{data_name}")
+    workdir = pathlib.Path(FLAGS.workdir) if FLAGS.workdir else run_folder.default_workdir(FLAGS.data)
     with errors.reported_errors("train"):
         new_run = not (workdir / run_folder.CONFIG).exists()
         config = resolve_config(workdir)
@@ -66,9 +53,5 @@ def main(argv: list[str]) -> None:
             print(paper_recipe_note(config), flush=True)
         from pix2pix_tf.training.train import train_and_evaluate
 
-        results = train_and_evaluate(config, workdir)
-    print_results(results, workdir, "train")
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)
+        result = train_and_evaluate(config, workdir)
+    print_results(result, workdir, "train")

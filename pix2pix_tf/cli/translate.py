@@ -13,7 +13,7 @@ from __future__ import annotations
 import pathlib
 import time
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from pix2pix_tf.cli import errors
 from pix2pix_tf.config import INFERENCE_MODES
@@ -33,16 +33,18 @@ flags.DEFINE_integer("batch_size", 8, "Video frames per model call (memory holds
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     for name in ("model", "input", "output"):
         if not FLAGS[name].value:
             errors.fail("translate", f"--{name} is required")
     with errors.reported_errors("translate"):
+        from pix2pix_tf.deploy.inputs import find_inputs
         from pix2pix_tf.deploy.translator import Translator
 
         translator = Translator.load(FLAGS.model, FLAGS.mode, FLAGS.tile_size)
-        images, videos = _inputs(FLAGS.input)
+        try:
+            images, videos = find_inputs(FLAGS.input)
+        except ValueError as error:
+            raise ValueError(f"--input={error}") from error
         print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(images)} image(s)"
               + (f", {len(videos)} video(s)" if videos else ""))
         start = time.perf_counter()
@@ -78,29 +80,6 @@ def _is_video_output(output: str) -> bool:
     return video.is_video_name(output)
 
 
-def _inputs(path_name: str) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
-    """(images, videos) named by --input: a file, or the image and video files in a folder (an
-    animated GIF is a video, a still one an image)."""
-    from pix2pix_tf.data import layout
-    from pix2pix_tf.deploy import video
-
-    path = pathlib.Path(path_name).expanduser()
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(file for file in path.iterdir() if not file.is_dir())
-    else:
-        raise ValueError(f"--input={path_name} does not exist")
-    videos = [file for file in files if video.is_video_name(file) and (file.suffix.lower() != ".gif"
-                                                                         or video.is_animated_gif(file))]
-    images = [file for file in files if layout.is_image_name(file) and file not in videos]
-    if not images and not videos:
-        what = "is neither an image nor a video" if path.is_file() else "holds no image files or videos"
-        raise ValueError(f"--input={path_name} {what} ({', '.join(layout.IMAGE_EXTENSIONS)}; "
-                         f"{', '.join(video.VIDEO_EXTENSIONS)})")
-    return images, videos
-
-
 def _video_output(source: pathlib.Path, output: str, count: int) -> pathlib.Path:
     """--output itself for one video given a video file name; else <output>/<input name>."""
     output_path = pathlib.Path(output).expanduser()
@@ -124,7 +103,3 @@ def _translate_video(translator, source: pathlib.Path, destination: pathlib.Path
           f"({result['frames'] / max(result['seconds'], 1e-9):.1f} frames/s, {result['batch']} per batch), "
           f"audio {result['audio']}", flush=True)
     return destination
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from pix2pix_tf.cli import errors
 
@@ -22,8 +22,6 @@ flags.DEFINE_integer("verify_images", 16, "Validation images to compare on.")
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.model:
         errors.fail("verify", "--model is required: an export folder from pix2pix-tf export")
     with errors.reported_errors("verify"):
@@ -33,7 +31,3 @@ def main(argv: list[str]) -> None:
     for line in exporter.parity_lines(results):
         print(line)
     sys.exit(0 if all(result["passed"] for result in results.values()) else 1)
-
-
-def run(argv: list[str]) -> None:
-    app.run(main, argv=argv)

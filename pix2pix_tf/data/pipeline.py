@@ -8,7 +8,6 @@ the built-in synthetic façades. Batches are ``(input_image, target_image)``, fl
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 
@@ -16,8 +15,9 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images
-from pix2pix_tf.config import Config, DataConfig, read_json
+from pix2pix_tf.config import Config, DataConfig
 from pix2pix_tf.data import layout
+from pix2pix_tf.files import read_json
 
 TFDS_PREFIX = "tfds:"
 
@@ -211,8 +211,10 @@ def count_examples(config: Config, split: str, data_dir: str | os.PathLike | Non
     return _pairs(config, split, data_dir, training=False, seed=0)[1]
 
 
-def val_split(config: Config, data_dir) -> str:
-    """``val`` when the dataset has one, else ``train`` (with a warning): samples need some split."""
+def val_split(config: Config, data_dir: str | os.PathLike | None = None) -> str:
+    """``val`` when the dataset has one, else ``train`` (with a warning): samples need some split.
+    ``data_dir``: where the data was found (``resolve_data_dir``; found here when None)."""
+    data_dir = data_dir or resolve_data_dir(config.data)
     if isinstance(data_dir, str) and data_dir.startswith(TFDS_PREFIX):
         return "val"
     if layout.has_split(data_dir, "val"):
@@ -227,7 +229,7 @@ def with_absolute_data(config: Config) -> Config:
     data = config.data.data
     if not data or data.startswith(TFDS_PREFIX):
         return config
-    return config.replace(data=dataclasses.replace(config.data, data=str(pathlib.Path(data).expanduser().absolute())))
+    return config.replace(data=dict(data=str(pathlib.Path(data).expanduser().absolute())))
 
 
 # Names kept per split in a dataset record: enough to tell another dataset from this one.
@@ -275,7 +277,7 @@ def with_data(config: Config, data: str | None, record_path: pathlib.Path | None
     checked against the run's ``data.json`` at ``record_path`` when there is one (see
     ``check_same_dataset``)."""
     if data is not None:
-        config = with_absolute_data(config.replace(data=dataclasses.replace(config.data, data=data)))
+        config = with_absolute_data(config.replace(data=dict(data=data)))
     data_dir = resolve_data_dir(config.data)
     if record_path is not None and record_path.exists():
         check_same_dataset(read_json(record_path), config, data_dir, str(record_path))

@@ -15,7 +15,7 @@ import math
 
 import tensorflow as tf
 
-TASKS = ("colorize", "edges", "inpaint", "superres")
+from pix2pix_tf.config import TASK_INPUT_CHANNELS, TASKS, check_choice
 
 # Mid-gray: a hole is neither light nor dark and becomes exactly 0 after scaling to [-1, 1].
 INPAINT_FILL = 127.5
@@ -38,8 +38,8 @@ EDGE_MINIMUM_MAGNITUDE = 20.0
 
 def input_channels(task: str) -> int:
     """Channels of make_pair's input: 1 for colorize, else 3."""
-    _check_task(task)
-    return 1 if task == "colorize" else 3
+    check_choice("task", task, TASKS)
+    return TASK_INPUT_CHANNELS[task]
 
 
 def make_pair(
@@ -60,7 +60,7 @@ def make_pair(
         inpaint: the photo with INPAINT_FILL in the holes of make_mask(H, W, seed), else unchanged;
         superres: the photo area-downscaled by superres_factor, bicubic-upscaled back to (H, W).
     """
-    _check_task(task)
+    check_choice("task", task, TASKS)
     photo = tf.convert_to_tensor(photo, tf.float32)
     if photo.shape.rank != 3 or photo.shape[-1] not in (None, 3):
         raise ValueError(f"photo must be (height, width, 3), got shape {photo.shape}")
@@ -74,11 +74,6 @@ def make_pair(
     else:
         source = _lower_resolution(photo, superres_factor)
     return source, photo
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
 
 
 def _lower_resolution(photo: tf.Tensor, factor: int) -> tf.Tensor:

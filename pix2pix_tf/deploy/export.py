@@ -29,9 +29,10 @@ from absl import logging
 
 from pix2pix_tf import images as image_ops
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import Config, check_choice, write_text_atomically
+from pix2pix_tf.config import Config, check_choice
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.deploy import saved_model, tflite, web
+from pix2pix_tf.files import write_text_atomically
 from pix2pix_tf.models.inference import inference_generator
 
 try:

@@ -354,19 +354,3 @@ def _check_outputs(inputs: list[pathlib.Path], outputs: list[pathlib.Path]) -> N
         if output in writers:
             raise ValueError(f"{writers[output]} and {path} would both be written to {output}")
         writers[output] = path
-
-
-def list_images(path: str | os.PathLike) -> list[pathlib.Path]:
-    """``path`` if a file, else the image files directly in the folder ``path``, sorted.
-
-    Raises ValueError naming ``path`` when it is missing or a folder without images.
-    """
-    path = pathlib.Path(path).expanduser()
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ValueError(f"{path} does not exist")
-    images = sorted(file for file in path.iterdir() if layout.is_image_name(file))
-    if not images:
-        raise ValueError(f"{path} holds no image files ({', '.join(layout.IMAGE_EXTENSIONS)})")
-    return images

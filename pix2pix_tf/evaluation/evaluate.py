@@ -7,15 +7,14 @@ import pathlib
 import time
 from collections.abc import Callable
 
-from pix2pix_tf import run_folder
-from pix2pix_tf.config import LABEL_PALETTE_NAMES, check_choice
+import numpy as np
+
+from pix2pix_tf import palettes, run_folder
+from pix2pix_tf.config import check_palette
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import metrics, realism, scoring
 from pix2pix_tf.evaluation.report import ReportWriter
 from pix2pix_tf.progress import format_duration
-
-# Label-map palettes a photo -> labels model can be scored in (config.LABEL_PALETTE_NAMES).
-PALETTES = {"none": None, **metrics.PALETTE_COLOURS}
 
 
 def evaluate_model(
@@ -43,11 +42,11 @@ def evaluate_model(
       mode: "paper" or "eval" for a run folder (default: the run's ``eval_mode``).
       checkpoint: of a run folder: None or "latest", "best" (chosen by validation) or a path.
       max_images: score the first N images only (0: all).
-      palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") also scores label maps
-        (pixel and class accuracy, class IoU); "none" does not. With ``segmenter``, the palette of
-        the segmenter's label maps instead.
-      segmenter: a photo -> label-map model (run folder, export or .tflite) that reads each
-        generated photo and the real one (the paper's FCN score, ``realism``): for models that
+      palette: a name of ``palettes.LABEL_PALETTES`` ("facades", "synthetic") or your own classes'
+        colours ("colors:#rrggbb,#rrggbb,...") also scores label maps (pixel and class accuracy, class
+        IoU); "none" does not. With ``segmenter``, the palette of the segmenter's label maps instead.
+      segmenter: a photo -> label-map model (run folder, export, .tflite or shipped model) that reads
+        each generated photo and the real one (the paper's FCN score, ``realism``): for models that
         make photos from label maps. Its palette: ``palette``, else the model's label palette,
         else the segmenter's own.
       inception_weights: also compute FID and KID: "imagenet" (downloads once) or a local
@@ -60,7 +59,7 @@ def evaluate_model(
     """
     from pix2pix_tf.deploy.translator import Translator
 
-    check_choice("palette", palette, LABEL_PALETTE_NAMES)
+    check_palette(palette)
     for name, value in (("max_images", max_images), ("grid_images", grid_images)):
         if value < 0:
             raise ValueError(f"--{name} must be >= 0, got {value}")
@@ -94,7 +93,7 @@ def evaluate_model(
                 f"ETA {format_duration(elapsed / done * (len(names) - done))}")
 
     result = scoring.score(
-        translator.translate_float, dataset, names=names, palette=PALETTES[palette], segmenter=reader,
+        translator.translate_float, dataset, names=names, palette=_colours(palette), segmenter=reader,
         features=features, on_image=on_image,
     )
     info = {"model": str(translator.source), "checkpoint": checkpoint or "latest", "mode": translator.mode, "data": str(data_dir), "split": split,
@@ -130,3 +129,9 @@ def summary_lines(summary: dict[str, float]) -> list[str]:
     return lines
 
 
+
+
+def _colours(palette: str) -> np.ndarray | None:
+    """(classes, 3) uint8 colours of ``palette`` for the palette score; None for "none"."""
+    colours = list(palettes.classes(palette).values())
+    return np.array(colours, np.uint8) if colours else None

@@ -12,14 +12,21 @@ import tensorflow as tf
 from keras import layers
 
 from pix2pix_tf.config import NORMS, check_choice
-from pix2pix_tf.models.layers import Conv2D, conv_bias, conv_initializer, maybe, normalization
+from pix2pix_tf.models.layers import (
+    KERAS_LAYERS,
+    LayerTypes,
+    conv_bias,
+    conv_initializer,
+    maybe,
+    normalization,
+)
 
 
-def _disc_conv(x, width: int, kernel: int, stride: int, use_bias: bool, name: str):
+def _disc_conv(x, width: int, kernel: int, stride: int, use_bias: bool, name: str, conv: type[layers.Conv2D]):
     """PyTorch-style conv with explicit symmetric padding of 1 (for 4x4 kernels)."""
     if kernel > 1:
         x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-    return Conv2D(
+    return conv(
         width, kernel, strides=stride, use_bias=use_bias, kernel_initializer=conv_initializer(),
         name=f"{name}_conv",
     )(x)
@@ -68,6 +75,7 @@ def patchgan_discriminator(
     output_channels: int = 3,
     name: str = "patchgan_discriminator",
     features: bool = False,
+    layer_types: LayerTypes = KERAS_LAYERS,
 ) -> keras.Model:
     """PatchGAN: classifies each receptive_field(n_layers)-pixel patch as real or fake.
 
@@ -81,6 +89,7 @@ def patchgan_discriminator(
       input_channels, output_channels: channels of the generator's input and output.
       features: also output each hidden layer's activation (after its LeakyReLU), for
         feature matching. The variables are the same either way.
+      layer_types: the classes of the convolutions and batch norms (Keras' own by default).
 
     Returns:
       Model ([input_image (b, H, W, input_channels), image (b, H, W, output_channels)]
@@ -106,11 +115,11 @@ def patchgan_discriminator(
         use_bias = index == 0 or last or conv_bias(norm)
         if n_layers == 0 and last:
             use_bias = conv_bias(norm)  # the PixelGAN's last conv follows the reference
-        x = _disc_conv(x, width, kernel, stride, use_bias, name=f"layer{index}")
+        x = _disc_conv(x, width, kernel, stride, use_bias, f"layer{index}", layer_types.conv)
         if last:
             break
         if index > 0:
-            x = maybe(normalization(norm, f"layer{index}_norm"), x)
+            x = maybe(normalization(norm, f"layer{index}_norm", layer_types), x)
         x = layers.LeakyReLU(negative_slope=0.2, name=f"layer{index}_lrelu")(x)
         hidden.append(x)
     outputs = layers.Activation("linear", dtype="float32", name="logits")(x)
@@ -148,6 +157,7 @@ def multiscale_discriminator(
     output_channels: int = 3,
     features: bool = False,
     name: str = "multiscale_discriminator",
+    layer_types: LayerTypes = KERAS_LAYERS,
 ) -> keras.Model:
     """pix2pixHD's multi-scale discriminator: ``scales`` PatchGANs of the same shape, each with its own
     weights; the first sees the pair at full size, the next at 1/2, then 1/4, ... (``HalveByAverage``,
@@ -169,7 +179,7 @@ def multiscale_discriminator(
             image = pool(image)
             source = pool(source) if conditional else None
         patchgan = patchgan_discriminator(n_layers, filters, norm, conditional, input_channels, output_channels,
-                                          name=f"scale{scale}", features=features)
+                                          name=f"scale{scale}", features=features, layer_types=layer_types)
         outputs.append(patchgan([source, image] if conditional else image))
     return keras.Model(inputs, outputs, name=name)
 
@@ -202,11 +212,13 @@ def _smallest_input(n_layers: int) -> int:
     return size
 
 
-def build_discriminator(model_config, features: bool = False) -> keras.Model:
+def build_discriminator(model_config, features: bool = False, layer_types: LayerTypes = KERAS_LAYERS) -> keras.Model:
     """The discriminator a ModelConfig describes: a PatchGAN, or with ``disc_scales`` > 1 a
-    multi-scale one (``features``: also output the hidden layers' activations)."""
+    multi-scale one (``features``: also output the hidden layers' activations), its convolutions
+    and batch norms of ``layer_types``."""
     arguments = (model_config.disc_layers, model_config.disc_filters, model_config.norm,
                  model_config.conditional, model_config.input_channels, model_config.output_channels)
     if model_config.disc_scales == 1:
-        return patchgan_discriminator(*arguments, features=features)
-    return multiscale_discriminator(model_config.disc_scales, *arguments, features=features)
+        return patchgan_discriminator(*arguments, features=features, layer_types=layer_types)
+    return multiscale_discriminator(model_config.disc_scales, *arguments, features=features,
+                                    layer_types=layer_types)

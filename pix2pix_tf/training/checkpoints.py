@@ -20,7 +20,8 @@ RESUMABLE_FIELDS = {
     "data": {"data", "cache", "palette"},
     "train": {"steps", "epochs", "decay_epochs", "log_every", "sample_every", "checkpoint_every",
               "keep_checkpoints", "num_samples", "eval_mode", "jit_compile", "val_every", "val_images",
-              "val_segmenter", "best_metric", "steps_per_call", "nonfinite", "perceptual_weights"},  # (the VGG file may move)
+              "val_segmenter", "best_metric", "steps_per_call", "nonfinite", "kernels",  # (kernels: the same variables)
+              "perceptual_weights"},  # (the VGG file may move)
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import pathlib
 
 import keras
@@ -18,7 +19,8 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import Config, read_json, write_text_atomically
+from pix2pix_tf.config import STUDENT_MODEL, Config
+from pix2pix_tf.files import read_json, write_text_atomically
 from pix2pix_tf.models.inference import inference_generator
 
 # Settings the teacher and the student must share: they see the same inputs and produce the same kind of image.
@@ -41,6 +43,14 @@ class Teacher:
     model: keras.Model
     config: Config
     checkpoint: str
+
+
+def student_config(teacher: str | os.PathLike) -> Config:
+    """What ``pix2pix-tf distill --teacher=TEACHER`` trains (before its other flags): the teacher run's
+    config (its data, direction, jitter and step budget) with the student's generator
+    (``config.STUDENT_MODEL``) learning from the teacher. ValueError naming the folder when it is not a run."""
+    teacher = pathlib.Path(teacher).expanduser().absolute()
+    return run_folder.load_config(teacher).replace(model=STUDENT_MODEL, distill=dict(teacher=str(teacher)))
 
 
 def load_teacher(student: Config) -> Teacher:

@@ -1,5 +1,6 @@
 """``train_and_evaluate(config, workdir)``: the training program ``pix2pix-tf train`` runs —
-data, the ``Pix2Pix`` step, the loop, checkpoints, validation, and the final scores."""
+data, the ``Pix2Pix`` step, the loop, checkpoints, validation, and the final scores — and the
+``TrainResult`` it returns."""
 
 from __future__ import annotations
 
@@ -16,13 +17,51 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import hardware, run_folder
-from pix2pix_tf.config import Config, read_json, write_text_atomically
+from pix2pix_tf.config import Config
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import realism, scoring
+from pix2pix_tf.files import read_json, write_text_atomically
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
-from pix2pix_tf.training import checkpoints, distill, distribute, interrupts, lock, loop, validation
+from pix2pix_tf.training import (
+    checkpoints,
+    distill,
+    distribute,
+    interrupts,
+    lock,
+    loop,
+    validation,
+)
 from pix2pix_tf.training.step import Pix2Pix
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """How a ``train_and_evaluate`` call ended.
+
+    Attributes:
+      step: the step the run reached.
+      checkpoint: the path (prefix) of its newest checkpoint; None on the workers that are not the
+        chief of a distributed run (they write none).
+      interrupted: what stopped it early ("SIGTERM", "SIGINT", ...; resume with the same call), or None.
+      metrics: the final val scores written to ``metrics.json`` (l1, psnr, ssim, the baselines,
+        images, eval_mode, step, ...); None when interrupted, and on the workers that are not the
+        chief of a distributed run.
+    """
+
+    step: int
+    checkpoint: str | None
+    interrupted: str | None = None
+    metrics: dict[str, float] | None = None
+
+
+def with_resolved_precision(config: Config, strategy: tf.distribute.Strategy | None = None) -> Config:
+    """``config`` with ``train.mixed_precision="auto"`` replaced by what this machine should use
+    (``hardware.resolve_mixed_precision``); other choices unchanged."""
+    if config.train.mixed_precision != "auto":
+        return config
+    precision, _ = hardware.resolve_mixed_precision("auto", strategy)
+    return config.replace(train=dict(mixed_precision=precision))
 
 
 def total_steps(config: Config, steps_per_epoch: int) -> int:
@@ -54,22 +93,26 @@ def _final_evaluation(workdir: pathlib.Path, generate, val_dataset, config: Conf
     return results
 
 
-def train_and_evaluate(config: Config, workdir: str | os.PathLike) -> dict[str, float]:
+def train_and_evaluate(config: Config, workdir: str | os.PathLike | None = None) -> TrainResult:
     """Trains (resuming from ``workdir``'s latest checkpoint), then evaluates on the val split.
+
+    ``train_and_evaluate(Config.for_data("path/to/facades"))`` trains what ``pix2pix-tf train
+    --data=path/to/facades`` trains, into the same folder (``run_folder.default_workdir``, the
+    default ``workdir``: runs/<data folder name>).
 
     Writes into ``workdir``: ``config.json`` (with the data's absolute path), ``data.json`` (what
     identifies the data), ``checkpoints/`` (latest ones, and ``best/`` by ``train.best_metric``),
     ``tensorboard/`` (losses, learning rate, D's outputs, samples, validation, the step's graph),
     ``samples/step_*.png``, ``validation.csv`` and ``metrics.json`` (val L1/PSNR/SSIM of the
-    model and of two trivial baselines). Returns the final metrics. One process writes a folder
-    at a time (``training.lock``); with ``train.strategy`` set, every worker runs this and only
-    the chief writes files.
+    model and of two trivial baselines). Returns how it ended (``TrainResult``). One process
+    writes a folder at a time (``training.lock``); with ``train.strategy`` set, every worker runs
+    this and only the chief writes files.
 
     Raises:
       ValueError with one line for what a user can fix: another process holds the folder, a
       config that does not fit the folder's checkpoints, other data, a full disk, bad data.
     """
-    workdir = pathlib.Path(workdir).expanduser().absolute()
+    workdir = pathlib.Path(workdir or run_folder.default_workdir(config.data.data)).expanduser().absolute()
     with _removed_if_refused(workdir):
         return _train_in_folder(config, workdir)
 
@@ -98,15 +141,14 @@ def _removed_if_refused(workdir: pathlib.Path):
         raise
 
 
-def _train_in_folder(config: Config, workdir: pathlib.Path) -> dict[str, float]:
+def _train_in_folder(config: Config, workdir: pathlib.Path) -> TrainResult:
     """``train_and_evaluate`` in the existing folder ``workdir``."""
     config = pipeline.with_absolute_data(config)
     if config.distill.teacher:  # like the data, found again from any directory
-        config = config.replace(distill=dataclasses.replace(
-            config.distill, teacher=str(pathlib.Path(config.distill.teacher).expanduser().absolute())))
-    if config.train.val_segmenter:
-        config = config.replace(train=dataclasses.replace(
-            config.train, val_segmenter=str(pathlib.Path(config.train.val_segmenter).expanduser().absolute())))
+        config = config.replace(distill=dict(teacher=str(pathlib.Path(config.distill.teacher).expanduser().absolute())))
+    segmenter_path = pathlib.Path(config.train.val_segmenter).expanduser()
+    if config.train.val_segmenter and segmenter_path.exists():  # a path, not a shipped model's name
+        config = config.replace(train=dict(val_segmenter=str(segmenter_path.absolute())))
     data_dir = pipeline.resolve_data_dir(config.data)
     logging.info("data: %s", data_dir)
     keras.utils.set_random_seed(config.train.seed)
@@ -147,7 +189,7 @@ def _resolve_precision(config: Config, strategy: tf.distribute.Strategy, workdir
         precision, reason = hardware.resolve_mixed_precision(choice, strategy)
     shown = {"none": "float32", "float16": "float16 (loss-scaled)", "bfloat16": "bfloat16"}[precision]
     print(f"mixed precision: {shown}" + (f" (auto: {reason})" if choice == "auto" else ""), flush=True)
-    return config.replace(train=dataclasses.replace(config.train, mixed_precision=precision))
+    return config.replace(train=dict(mixed_precision=precision))
 
 
 def _check_run_folder(config: Config, workdir: pathlib.Path, data_dir, chief: bool) -> None:
@@ -166,7 +208,7 @@ def _check_run_folder(config: Config, workdir: pathlib.Path, data_dir, chief: bo
         write_text_atomically(record_path, json.dumps(pipeline.dataset_record(config, data_dir), indent=1) + "\n")
 
 
-def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distribute.Strategy, chief: bool) -> dict:
+def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distribute.Strategy, chief: bool) -> TrainResult:
     """The run itself: data, model, checkpoints, validation, the loop, the final scores."""
     train = config.train
     examples = pipeline.count_examples(config, "train", data_dir)
@@ -180,7 +222,7 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     if train.strategy != "default":
         train_dataset = strategy.experimental_distribute_dataset(train_dataset)
     train_iterator = iter(train_dataset)
-    model = Pix2Pix(config, steps_per_epoch, strategy)
+    model = build_pix2pix(config, steps_per_epoch, strategy)
     # A distributed iterator cannot be checkpointed: a resumed distributed run restarts its data order.
     extra = {"data": train_iterator} if train.strategy == "default" else {}
     weights = model.generator.weights + model.discriminator.weights
@@ -225,20 +267,21 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     if stop.requested:
         path = saver.save(step) if not saver.has(step) else saver.latest()
         logging.warning("%s at step %d: saved %s; run the same command to resume", stop.requested, step, path)
-        return {"step": step, "interrupted": stop.requested, "checkpoint": path}
+        return TrainResult(step, path, interrupted=stop.requested)
     with interrupts.StopRequests() as stop:  # the end of the run: a stop here still says where the run is
         if not saver.has(step):
             saver.save(step)
         if not chief:
-            return {"step": step}
+            return TrainResult(step, checkpoint=None)
         try:
             write_samples(step)
-            return _final_evaluation(workdir, generate, _until_stopped(val_dataset, stop), config, step, writer,
-                                     segmenter)
+            metrics = _final_evaluation(workdir, generate, _until_stopped(val_dataset, stop), config, step, writer,
+                                        segmenter)
+            return TrainResult(step, saver.latest(), metrics=metrics)
         except _Stopped:
             logging.warning("%s during the final evaluation at step %d: %s holds the trained weights; run the same "
                             "command to evaluate them (metrics.json)", stop.requested, step, saver.latest())
-            return {"step": step, "interrupted": stop.requested, "checkpoint": saver.latest()}
+            return TrainResult(step, saver.latest(), interrupted=stop.requested)
 
 
 class _Stopped(Exception):
@@ -257,3 +300,21 @@ def _until_stopped(dataset: tf.data.Dataset, stop: interrupts.StopRequests):
                 yield batch
 
     return Batches()
+
+
+def build_pix2pix(config: Config, steps_per_epoch: int, strategy: tf.distribute.Strategy | None = None) -> Pix2Pix:
+    """The ``Pix2Pix`` of a run (``config`` with its precision resolved), with its teacher when
+    distilling, the discriminator starting from the teacher's where ``distill.teacher_discriminator``
+    says so; logs which kernels it trains with."""
+    strategy = strategy or tf.distribute.get_strategy()
+    teacher = None
+    if config.distill.teacher:
+        with strategy.scope():
+            teacher = distill.load_teacher(config)
+    model = Pix2Pix(config, steps_per_epoch, strategy, teacher)
+    if teacher is not None and config.distill.teacher_discriminator and config.train.gan_weight > 0:
+        with strategy.scope():
+            distill.restore_discriminator(model.discriminator, teacher)
+    logging.info("kernels: %s (%s%s)", model.kernels.name, "auto: " if config.train.kernels == "auto" else "",
+                 model.kernels.reason)
+    return model

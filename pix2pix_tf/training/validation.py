@@ -13,8 +13,8 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import run_folder
-from pix2pix_tf.config import read_json, write_text_atomically
 from pix2pix_tf.evaluation import plots, realism, scoring
+from pix2pix_tf.files import read_json, write_text_atomically
 from pix2pix_tf.training import health
 
 # The columns of validation.csv after the step: always these, and the FCN score with a segmenter.

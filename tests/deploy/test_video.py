@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_translate import models, run_cli, translators  # noqa: F401 (fixtures)
+from conftest import run_cli
 
 from pix2pix_tf.deploy import video
 
@@ -266,12 +266,13 @@ def test_command_translates_a_video_and_a_folder_of_images_and_videos(models, tm
     clip = make_clip(tmp_path / "clips" / "walk.mp4", frames=12)
     make_clip(tmp_path / "clips" / "loop.gif", frames=6)
     (tmp_path / "clips" / "still.png").write_bytes(tf.io.encode_png(scene(0)).numpy())
-    result = run_cli(f"--model={models['run']}", f"--input={clip}", f"--output={tmp_path / 'one.mp4'}",
+    result = run_cli("translate", f"--model={models['run']}", f"--input={clip}", f"--output={tmp_path / 'one.mp4'}",
                      "--batch_size=4")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "frame 12/12" in result.stdout and "ETA" in result.stdout and "audio copied" in result.stdout
     assert video.probe(tmp_path / "one.mp4").frames == 12
-    result = run_cli(f"--model={models['tflite']}", f"--input={tmp_path / 'clips'}", f"--output={tmp_path / 'out'}")
+    result = run_cli("translate", f"--model={models['tflite']}", f"--input={tmp_path / 'clips'}",
+                     f"--output={tmp_path / 'out'}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["loop.gif", "still.png", "walk.mp4"]
     assert "translated 1 image(s) and 2 video(s)" in result.stdout
@@ -283,11 +284,11 @@ def test_command_names_a_bad_video_unless_told_to_skip_it(models, tmp_path):  # 
     make_clip(tmp_path / "clips" / "good.mp4", frames=6, audio=False)
     (tmp_path / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really")
     flags = [f"--model={models['run']}", f"--input={tmp_path / 'clips'}", f"--output={tmp_path / 'out'}"]
-    result = run_cli(*flags)
+    result = run_cli("translate", *flags)
     assert result.returncode == 2
     assert "broken.mp4: not a video FFmpeg can read" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "broken.mp4").exists()
-    result = run_cli(*flags, "--skip_bad_images")
+    result = run_cli("translate", *flags, "--skip_bad_images")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["good.mp4"]
     assert "skipped 1 unreadable" in result.stdout

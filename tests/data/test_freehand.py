@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -38,7 +37,7 @@ def test_training_inputs_are_redrawn_and_validation_keeps_the_datas_drawings(tmp
     write_pairs(tmp_path, "train", 2, size=32)
     write_pairs(tmp_path, "val", 2, size=32)
     plain = tiny_config(tmp_path)
-    drawn = plain.replace(data=dataclasses.replace(plain.data, freehand_lines=True))
+    drawn = plain.replace(data=dict(freehand_lines=True))
     source, _ = next(iter(pipeline.make_dataset(drawn, "train", training=True, batch_size=2, seed=1)))
     assert set(np.unique(source.numpy())) <= {-1.0, 1.0}
     plain_source, _ = next(iter(pipeline.make_dataset(plain, "train", training=True, batch_size=2, seed=1)))

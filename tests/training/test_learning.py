@@ -12,7 +12,7 @@ from pix2pix_tf.data import pipeline, synthetic
 from pix2pix_tf.evaluation import scoring
 from pix2pix_tf.models import inference
 from pix2pix_tf.training.step import Pix2Pix
-from pix2pix_tf.training.train import train_and_evaluate
+from pix2pix_tf.training.train import train_and_evaluate, with_resolved_precision
 
 
 @pytest.mark.slow
@@ -26,15 +26,16 @@ def test_short_run_on_built_in_data_beats_untrained_model_and_baselines(tmp_path
                           checkpoint_every=1000, num_samples=4, eval_mode="eval"),
     )
     tf.keras.utils.set_random_seed(0)
-    untrained = Pix2Pix(config, steps_per_epoch=24).generator
+    untrained = Pix2Pix(with_resolved_precision(config), steps_per_epoch=24).generator
     val_dataset = pipeline.make_dataset(config, "val", training=False, batch_size=4)
     before = scoring.score(inference.make_generate_fn(untrained, "eval"), val_dataset).summary
 
     results = train_and_evaluate(config, tmp_path / "run")
 
-    assert results["step"] == 20 * 24
-    assert results["l1"] < 0.8 * before["l1"]
-    assert results["l1"] < results["baseline_mean_target_l1"]
-    assert results["l1"] < results["baseline_identity_l1"]
-    assert results["psnr"] > results["baseline_mean_target_psnr"]
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["l1"] == results["l1"]
+    assert results.step == 20 * 24 and results.interrupted is None
+    scores = results.metrics
+    assert scores["l1"] < 0.8 * before["l1"]
+    assert scores["l1"] < scores["baseline_mean_target_l1"]
+    assert scores["l1"] < scores["baseline_identity_l1"]
+    assert scores["psnr"] > scores["baseline_mean_target_psnr"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["l1"] == scores["l1"]

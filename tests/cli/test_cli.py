@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import re
 
 import pytest
+from conftest import TINY, run_cli
 
-TINY = ["--image_size=32", "--filters=8", "--disc_filters=8", "--batch_size=2", "--num_samples=2"]
-
-
-def run_cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pix2pix_tf", *args], capture_output=True, text=True, timeout=600,
-        env={**os.environ, **(env or {})}, cwd=cwd,
-    )
+import pix2pix_tf
+from pix2pix_tf.cli import SUBCOMMANDS
 
 
 def test_without_command_lists_the_commands():
@@ -32,12 +25,47 @@ def test_unknown_command_is_named():
     assert "unknown command 'trian'" in result.stderr
 
 
-def test_helpfull_explains_every_train_flag_the_issue_names():
-    """--helpfull documents the flags a user needs, each with help text."""
-    result = run_cli("train", "--helpfull")  # absl exits 1 after printing help
+@pytest.mark.parametrize("help_flag", ["--help", "--helpfull"])
+def test_help_explains_every_train_flag_a_user_needs(help_flag):
+    """--help and --helpfull document the flags a user needs, each with help text, and exit 0."""
+    result = run_cli("train", help_flag)
+    assert result.returncode == 0, result.stderr
     for flag in ("data", "direction", "workdir", "image_size", "batch_size", "steps", "epochs",
-                 "decay_epochs", "seed", "preset", "gan_weight", "l1_weight", "eval_mode"):
+                 "decay_epochs", "seed", "preset", "gan_weight", "l1_weight", "eval_mode", "kernels"):
         assert f"--{flag}:" in result.stdout, flag
+
+
+@pytest.mark.parametrize("command", list(SUBCOMMANDS))
+def test_help_of_every_command_exits_0_without_loading_tensorflow(command):
+    result = run_cli(command, "--help", env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"pix2pix-tf {command}") and result.stderr == ""  # no TensorFlow start-up
+
+
+def test_train_help_groups_its_flags_by_section_with_distill_flags_apart():
+    lines = run_cli("train", "--help").stdout.splitlines()
+    titles = [line for line in lines if line and not line.startswith(" ") and line.endswith(":")]
+    assert [title.split(":")[0] for title in titles] == [
+        "pix2pix-tf train flags", "data", "model", "train", "speed", "output", "distill"]
+    distill = lines[lines.index(titles[-1]):]
+    assert [line.split(":")[0].strip() for line in distill if line.startswith("  --")] == [
+        "--teacher", "--teacher_checkpoint", "--teacher_weight", "--teacher_discriminator"]
+    assert "[train]" not in "\n".join(lines)  # the group says the section
+
+
+@pytest.mark.parametrize("args", [("--version",), ("export", "--version")])
+def test_version(args):
+    result = run_cli(*args)
+    assert (result.returncode, result.stdout) == (0, f"pix2pix-tf {pix2pix_tf.__version__}\n")
+
+
+def test_a_command_prints_none_of_tensorflows_start_up_lines():
+    """TensorFlow's C++ libraries print their start-up lines (the absl pre-init warning, the oneDNN
+    notice, CUDA probes) on stderr while they load, twice; a command shows only its own line."""
+    result = run_cli("evaluate", "--workdir=/no/such/run")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("pix2pix-tf evaluate: error: /no/such/run does not exist")
 
 
 @pytest.mark.parametrize(
@@ -69,7 +97,10 @@ def test_train_on_a_folder_then_resume(paired_folder, tmp_path):
 
     result = run_cli("train", f"--workdir={workdir}", "--steps=3")
     assert result.returncode == 0, result.stderr
-    assert "resumed from" in result.stderr
+    assert f"resumed from {workdir / 'checkpoints' / 'ckpt-2'} at step 2\n" in result.stderr
+    assert not re.search(r"^[IWE]\d{4} \d\d:\d\d", result.stderr, re.MULTILINE)  # no absl prefixes
+    assert "oneDNN custom operations" not in result.stderr and "InitializeLog" not in result.stderr
+    assert "kernels: cpu (auto: CPU with oneDNN)\n" in result.stderr  # what --kernels=auto chose
     assert json.loads((workdir / "metrics.json").read_text())["step"] == 3
 
 

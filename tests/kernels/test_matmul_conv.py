@@ -1,13 +1,20 @@
-"""The convolutions whose gradients at small sizes are matmuls (models/layers.py) train as Keras' own."""
+"""The convolutions that train as matmuls where small and wide (pix2pix_tf/kernels/matmul_conv.py)
+train as Keras' own: same outputs and gradients, only where the thresholds say."""
+
+import dataclasses
+import functools
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pix2pix_tf.models import layers as our_layers
+from pix2pix_tf.kernels.matmul_conv import MatmulConv2D, MatmulConv2DTranspose
+from pix2pix_tf.kernels.policy import CPU_LAYERS
 from pix2pix_tf.models.generators import unet_generator
 from pix2pix_tf.models.layers import dtype_policy
+
+OURS = {"Conv2D": MatmulConv2D, "Conv2DTranspose": MatmulConv2DTranspose}
 
 CASES = [  # (layer, size, kwargs): the U-Net's levels, odd sizes, valid padding, 1x1 and 3x3, stride 1
     ("Conv2D", 8, dict(filters=6, kernel_size=4, strides=2, padding="same")),
@@ -33,13 +40,12 @@ def _outputs_and_gradients(layer, images, out_grad, training):
 
 @pytest.mark.parametrize("precision, tolerance", [("none", 1e-5), ("bfloat16", 2e-2)])
 @pytest.mark.parametrize("name, size, kwargs", CASES)
-def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance,
-                                                                   monkeypatch):
-    monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)  # these layers are narrow
-    monkeypatch.setattr(our_layers, "MATMUL_MIN_CHANNEL_PAIRS", 0)
+def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, kwargs, precision, tolerance):
     images = tf.random.stateless_normal([2, size, size, 3], seed=[1, 2])
     with dtype_policy(precision):
-        ours = getattr(our_layers, name)(**kwargs, kernel_initializer="glorot_uniform", bias_initializer="ones")
+        ours = OURS[name](**kwargs, kernel_initializer="glorot_uniform", bias_initializer="ones",
+                          channel_pairs=0, min_channel_pairs=0)  # these layers are narrow
+        assert ours.trains_as_matmuls(images.shape)
         keras_layer = getattr(keras.layers, name)(**kwargs)
         ours.build(images.shape)
         keras_layer.build(images.shape)
@@ -55,17 +61,16 @@ def test_small_convolutions_train_with_keras_outputs_and_gradients(name, size, k
         np.testing.assert_allclose(mine, theirs, atol=tolerance * (1 + np.abs(theirs).max()))
 
 
-def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monkeypatch):
+def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only():
     """The training graph of a 64 px U-Net takes the matmul gradient where a level has at most 4 x 4
     positions (the thresholds lowered to see both kinds in a narrow U-Net), oneDNN's elsewhere; same
-    gradients."""
-    generator = unet_generator(image_size=64, filters=4, dropout=0.0)  # the same function twice
+    gradients as the U-Net of Keras' layers with the same weights."""
     images = tf.random.stateless_uniform([1, 64, 64, 3], seed=[5, 6], minval=-1, maxval=1)
+    weights = unet_generator(image_size=64, filters=4, dropout=0.0).get_weights()
 
-    def gradients(threshold):
-        monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_POSITIONS", threshold)
-        monkeypatch.setattr(our_layers, "MATMUL_GRADIENT_CHANNEL_PAIRS", 0)
-        monkeypatch.setattr(our_layers, "MATMUL_MIN_CHANNEL_PAIRS", 0)
+    def gradients(layer_types):
+        generator = unet_generator(image_size=64, filters=4, dropout=0.0, layer_types=layer_types)
+        generator.set_weights(weights)
 
         @tf.function
         def step(images):
@@ -77,8 +82,12 @@ def test_the_unet_trains_through_matmul_gradients_at_its_small_levels_only(monke
         ops = [node.op for node in graph.node] + [node.op for f in graph.library.function for node in f.node_def]
         return step(images), ops
 
-    reference, reference_ops = gradients(0)  # none small: Keras' gradients
-    got, ops = gradients(16)
+    thresholds = dict(positions=16, channel_pairs=0, min_channel_pairs=0)
+    lowered = dataclasses.replace(CPU_LAYERS, conv=functools.partial(MatmulConv2D, **thresholds),
+                                  conv_transpose=functools.partial(MatmulConv2DTranspose, **thresholds))
+    reference, reference_ops = gradients(dataclasses.replace(CPU_LAYERS, conv=keras.layers.Conv2D,
+                                                             conv_transpose=keras.layers.Conv2DTranspose))
+    got, ops = gradients(lowered)
     assert "ExtractImagePatches" not in reference_ops and "ExtractImagePatches" in ops
     assert "Conv2DBackpropFilter" in ops  # the large levels keep oneDNN's
     assert ops.count("Conv2DBackpropFilter") < reference_ops.count("Conv2DBackpropFilter")
@@ -90,19 +99,22 @@ def test_only_small_levels_of_many_channels_take_the_matmul_gradient():
     """At 256 px: the U-Net's levels at 16 px and below (256 channels and more); at 64 px the narrow
     levels of the same size keep oneDNN's gradient, which is faster there."""
     def chosen(size, channels_in, filters, transposed):
-        layer = (our_layers.Conv2DTranspose if transposed else our_layers.Conv2D)(filters, 4, strides=2, padding="same")
+        layer = (MatmulConv2DTranspose if transposed else MatmulConv2D)(filters, 4, strides=2, padding="same")
         return layer.trains_as_matmuls((1, size, size, channels_in))
 
     assert chosen(32, 256, 512, transposed=False) and chosen(16, 1024, 256, transposed=True)
     assert not chosen(64, 128, 256, transposed=False) and not chosen(32, 512, 128, transposed=True)
     assert not chosen(32, 64, 128, transposed=False) and not chosen(16, 256, 64, transposed=True)
     assert not chosen(2, 64, 64, transposed=False) and not chosen(1, 64, 64, transposed=True)  # the tests' nets
-    unknown = our_layers.Conv2D(512, 4, strides=2, padding="same")  # sizes unknown when traced
+    unknown = MatmulConv2D(512, 4, strides=2, padding="same")  # sizes unknown when traced
     assert not unknown.trains_as_matmuls((None, None, None, 512))
 
 
 def test_inference_graphs_hold_no_matmul_gradient():
-    generator = unet_generator(image_size=32, filters=4)
+    thresholds = dict(positions=1024, channel_pairs=0, min_channel_pairs=0)  # every level would train as matmuls
+    generator = unet_generator(image_size=32, filters=4, layer_types=dataclasses.replace(
+        CPU_LAYERS, conv=functools.partial(MatmulConv2D, **thresholds),
+        conv_transpose=functools.partial(MatmulConv2DTranspose, **thresholds)))
     graph = tf.function(lambda images: generator(images, training=False)).get_concrete_function(
         tf.TensorSpec([1, 32, 32, 3])).graph.as_graph_def()
     assert not {"IdentityN", "ExtractImagePatches"} & {node.op for node in graph.node}

@@ -3,7 +3,6 @@ answers for the page, and the static site of `export --formats=web` (test_page.p
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import pathlib
@@ -32,7 +31,7 @@ def model_folder(tmp_path_factory) -> pathlib.Path:
     folder = tmp_path_factory.mktemp("web") / "labels2photo"
     folder.mkdir()
     config = tiny_config()
-    config = config.replace(data=dataclasses.replace(config.data, palette="facades"))
+    config = config.replace(data=dict(palette="facades"))
     generator = build_generator(config.model, 32)
     (folder / "model_float16.tflite").write_bytes(tflite.convert(inference_generator(generator, "eval"), 32, "float16"))
     config.save(folder / "config.json")
@@ -67,8 +66,8 @@ def test_the_vendored_runtime_is_the_npm_packages_files_with_their_licence():
 def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
     config = tiny_config()
     channels = 1 if data.get("task") == "colorize" else 3
-    config = config.replace(data=dataclasses.replace(config.data, **data),
-                            model=dataclasses.replace(config.model, input_channels=channels))
+    config = config.replace(data=dict(**data),
+                            model=dict(input_channels=channels))
     if card is not None:
         (tmp_path / web.MODEL_CARD).write_text(json.dumps(card))
     assert web.describe(config, tmp_path) == expected

@@ -21,7 +21,7 @@ from pix2pix_tf.models import generators
 from pix2pix_tf.models.discriminators import build_discriminator
 from pix2pix_tf.models.inference import inference_generator
 from pix2pix_tf.training.step import Pix2Pix
-from pix2pix_tf.training.train import train_and_evaluate
+from pix2pix_tf.training.train import build_pix2pix, train_and_evaluate
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,7 @@ def teacher_run(tmp_path_factory):
 
 
 def _student_config(teacher, data, **distill) -> Config:
-    config = tiny_config(data)
-    return config.replace(model=dataclasses.replace(config.model, **STUDENT_MODEL),
-                          distill=DistillConfig(teacher=str(teacher), **distill))
+    return tiny_config(data).replace(model=STUDENT_MODEL, distill=DistillConfig(teacher=str(teacher), **distill))
 
 
 def _batch(seed: int = 0):
@@ -92,11 +90,20 @@ def test_teacher_term_moves_the_student_and_vanishes_at_weight_zero(teacher_run)
 
     def weights_after_a_step(config):
         tf.keras.utils.set_random_seed(5)
-        model = Pix2Pix(config, steps_per_epoch=3)
+        model = build_pix2pix(config, steps_per_epoch=3)
+        # The same start for all (loading a teacher draws random initial values before the student's).
+        model.generator.set_weights(start.generator.get_weights())
+        model.discriminator.set_weights(start.discriminator.get_weights())
+        for layer, start_layer in zip(model.generator.layers, start.generator.layers, strict=True):
+            if hasattr(layer, "seed_generator"):
+                layer.seed_generator.state.assign(start_layer.seed_generator.state)
         metrics = model.train_step(inputs, targets)
         return [w.numpy() for w in model.generator.trainable_weights], metrics
 
-    plain = tiny_config(data).replace(model=dataclasses.replace(tiny_config(data).model, **STUDENT_MODEL))
+    tf.keras.utils.set_random_seed(5)
+    start = build_pix2pix(_student_config(teacher, data, teacher_discriminator=False), steps_per_epoch=3)
+
+    plain = tiny_config(data).replace(model=STUDENT_MODEL)
     without, plain_metrics = weights_after_a_step(plain)
     zero, zero_metrics = weights_after_a_step(_student_config(teacher, data, teacher_weight=0.0,
                                                               teacher_discriminator=False))
@@ -108,7 +115,7 @@ def test_teacher_term_moves_the_student_and_vanishes_at_weight_zero(teacher_run)
     assert max(np.abs(a - b).max() for a, b in zip(without, weighted)) > 1e-5
     # The term is the L1 distance between the student's first output and the teacher's on the same input.
     tf.keras.utils.set_random_seed(5)
-    student = Pix2Pix(_student_config(teacher, data, teacher_discriminator=False), steps_per_epoch=3)
+    student = build_pix2pix(_student_config(teacher, data, teacher_discriminator=False), steps_per_epoch=3)
     outputs = student.generator(inputs, training=True)
     teacher_generator, teacher_config = run_folder.load_generator(teacher)
     teacher_outputs = inference_generator(teacher_generator, teacher_config.train.eval_mode)(inputs)
@@ -121,9 +128,8 @@ def test_distillation_brings_the_student_towards_the_teacher(teacher_run):
     (here a teacher that paints every pixel 0.5, far from a new student's near-zero output)."""
     teacher, data = teacher_run
     config = _student_config(teacher, data, teacher_weight=100.0, teacher_discriminator=False)
-    config = config.replace(train=dataclasses.replace(config.train, gan_weight=0.0, l1_weight=1e-6,
-                                                      learning_rate=2e-3))
-    model = Pix2Pix(config, steps_per_epoch=3)
+    config = config.replace(train=dict(gan_weight=0.0, l1_weight=1e-6, learning_rate=2e-3))
+    model = build_pix2pix(config, steps_per_epoch=3)
     model.teacher = dataclasses.replace(model.teacher, model=lambda images, training: tf.fill(tf.shape(images), 0.5))
     inputs, targets = _batch(1)
     first = float(model.train_step(inputs, targets)["g_teacher"])
@@ -138,24 +144,25 @@ def test_discriminator_starts_from_the_teachers_or_new(teacher_run):
     tf.train.Checkpoint(discriminator=saved).restore(run_folder.find_checkpoint(teacher)).expect_partial()
     teacher_values = [v.numpy() for v in saved.weights]
 
-    fine_tuned = Pix2Pix(_student_config(teacher, data), steps_per_epoch=3).discriminator.weights
+    fine_tuned = build_pix2pix(_student_config(teacher, data), steps_per_epoch=3).discriminator.weights
     for variable, value in zip(fine_tuned, teacher_values, strict=True):
         np.testing.assert_array_equal(variable.numpy(), value)
-    fresh = Pix2Pix(_student_config(teacher, data, teacher_discriminator=False), steps_per_epoch=3)
+    fresh = build_pix2pix(_student_config(teacher, data, teacher_discriminator=False), steps_per_epoch=3)
     assert not np.array_equal(fresh.discriminator.weights[0].numpy(), teacher_values[0])
 
 
 def test_a_teacher_that_does_not_fit_is_named(teacher_run):
     teacher, data = teacher_run
     config = _student_config(teacher, data)
-    config = config.replace(data=dataclasses.replace(config.data, direction="BtoA"),
-                            model=dataclasses.replace(config.model, disc_layers=2))
+    config = config.replace(data=dict(direction="BtoA"), model=dict(disc_layers=2))
     with pytest.raises(ValueError, match=r"teacher .*teacher(.|\n)*data.direction: 'AtoB' in the teacher, 'BtoA' "
                                          r"here(.|\n)*model.disc_layers"):
-        Pix2Pix(config, steps_per_epoch=3)
+        build_pix2pix(config, steps_per_epoch=3)
     missing = _student_config(teacher.parent / "nothing", data)
     with pytest.raises(ValueError, match="nothing"):
-        Pix2Pix(missing, steps_per_epoch=3)
+        build_pix2pix(missing, steps_per_epoch=3)
+    with pytest.raises(ValueError, match="needs its Teacher"):  # the step reads nothing from disk itself
+        Pix2Pix(_student_config(teacher, data), steps_per_epoch=3)
 
 
 def _cli(*args, cwd=None):
@@ -238,7 +245,7 @@ def test_a_student_is_held_to_the_teacher_checkpoint_it_started_from(teacher_run
     teacher, data = teacher_run
     shutil.copytree(teacher, tmp_path / "teacher")
     config = _student_config(tmp_path / "teacher", data, teacher_discriminator=False)
-    config = config.replace(train=dataclasses.replace(config.train, steps=2, val_every=0))
+    config = config.replace(train=dict(steps=2, val_every=0))
     train_and_evaluate(config, tmp_path / "student")
     record = json.loads((tmp_path / "student" / run_folder.TEACHER_RECORD).read_text())
     assert record["checkpoint"].endswith("teacher/checkpoints/ckpt-3")
@@ -246,7 +253,7 @@ def test_a_student_is_held_to_the_teacher_checkpoint_it_started_from(teacher_run
     generator.weights[0].assign(generator.weights[0] + 1.0)  # the teacher trains on, to its step 5
     tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(tmp_path / "teacher" / "checkpoints"),
                                max_to_keep=5).save(checkpoint_number=5)
-    resumed = config.replace(train=dataclasses.replace(config.train, steps=4))
+    resumed = config.replace(train=dict(steps=4))
     with pytest.raises(ValueError, match=r"the teacher changed since this student started: it learned from "
                                          r".*ckpt-3, and the teacher's checkpoint is now .*ckpt-5"):
         train_and_evaluate(resumed, tmp_path / "student")

@@ -16,8 +16,11 @@ import tensorflow as tf
 from pix2pix_tf.config import Config, DataConfig, ModelConfig
 from pix2pix_tf.deploy import saved_model
 from pix2pix_tf.models import generators
-from pix2pix_tf.models.inference import inference_generator, make_generate_fn
-from pix2pix_tf.models.layers import FixedDropout
+from pix2pix_tf.models.inference import (
+    FixedDropout,
+    inference_generator,
+    make_generate_fn,
+)
 
 TINY_CONFIG = Config(model=ModelConfig(filters=8), data=DataConfig(image_size=64))
 

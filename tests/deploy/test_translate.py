@@ -10,44 +10,15 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import tiny_config
 
-from pix2pix_tf.deploy import saved_model, tflite
 from pix2pix_tf.deploy.translator import Translator
-from pix2pix_tf.models.inference import inference_generator
-from pix2pix_tf.run_folder import load_generator
-from pix2pix_tf.training.train import train_and_evaluate
 
 RNG = np.random.default_rng(0)
 
 
 def random_image(height: int, width: int, channels: int = 3) -> np.ndarray:
     return RNG.integers(0, 256, (height, width, channels), dtype=np.uint8)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, pathlib.Path]:
-    """A 2-step 32 px run, its SavedModel and its float32 .tflite (next to a config.json)."""
-    root = tmp_path_factory.mktemp("translate")
-    write_pairs(root / "data", "train", 6)
-    write_pairs(root / "data", "val", 3)
-    train_and_evaluate(tiny_config(root / "data", steps=2), root / "run")
-    generator, config = load_generator(root / "run")
-    saved_model.export_saved_model(generator, config, root / "export" / "saved_model")
-    flatbuffer = tflite.convert(inference_generator(generator, config.train.eval_mode), 32, "float32")
-    (root / "export" / "model_float32.tflite").write_bytes(flatbuffer)
-    config.save(root / "export" / "config.json")
-    return {
-        "run": root / "run",
-        "saved_model": root / "export" / "saved_model",
-        "export": root / "export",
-        "tflite": root / "export" / "model_float32.tflite",
-    }
-
-
-@pytest.fixture(scope="module")
-def translators(models) -> dict[str, Translator]:
-    return {kind: Translator.load(path) for kind, path in models.items() if kind != "export"}
 
 
 def test_every_kind_of_model_gives_the_same_output(translators):
@@ -134,10 +105,12 @@ def write_images(folder: pathlib.Path) -> None:
 
 
 def test_translate_files_writes_one_png_per_image(translators, tmp_path):
-    from pix2pix_tf.deploy.translator import list_images
+    from pix2pix_tf.deploy.inputs import find_inputs
 
     write_images(tmp_path / "in")
-    written = translators["tflite"].translate_files(list_images(tmp_path / "in"), tmp_path / "out")
+    images, videos = find_inputs(tmp_path / "in")
+    assert videos == []
+    written = translators["tflite"].translate_files(images, tmp_path / "out")
     assert [path.name for path in written] == ["a.png", "b.png"]
     shapes = [tf.io.decode_png(tf.io.read_file(str(path))).shape for path in written]
     assert shapes == [(40, 50, 3), (33, 21, 3)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import dataclasses
 import json
 import os
 import pathlib
@@ -46,7 +45,7 @@ def models(tmp_path_factory) -> pathlib.Path:
     write_pairs(root / "data", "train", 4)
     write_pairs(root / "data", "val", 2)
     config = tiny_config(root / "data", steps=2, val_every=0)
-    config = config.replace(data=dataclasses.replace(config.data, palette="synthetic"))
+    config = config.replace(data=dict(palette="synthetic"))
     train_and_evaluate(config, root / "run")
     exporter.export_run(root / "run", root / "site", ["web"], verify_images=2)
     return root
@@ -237,7 +236,7 @@ def test_the_server_computes_when_the_browser_has_no_webassembly_or_the_model_is
 def test_a_gray_model_computed_in_the_browser_matches_the_server(tmp_path, browser):
     """Gray in, gray out: the page converts the canvas to luminance as the server does."""
     config = tiny_config()
-    config = config.replace(model=dataclasses.replace(config.model, input_channels=1, output_channels=1))
+    config = config.replace(model=dict(input_channels=1, output_channels=1))
     generator = build_generator(config.model, 32)
     (tmp_path / "model_float16.tflite").write_bytes(
         tflite.convert(inference_generator(generator, "eval"), 32, "float16"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -13,14 +12,14 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
+from conftest import REPO, tiny_config
 
 from pix2pix_tf.training.step import Pix2Pix
 
 
 def _no_dropout(config, **train):
-    return config.replace(model=dataclasses.replace(config.model, dropout=0.0),
-                          train=dataclasses.replace(config.train, **train))
+    return config.replace(model=dict(dropout=0.0),
+                          train=dict(**train))
 
 
 def _batch(seed: int, size: int = 32, batch: int = 2):
@@ -68,7 +67,7 @@ def test_several_steps_per_call_equal_as_many_single_steps():
 def _python(code: str, env: dict | None = None, timeout: int = 300) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
-                            cwd=os.path.dirname(__file__))
+                            cwd=REPO / "tests")  # where `from conftest import ...` finds the harness
 
 
 @pytest.mark.slow
@@ -77,8 +76,8 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
     """Sync batch norm over 2 replicas of 1 image = batch norm over the batch of 2 on one device;
     also with pix2pixHD's two discriminator scales and feature matching."""
     extra = {"paper": "", "two_scales_feature_matching": """
-        config = config.replace(model=dataclasses.replace(config.model, disc_scales=2, disc_layers=1),
-                                train=dataclasses.replace(config.train, feature_matching_weight=10.0))
+        config = config.replace(model=dict(disc_scales=2, disc_layers=1),
+                                train=dict(feature_matching_weight=10.0))
     """}[discriminator]
     process = _python("""
         import dataclasses, json
@@ -88,7 +87,7 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
         from conftest import tiny_config
         from pix2pix_tf.training.step import Pix2Pix
         config = tiny_config()
-        config = config.replace(model=dataclasses.replace(config.model, dropout=0.0, norm="sync_batch"))
+        config = config.replace(model=dict(dropout=0.0, norm="sync_batch"))
         EXTRA
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         single = Pix2Pix(config, 10)

@@ -19,7 +19,7 @@ at test time) on a budget that fits a small machine, and scores it on the held-o
 - ``report``: ``results.md`` (the tables, ready for the README), ``facades_grid.png`` (both
   directions on the same val images) and ``ablation_grid.png``.
 
-    python examples/facades_benchmark.py --data=../shared/data/facades
+    python benchmarks/facades_benchmark.py --data=path/to/facades
 
 Every stage resumes: run the same command again after an interruption and finished training is
 not repeated. ``--stages`` runs some of them, e.g. ``--stages=ablation,report``.
@@ -39,7 +39,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import dataclasses  # noqa: E402
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import platform  # noqa: E402
@@ -48,9 +47,10 @@ import time  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import pix2pix_tf  # noqa: E402
-from pix2pix_tf.config import Config, write_text_atomically  # noqa: E402
+from pix2pix_tf.config import Config  # noqa: E402
 from pix2pix_tf.data import pipeline  # noqa: E402
 from pix2pix_tf.evaluation import plots  # noqa: E402
+from pix2pix_tf.files import write_text_atomically  # noqa: E402
 from pix2pix_tf.images import to_uint8  # noqa: E402
 
 DATA = flags.DEFINE_string("data", None, "The façades folder (train/ and val/ of photo|labels JPEGs).")
@@ -79,10 +79,9 @@ def run_config(direction: str, image_size: int, epochs: int, gan_weight: float =
     config = pix2pix_tf.get_preset("paper")
     decay = max(epochs // 3, 1)
     return config.replace(
-        model=dataclasses.replace(config.model, filters=FILTERS.value, disc_filters=FILTERS.value),
-        data=dataclasses.replace(config.data, data=DATA.value, direction=direction, image_size=image_size),
-        train=dataclasses.replace(
-            config.train, epochs=epochs - decay, decay_epochs=decay, gan_weight=gan_weight, l1_weight=l1_weight,
+        model=dict(filters=FILTERS.value, disc_filters=FILTERS.value),
+        data=dict(data=DATA.value, direction=direction, image_size=image_size),
+        train=dict(epochs=epochs - decay, decay_epochs=decay, gan_weight=gan_weight, l1_weight=l1_weight,
             val_every=350, checkpoint_every=350, sample_every=350, eval_mode="paper",
         ),
     )
@@ -111,11 +110,11 @@ def train_and_score(name: str, config: Config, palette: str = "none") -> dict:
           f"l1_weight {config.train.l1_weight} -> {workdir}", flush=True)
     started = time.perf_counter()
     result = pix2pix_tf.train_and_evaluate(config, workdir)
-    if result.get("interrupted"):
-        raise SystemExit(f"{name} stopped by {result['interrupted']}; run the same command to resume")
-    if result["step"] != timing.get("steps"):  # summed over resumed sessions; a finished run adds nothing
+    if result.interrupted:
+        raise SystemExit(f"{name} stopped by {result.interrupted}; run the same command to resume")
+    if result.step != timing.get("steps"):  # summed over resumed sessions; a finished run adds nothing
         timing["train_seconds"] += time.perf_counter() - started
-    timing.update(steps=result["step"], machine=machine())
+    timing.update(steps=result.step, machine=machine())
     write_text_atomically(timing_path, json.dumps(timing, indent=2) + "\n")
     # The final weights, not the checkpoint validation liked best: val is also what we report on.
     evaluation, _ = pix2pix_tf.evaluate_model(workdir, palette=palette, mode="paper")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import html.parser
 import json
 import pathlib
 
 import pytest
 import tensorflow as tf
-from conftest import tiny_config
-from test_cli import run_cli
+from conftest import REPO, run_cli, tiny_config
 
 from pix2pix_tf.evaluation import evaluate as evaluator
 from pix2pix_tf.evaluation import plots
@@ -67,7 +65,7 @@ def test_resume_drops_validation_rows_the_interrupted_process_wrote_after_its_ch
     train_and_evaluate(config, tmp_path)
     with open(tmp_path / "validation.csv", "a") as file:
         file.write("3,0.5,10,0.1\n")  # as if validated after the step-2 checkpoint, then killed
-    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+    train_and_evaluate(config.replace(train=dict(steps=4)), tmp_path)
     steps = [int(row["step"]) for row in csv.DictReader(open(tmp_path / "validation.csv"))]
     assert steps == [2, 4]
 
@@ -126,8 +124,8 @@ def test_validation_scores_realism_with_a_segmenter_and_keeps_the_most_realistic
     write_pairs(tmp_path / "data", "val", 2, seed=4)
     config = tiny_config(tmp_path / "data", steps=4, val_every=2, val_images=2, val_segmenter=str(trained_run),
                          best_metric="fcn_class_iou")
-    config = config.replace(data=dataclasses.replace(config.data, palette="facades"))
-    results = train_and_evaluate(config, tmp_path / "run")
+    config = config.replace(data=dict(palette="facades"))
+    result = train_and_evaluate(config, tmp_path / "run")
     with open(tmp_path / "run" / "validation.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["step"] for row in rows] == ["2", "4"]
@@ -135,7 +133,7 @@ def test_validation_scores_realism_with_a_segmenter_and_keeps_the_most_realistic
     best = json.loads((tmp_path / "run" / "checkpoints" / "best" / "best.json").read_text())
     assert best["metric"] == "fcn_class_iou"
     assert best["value"] == pytest.approx(max(float(row["fcn_class_iou"]) for row in rows), rel=1e-5)
-    assert {"fcn_class_iou", "fcn_real_class_iou"} <= set(results)  # metrics.json of the whole val split
+    assert {"fcn_class_iou", "fcn_real_class_iou"} <= set(result.metrics)  # metrics.json of the whole val split
 
 
 def test_the_quality_curve_scores_every_kept_checkpoint_with_the_fcn_score(trained_run, tmp_path):
@@ -143,7 +141,7 @@ def test_the_quality_curve_scores_every_kept_checkpoint_with_the_fcn_score(train
     import subprocess
     import sys
 
-    script = pathlib.Path(__file__).parents[1] / "benchmarks" / "quality_curve.py"
+    script = REPO / "benchmarks" / "quality_curve.py"
     result = subprocess.run([sys.executable, str(script), f"--workdir={trained_run}", f"--segmenter={trained_run}",
                              "--palette=facades", "--every=4", f"--plot={tmp_path / 'curve.png'}"],
                             capture_output=True, text=True, timeout=600)
@@ -164,7 +162,7 @@ def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     write_pairs(root / "data", "val", 3, seed=2)
     config = tiny_config(root / "data", steps=2, val_every=2, val_images=2)
     train_and_evaluate(config, root / "run")
-    train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6, val_every=0)), root / "run")
+    train_and_evaluate(config.replace(train=dict(steps=6, val_every=0)), root / "run")
     assert json.loads((root / "run" / "checkpoints" / "best" / "best.json").read_text())["step"] == 2
     assert tf.train.latest_checkpoint(str(root / "run" / "checkpoints")).endswith("ckpt-6")
     return root / "run"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import signal
 import subprocess
 import sys
@@ -12,40 +10,19 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_cli import TINY
+from conftest import REPO, TINY, train_process, wait_for_steps
 
 from pix2pix_tf.run_folder import checkpoint_paths, load_generator
 from pix2pix_tf.training.step import Pix2Pix
 from pix2pix_tf.training.train import train_and_evaluate
 
 
-def _train_process(data, workdir, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pix2pix_tf", "train", f"--data={data}", f"--workdir={workdir}", *TINY,
-         "--log_every=1", "--checkpoint_every=100000", "--sample_every=100000", "--val_every=0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def _wait_for_steps(process: subprocess.Popen, steps: int, timeout: float = 240) -> list[str]:
-    """Reads the process's output until it reports ``steps`` steps; returns the lines read."""
-    lines, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith(f"step {steps}/"):
-            return lines
-    raise AssertionError("training never reached step %d:\n%s" % (steps, "".join(lines[-30:])))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
 def test_signal_saves_a_checkpoint_exits_0_and_the_run_resumes(paired_folder, tmp_path, signal_number):
     workdir = tmp_path / "run"
-    process = _train_process(paired_folder, workdir, "--steps=100000")
-    _wait_for_steps(process, 3)
+    process = train_process(paired_folder, workdir, "--steps=100000")
+    wait_for_steps(process, 3)
     process.send_signal(signal_number)
     output = process.communicate(timeout=120)[0]
     assert process.returncode == 0, output[-3000:]
@@ -96,10 +73,10 @@ def test_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(paire
     train_and_evaluate(config, tmp_path)
     _corrupt(next((tmp_path / "checkpoints").glob("ckpt-4.data-*")))
     with caplog.at_level("WARNING"):
-        results = train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=6)),
+        results = train_and_evaluate(config.replace(train=dict(steps=6)),
                                                tmp_path)
     assert "ckpt-4 cannot be read" in caplog.text and "resuming from" in caplog.text
-    assert results["step"] == 6
+    assert results.step == 6
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-6")
 
 
@@ -113,7 +90,7 @@ def test_no_readable_checkpoint_is_one_clear_error(paired_folder, tmp_path):
     for data_file in (tmp_path / "checkpoints").glob("ckpt-*.data-*"):
         _corrupt(data_file)
     with pytest.raises(ValueError, match="no checkpoint in .*checkpoints can be read"):
-        train_and_evaluate(config.replace(train=dataclasses.replace(config.train, steps=4)), tmp_path)
+        train_and_evaluate(config.replace(train=dict(steps=4)), tmp_path)
 
 
 def test_nonfinite_step_skips_the_update_and_never_reaches_a_checkpoint(tmp_path):
@@ -192,8 +169,8 @@ def test_deterministic_run_killed_and_resumed_ends_with_the_weights_of_an_uninte
         [sys.executable, "-m", "pix2pix_tf", "train", f"--data={paired_folder}", f"--workdir={tmp_path / 'straight'}",
          *TINY, *flags, "--steps=24", "--val_every=0"], capture_output=True, text=True, timeout=300)
     assert straight.returncode == 0, straight.stderr[-3000:]
-    process = _train_process(paired_folder, tmp_path / "resumed", *flags, "--steps=24")
-    _wait_for_steps(process, 3)
+    process = train_process(paired_folder, tmp_path / "resumed", *flags, "--steps=24")
+    wait_for_steps(process, 3)
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=120)[0]
     assert process.returncode == 0 and "stopped by SIGTERM at step" in output, output[-3000:]
@@ -224,7 +201,7 @@ def test_an_image_training_cannot_split_is_named_before_the_first_step_or_skippe
     with pytest.raises(ValueError, match=r"(?s)1 unusable image.*tiny.png: 1x1 px cannot be split into A and B halves"):
         train_and_evaluate(config, tmp_path / "refused")
     assert not list((tmp_path / "refused").glob("checkpoints/ckpt-*"))
-    skipping = config.replace(data=dataclasses.replace(config.data, skip_bad_images=True))
+    skipping = config.replace(data=dict(skip_bad_images=True))
     assert pipeline.count_examples(skipping, "train") == 6
     for _ in pipeline.make_dataset(skipping, "train", training=True, batch_size=6).take(2):
         pass  # every file of two epochs read: none crashes a step
@@ -363,10 +340,10 @@ def test_sigterm_during_the_final_evaluation_says_so_and_the_same_command_finish
     from conftest import tiny_config
 
     stopped = subprocess.run([sys.executable, "-c", FINAL_EVALUATION_STOPPED, str(paired_folder), str(tmp_path),
-                              os.path.dirname(__file__)], capture_output=True, text=True, timeout=300)
+                              str(REPO / "tests")], capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 0, stopped.stderr[-2000:]
-    assert "'interrupted': 'SIGTERM'" in stopped.stdout and "ckpt-2" in stopped.stdout
+    assert "interrupted='SIGTERM'" in stopped.stdout and "ckpt-2" in stopped.stdout
     assert "SIGTERM during the final evaluation at step 2" in stopped.stderr
     assert not (tmp_path / "metrics.json").exists()
-    assert train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=100), tmp_path)["step"] == 2
+    assert train_and_evaluate(tiny_config(paired_folder, steps=2, val_every=100), tmp_path).step == 2
     assert (tmp_path / "metrics.json").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 import re
 
@@ -41,7 +40,7 @@ def _write(path: pathlib.Path, image: np.ndarray, fmt: str | None = None) -> Non
 
 def _config(data, train: dict | None = None, **data_overrides) -> Config:
     config = tiny_config(data, **(train or {}))
-    return config.replace(data=dataclasses.replace(config.data, **data_overrides)) if data_overrides else config
+    return config.replace(data=dict(**data_overrides)) if data_overrides else config
 
 
 def _first(config: Config, split: str = "train", training: bool = False, batch_size: int = 1):
@@ -114,7 +113,7 @@ def test_gray_to_colour_channels(tmp_path):
     """input_channels=1 gives a 1-channel input of the A side's luminance; the target stays RGB."""
     _write(tmp_path / "train" / "0.png", _pair_image())
     config = _config(tmp_path)
-    config = config.replace(model=dataclasses.replace(config.model, input_channels=1))
+    config = config.replace(model=dict(input_channels=1))
     inputs, targets = _first(config)
     assert inputs.shape[-1] == 1 and targets.shape[-1] == 3
     luminance = 0.299 * LEFT[0] + 0.587 * LEFT[1] + 0.114 * LEFT[2]
@@ -256,8 +255,8 @@ def test_plain_photos_become_pairs_for_each_task(tmp_path, task, channels):
         _write(tmp_path / f"photo{index}.jpg", rng.integers(0, 256, (48, 40, 3), dtype=np.uint8))
     config = tiny_config(tmp_path)
     config = config.replace(
-        model=dataclasses.replace(config.model, input_channels=channels),
-        data=dataclasses.replace(config.data, task=task),
+        model=dict(input_channels=channels),
+        data=dict(task=task),
     )
     inputs, targets = _first(config, training=True, batch_size=2)
     assert inputs.shape == (2, 32, 32, channels) and targets.shape == (2, 32, 32, 3)
@@ -268,8 +267,8 @@ def test_colorize_input_is_the_luminance_of_the_target(tmp_path):
     """The crop and flip of the task pairs stay aligned: gray input == luminance of the target."""
     _write(tmp_path / "photo.png", np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8))
     config = tiny_config(tmp_path)
-    config = config.replace(model=dataclasses.replace(config.model, input_channels=1),
-                            data=dataclasses.replace(config.data, task="colorize", preprocess="crop"))
+    config = config.replace(model=dict(input_channels=1),
+                            data=dict(task="colorize", preprocess="crop"))
     inputs, targets = _first(config, training=True)
     luminance = tf.image.rgb_to_grayscale((targets + 1) * 127.5).numpy() / 127.5 - 1
     np.testing.assert_allclose(inputs, luminance, atol=1e-4)

@@ -18,7 +18,8 @@ from conftest import tiny_config, write_pairs
 
 from pix2pix_tf.data import checks, pipeline
 from pix2pix_tf.data import tools as data_tools
-from pix2pix_tf.deploy.translator import Translator, list_images
+from pix2pix_tf.deploy.inputs import find_inputs
+from pix2pix_tf.deploy.translator import Translator
 
 
 def _png_declaring(width: int, height: int) -> bytes:
@@ -105,7 +106,7 @@ def test_translate_skips_the_broken_files_and_writes_the_rest(fuzz_folder, tmp_p
     root, expected = fuzz_folder
     config = tiny_config()
     translator = Translator(lambda images: np.zeros(images.shape[:3] + (3,), np.float32), config, multiple=1)
-    images = list_images(root / "train")
+    images, _ = find_inputs(root / "train")
     assert len(images) == len(expected)  # looping links are listed, to be reported
     with pytest.raises(ValueError, match=r"\d+ unreadable image"):
         translator.translate_files(images, tmp_path / "refused")

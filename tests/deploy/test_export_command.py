@@ -174,14 +174,13 @@ def test_an_export_killed_mid_way_leaves_nothing_translate_would_accept(trained_
 def test_a_run_that_keeps_each_images_size_exports_to_tflite(tmp_path):
     """--preprocess=none trains on images at their own size; the TFLite file's calibration and parity
     images are cropped or padded to its fixed size instead of failing the export."""
-    import dataclasses
 
     from conftest import write_pairs
 
     write_pairs(tmp_path / "data", "train", 3, size=40)
     write_pairs(tmp_path / "data", "val", 2, size=48)
     config = tiny_config(tmp_path / "data", steps=1, batch_size=1, val_every=0)
-    config = config.replace(data=dataclasses.replace(config.data, preprocess="none"))
+    config = config.replace(data=dict(preprocess="none"))
     train_and_evaluate(config, tmp_path / "run")
     report = exporter.export_run(tmp_path / "run", tmp_path / "out", ["tflite_fp32", "tflite_int8"],
                                  representative_images=2, verify_images=2)
