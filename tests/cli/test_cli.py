@@ -156,14 +156,15 @@ def test_single_photos_are_refused_at_start_and_leave_no_run_folder(tmp_path):
 def test_the_end_of_a_run_names_only_the_files_it_wrote(tmp_path, capsys):
     """--val_every beyond --steps: no validation.csv and no best checkpoint, so neither is named."""
     from pix2pix_tf.cli.summary import print_results
+    from pix2pix_tf.training.train import TrainResult
 
-    results = {"eval_mode": "paper", "images": 3, "l1": 0.5, "psnr": 10.0, "baseline_mean_target_l1": 0.6}
-    print_results(results, tmp_path, "train")
+    metrics = {"eval_mode": "paper", "images": 3, "l1": 0.5, "psnr": 10.0, "baseline_mean_target_l1": 0.6}
+    print_results(TrainResult(4, "ckpt-4", metrics=metrics), tmp_path, "train")
     said = capsys.readouterr().out
     assert "metrics.json" in said and "validation" not in said and "best" not in said
     (tmp_path / "validation.csv").write_text("step,l1,psnr,ssim\n")
     (tmp_path / "checkpoints" / "best").mkdir(parents=True)
     (tmp_path / "checkpoints" / "best" / "best.json").write_text("{}")
-    print_results(results, tmp_path, "train")
+    print_results(TrainResult(4, "ckpt-4", metrics=metrics), tmp_path, "train")
     said = capsys.readouterr().out
     assert f"validation: {tmp_path / 'validation.csv'}" in said and str(tmp_path / "checkpoints" / "best") in said
