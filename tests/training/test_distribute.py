@@ -99,10 +99,11 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
         expected = single.compiled_train_step(inputs, targets)
         batches = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors((inputs, targets)))
         actual = mirrored.compiled_train_step(*next(iter(batches)))
-        difference = max(float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in zip(
+        gaps = np.concatenate([np.abs(a.numpy() - b.numpy()).ravel() for a, b in zip(
             single.generator.weights + single.discriminator.weights,
-            mirrored.generator.weights + mirrored.discriminator.weights))
-        print(json.dumps({"replicas": strategy.num_replicas_in_sync, "difference": difference,
+            mirrored.generator.weights + mirrored.discriminator.weights)])
+        print(json.dumps({"replicas": strategy.num_replicas_in_sync, "difference": float(gaps.max()),
+                          "off": float(np.mean(gaps > 1e-5)), "lr": config.train.learning_rate,
                           "scales": config.model.disc_scales, "metrics": sorted(actual),
                           "g_loss": [float(expected["g_loss"]), float(actual["g_loss"])]}))
     """.replace("        EXTRA\n", textwrap.indent(textwrap.dedent(extra).strip() + "\n", " " * 8)))
@@ -113,7 +114,11 @@ def test_mirrored_step_on_two_devices_equals_the_single_device_step_on_the_globa
     assert result["scales"] == (2 if discriminator != "paper" else 1)
     assert ("g_fm" in result["metrics"]) == (discriminator != "paper")
     assert result["g_loss"][0] == pytest.approx(result["g_loss"][1], rel=1e-4)
-    assert result["difference"] < 1e-4
+    # Adam moves every weight by about lr whatever its gradient's size, so a gradient that is zero
+    # up to rounding can take either sign on another CPU's kernels: those few weights may differ by
+    # up to 2 lr; all the others must agree.
+    assert result["difference"] <= 2.02 * result["lr"]
+    assert result["off"] < 1e-3, f"{result['off']:.2%} of the weights differ by more than 1e-5"
 
 
 def _free_port() -> int:
