@@ -17,7 +17,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["pix2pix_tf", "pix2pix_tf.*"]),
     package_data={"pix2pix_tf.deploy": ["static/*.html", "static/*.js", "static/*.css", "static/*.ico",
-                                         "static/litert/*", "demo/*"]},
+                                         "static/litert/*", "pretrained/*/*"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "tensorboard>=2.20",  # tf.summary needs it; TensorFlow 2.21 no longer installs it
@@ -30,6 +30,6 @@ setup(
         "pillow>=10",  # 256-colour palettes of animated GIF output (matplotlib installs it too)
     ],
     # selenium drives Debian's chromium and chromedriver in the page's tests; it downloads no browser.
-    extras_require={"test": ["pytest>=8", "selenium>=4.20"]},
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3.5", "selenium>=4.20"]},  # xdist: the suite on both cores
     entry_points={"console_scripts": ["pix2pix-tf=pix2pix_tf.cli:main"]},
 )
