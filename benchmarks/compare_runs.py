@@ -4,10 +4,13 @@ float32 vs bfloat16, one recipe against another).
     python benchmarks/compare_runs.py \
         --runs=teacher:runs/teacher,distilled:runs/student,scratch:runs/scratch \
         --palette=facades --grid=docs/distill_photo2labels.png
+    python benchmarks/compare_runs.py --runs=teacher:runs/facades,student:runs/facades_student \
+        --segmenter=runs/photo2labels --grid=docs/facades_teacher_student.png   # + the FCN score
 
 Scores every run folder on its data's val split with ``evaluate`` (each run in its own
 ``eval_mode`` unless ``--mode`` says otherwise; the palette score for label-map outputs), prints
-a Markdown table with each run's GMAC per image at its training size, its image size, precision
+a Markdown table (with ``--segmenter``, the FCN score of photo outputs and, as the last row, the
+same segmenter on the real photos) with each run's GMAC per image at its training size, its image size, precision
 and seed, its scores and their change relative to the first run, and ends with one JSON line. ``--grid`` writes the first
 ``--grid_images`` val images through every run, one column per run between input and target.
 """
@@ -36,11 +39,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", None, "NAME:RUN_FOLDER pairs; the first is the reference of the relative columns.")
 flags.DEFINE_enum("palette", "none", list(LABEL_PALETTE_NAMES), "Also score label-map outputs in this palette.")
 flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of every run (default: each run's own).")
+flags.DEFINE_string("segmenter", None, "A photo -> label-map model: also the FCN score of each run's photos "
+                    "(``evaluate --segmenter``), and of the real photos as the last row.")
 flags.DEFINE_string("grid", None, "Write a PNG: input | each run | target, one row per val image.")
 flags.DEFINE_integer("grid_images", 4, "Rows of the grid.")
 flags.mark_flags_as_required(["runs"])
 
-METRICS = ("l1", "psnr", "ssim", "pixel_accuracy", "class_iou")
+METRICS = ("l1", "psnr", "ssim", "pixel_accuracy", "class_iou", "fcn_pixel_accuracy", "fcn_class_iou")
 
 
 def _runs() -> dict[str, pathlib.Path]:
@@ -92,7 +97,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as reports:
         for name, folder in runs.items():
             evaluation, _ = evaluate_model(folder, pathlib.Path(reports) / name, mode=FLAGS.mode, palette=FLAGS.palette,
-                                           grid_images=0, log=lambda line: None)
+                                           segmenter=FLAGS.segmenter, grid_images=0, log=lambda line: None)
             config = run_folder.load_config(folder)
             results[name] = {
                 "run": str(folder), "generator": f"{config.model.generator} ({config.model.filters} filters)",
@@ -104,6 +109,7 @@ def main(argv: list[str]) -> None:
                 **{key: evaluation.summary[key] for key in METRICS if key in evaluation.summary},
             }
     keys = [key for key in METRICS if key in next(iter(results.values()))]
+    real = {key: evaluation.summary[key.replace("fcn_", "fcn_real_")] for key in keys if key.startswith("fcn_")}
     reference = next(iter(results.values()))
     print("| run | generator | GMAC | size | precision | seed | steps | mode | " + " | ".join(keys) + " |")
     print("|---" * (8 + len(keys)) + "|")
@@ -115,6 +121,9 @@ def main(argv: list[str]) -> None:
         print(f"| {name} | {row['generator']} | {row['gmacs']:.2f} | {row['image_size']} | {row['precision']} | "
               f"{row['seed']} | {row['steps']} | {row['mode']} | "
               + " | ".join(cells) + " |")
+    if real:  # the ceiling: the segmenter on the real photos
+        print("| real photos | | | | | | | | " + " | ".join(f"{real[key]:.4f}" if key in real else "" for key in keys) + " |")
+        results["real_photos"] = real
     if FLAGS.grid:
         _grid(FLAGS.grid, runs, FLAGS.grid_images)
     print(json.dumps(results, sort_keys=True, default=lambda value: float(np.asarray(value))))

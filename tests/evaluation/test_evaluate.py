@@ -152,6 +152,23 @@ def test_the_quality_curve_scores_every_kept_checkpoint_with_the_fcn_score(train
     assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "curve.png"))).shape[1] > 500
 
 
+def test_compare_runs_adds_the_fcn_score_and_the_real_photos_ceiling_with_a_segmenter(trained_run):
+    """benchmarks/compare_runs.py --segmenter: FCN columns per run and a last row for the real photos."""
+    import subprocess
+    import sys
+
+    script = REPO / "benchmarks" / "compare_runs.py"
+    result = subprocess.run([sys.executable, str(script), f"--runs=a:{trained_run},b:{trained_run}",
+                             f"--segmenter={trained_run}", "--palette=facades"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["a"]["fcn_class_iou"] == pytest.approx(figures["b"]["fcn_class_iou"])
+    assert set(figures["real_photos"]) == {"fcn_pixel_accuracy", "fcn_class_iou"}
+    table = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    assert "fcn_class_iou" in table[0] and table[-1].startswith("| real photos |")
+
+
 @pytest.fixture(scope="module")
 def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""
