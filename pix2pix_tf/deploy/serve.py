@@ -53,12 +53,6 @@ MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in t
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
 
 
-# What `pix2pix-tf serve` serves without --model: a 16-filter U-Net trained on the built-in
-# façades at 64 px (the quick preset), shipped as its float16 TFLite file (3.7 MB). Remade with
-#   pix2pix-tf train --filters=16 --disc_filters=16 --workdir=runs/demo
-#   pix2pix-tf export --workdir=runs/demo --formats=tflite_fp16 --output=pix2pix_tf/deploy/demo
-DEMO_MODEL = pathlib.Path(__file__).with_name("demo")
-
 
 class RequestError(Exception):
     """What a client did wrong: an HTTP status and a one-line message."""

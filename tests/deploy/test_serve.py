@@ -254,18 +254,6 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
     assert "stopped by SIGTERM" in stdout and "Traceback" not in stderr
 
 
-@pytest.mark.slow
-def test_without_a_model_the_shipped_demo_model_is_served():
-    """Right after pip install, `pix2pix-tf serve` works: the demo model ships in the package."""
-    translator = Translator.load(serve.DEMO_MODEL)
-    assert translator.config.data.palette == "synthetic" and translator.config.data.image_size == 64
-    labels = np.zeros((64, 64, 3), np.uint8)
-    labels[:] = (255, 0, 0)  # a wall
-    labels[20:30, 20:30] = (0, 255, 255)  # a window
-    output = translator.translate(labels)
-    assert output.shape == (64, 64, 3) and output.std() > 5  # a picture, not a flat colour
-    assert sum(path.stat().st_size for path in serve.DEMO_MODEL.iterdir()) < 8 * 2**20
-
 
 def test_a_palette_of_your_own_colours_is_offered_by_number():
     from pix2pix_tf import palettes

@@ -18,7 +18,7 @@ import tensorflow as tf
 from conftest import tiny_config
 
 from pix2pix_tf.deploy import export as exporter
-from pix2pix_tf.deploy import serve, tflite, web
+from pix2pix_tf.deploy import pretrained, serve, tflite, web
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.inference import inference_generator
@@ -92,7 +92,7 @@ def test_browsers_get_the_served_tflite_or_the_float16_file_beside_a_saved_model
     monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)
     page = web.PageModel.of(tmp_path / "model_int8.tflite", config, None)
     assert page.tflite is None and "more than the 0 MiB sent to browsers" in page.unavailable
-    assert not page.shipped and web.PageModel.of(serve.DEMO_MODEL, config, None).shipped
+    assert not page.shipped and web.PageModel.of(pretrained.folder(pretrained.DEFAULT), config, None).shipped
 
 
 def test_serve_answers_the_page_its_model_and_nothing_else(model_folder):
