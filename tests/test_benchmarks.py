@@ -240,6 +240,9 @@ def test_page_latency_times_strokes_in_chromium_and_compares_the_page_with_the_s
         assert result["strokes"] == 2 and result["max_level_difference"] <= 1
         assert result["page_shows_median_ms"] >= result["stroke_to_picture_median_ms"] - 1
     assert figures["machine"]["litert_js"] and figures["machine"]["runtime_bytes"] > 5e6
+
+
+@pytest.mark.slow
 def test_facades_benchmark_trains_scores_exports_and_reports(tmp_path):
     data = tmp_path / "facades"
     write_pairs(data, "train", 4, size=32, seed=1)
