@@ -37,9 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from chromium import CHROMIUM, start  # noqa: E402  (benchmarks/chromium.py)
 
 from pix2pix_tf import hardware  # noqa: E402
 from pix2pix_tf.config import get_preset  # noqa: E402
@@ -55,7 +55,6 @@ IMAGE_SIZE = flags.DEFINE_integer("image_size", 256, "Side of the models built h
 ENGINES = flags.DEFINE_list("engines", ["browser"], "browser (LiteRT.js in the page) and/or server (:predict).")
 STROKES = flags.DEFINE_integer("strokes", 10, "Timed strokes per model, engine and round.")
 ROUNDS = flags.DEFINE_integer("rounds", 2, "Rounds; models and engines alternate within each.")
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 # Before each stroke: records the release's time and, at every animation frame after it, the time
 # at which the output canvas last changed.
@@ -89,18 +88,6 @@ def build_model(folder: pathlib.Path, name: str, size: int) -> pathlib.Path:
     (folder / "model_float16.tflite").write_bytes(flatbuffer)
     config.save(folder / "config.json")
     return folder
-
-
-def chromium(profile: str) -> webdriver.Chrome:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1100,800"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_script_timeout(120)
-    return driver
 
 
 def mouse(driver, kind: str, x: float, y: float) -> None:
@@ -177,7 +164,7 @@ def main(argv: list[str]) -> None:
                    for name, folder in folders.items()}
         for server in servers.values():
             threading.Thread(target=server.serve_forever, daemon=True).start()
-        driver = chromium(os.path.join(scratch, "profile"))
+        driver = start(os.path.join(scratch, "profile"))
         runs: dict[str, list[dict]] = {}
         try:
             for round_index in range(ROUNDS.value):

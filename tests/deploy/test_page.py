@@ -16,7 +16,7 @@ import threading
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import REPO, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import export as exporter
 from pix2pix_tf.deploy import serve, tflite, web
@@ -25,13 +25,14 @@ from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.inference import inference_generator
 from pix2pix_tf.training.train import train_and_evaluate
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+sys.path.insert(0, str(REPO / "benchmarks"))  # chromium.py: the Chromium the page benchmark drives too
+import chromium  # noqa: E402
+
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+if not chromium.available():
     pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install -y chromium "
                 "chromium-driver); the page's browser tests need them", allow_module_level=True)
 
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -69,14 +70,7 @@ def _url(server) -> str:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}", "--window-size=1100,800"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_script_timeout(30)
+    driver = chromium.start(tmp_path_factory.mktemp("chromium-profile"), script_timeout=30)
     yield driver
     driver.quit()
 
