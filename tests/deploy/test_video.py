@@ -23,14 +23,15 @@ def scene(index: int, height: int = 48, width: int = 64, pan: int = 1) -> np.nda
 
 
 def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64), audio: bool = True,
-              pan: int = 1) -> pathlib.Path:
-    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone when ``audio`` (not for GIF)."""
+              pan: int = 1, codec: str | None = None) -> pathlib.Path:
+    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone when ``audio`` (not for GIF);
+    ``codec``: default by the file's suffix."""
     suffix = path.suffix
-    codec = {".gif": "gif", ".webm": "libvpx-vp9"}.get(suffix, "libx264")
+    codec = codec or {".gif": "gif", ".webm": "libvpx-vp9"}.get(suffix, "libx264")
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
         stream.height, stream.width = size
-        stream.pix_fmt = "pal8" if codec == "gif" else "yuv420p"
+        stream.pix_fmt = {"gif": "pal8", "mjpeg": "yuvj420p"}.get(codec, "yuv420p")
         sound = None
         if audio and suffix != ".gif":
             sound = container.add_stream("libopus" if suffix == ".webm" else "aac", rate=48000)
@@ -118,13 +119,7 @@ def _truncated(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def _truncated_matroska(tmp_path: pathlib.Path) -> pathlib.Path:
     """An MJPEG .mkv cut at 60 %: Matroska declares no frame count, only its duration."""
-    with av.open(str(tmp_path / "whole.mkv"), "w") as container:
-        stream = container.add_stream("mjpeg", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
-        for index in range(48):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(scene(index), format="rgb24")))
-        container.mux(stream.encode(None))
-    data = (tmp_path / "whole.mkv").read_bytes()
+    data = make_clip(tmp_path / "whole.mkv", frames=48, audio=False, codec="mjpeg").read_bytes()
     (tmp_path / "cut.mkv").write_bytes(data[: int(len(data) * 0.6)])
     return tmp_path / "cut.mkv"
 
@@ -139,13 +134,7 @@ def _no_frames(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def _unknown_codec(tmp_path: pathlib.Path) -> pathlib.Path:
     """An MPEG-4 clip in Matroska whose codec id is renamed to one no decoder knows."""
-    with av.open(str(tmp_path / "mpeg4.mkv"), "w") as container:
-        stream = container.add_stream("mpeg4", rate=24)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for index in range(4):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(scene(index), format="rgb24")))
-        container.mux(stream.encode(None))
-    data = (tmp_path / "mpeg4.mkv").read_bytes()
+    data = make_clip(tmp_path / "mpeg4.mkv", frames=4, audio=False, codec="mpeg4").read_bytes()
     (tmp_path / "odd.mkv").write_bytes(data.replace(b"V_MPEG4/ISO/ASP", b"V_QQQQQ/ISO/ASP"))
     return tmp_path / "odd.mkv"
 
