@@ -33,13 +33,17 @@ def write_pairs(root: pathlib.Path, split: str, count: int, size: int = 40, seed
         tf.io.write_file(str(folder / f"{index}.png"), tf.io.encode_png(image))
 
 
+def write_dataset(root: pathlib.Path, val: int = 3) -> pathlib.Path:
+    """A pix2pix-layout folder at ``root`` with 6 train and ``val`` val random pairs of 40x80 px; ``root``."""
+    write_pairs(root, "train", 6, seed=1)
+    write_pairs(root, "val", val, seed=2)
+    return root
+
+
 @pytest.fixture
 def paired_folder(tmp_path: pathlib.Path) -> pathlib.Path:
     """A pix2pix-layout folder with 6 train and 3 val random pairs of 40x80 px."""
-    root = tmp_path / "pairs"
-    write_pairs(root, "train", 6, seed=1)
-    write_pairs(root, "val", 3, seed=2)
-    return root
+    return write_dataset(tmp_path / "pairs")
 
 
 def tiny_config(data_dir: os.PathLike | str = "", **train_overrides) -> Config:

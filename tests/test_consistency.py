@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import tiny_config, write_dataset
 
 from pix2pix_tf.evaluation.evaluate import evaluate_model
 from pix2pix_tf.models.inference import make_generate_fn
@@ -23,9 +23,7 @@ from pix2pix_tf.training.train import train_and_evaluate
 def scored_run(tmp_path_factory):
     """A 32 px run with dropout, trained 4 steps in the default (paper) mode; its metrics.json."""
     root = tmp_path_factory.mktemp("consistency")
-    write_pairs(root / "data", "train", 6, seed=1)
-    write_pairs(root / "data", "val", 5, seed=2)
-    config = tiny_config(root / "data", steps=4, val_every=0)
+    config = tiny_config(write_dataset(root / "data", val=5), steps=4, val_every=0)
     assert config.train.eval_mode == "paper" and config.model.dropout == 0.5
     train_and_evaluate(config, root / "run")
     return root, json.loads((root / "run" / "metrics.json").read_text())

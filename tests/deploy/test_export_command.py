@@ -24,12 +24,10 @@ from pix2pix_tf.training.train import train_and_evaluate
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A 32 px run trained for a few steps on random pairs (the test needs weights, not quality)."""
-    from conftest import write_pairs
+    from conftest import write_dataset
 
     root = tmp_path_factory.mktemp("deploy")
-    write_pairs(root / "data", "train", 6, seed=1)
-    write_pairs(root / "data", "val", 3, seed=2)
-    train_and_evaluate(tiny_config(root / "data", steps=3), root / "run")
+    train_and_evaluate(tiny_config(write_dataset(root / "data"), steps=3), root / "run")
     return root / "run"
 
 

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 import tensorflow as tf
-from conftest import REPO, run_cli, tiny_config
+from conftest import REPO, run_cli, tiny_config, write_dataset
 
 from pix2pix_tf.evaluation import evaluate as evaluator
 from pix2pix_tf.evaluation import plots
@@ -21,11 +21,7 @@ from pix2pix_tf.training.train import train_and_evaluate
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> pathlib.Path:
     """A tiny run (6 steps) that validated at steps 2, 4 and 6 on 2 val images."""
-    from conftest import write_pairs
-
-    root = tmp_path_factory.mktemp("data")
-    write_pairs(root, "train", 6, seed=1)
-    write_pairs(root, "val", 3, seed=2)
+    root = write_dataset(tmp_path_factory.mktemp("data"))
     workdir = tmp_path_factory.mktemp("run")
     train_and_evaluate(tiny_config(root, steps=6, val_every=2, val_images=2), workdir)
     return workdir
@@ -172,12 +168,8 @@ def test_compare_runs_adds_the_fcn_score_and_the_real_photos_ceiling_with_a_segm
 @pytest.fixture(scope="module")
 def run_with_earlier_best(tmp_path_factory) -> pathlib.Path:
     """A run validated at step 2 only, then trained on to step 6: its best checkpoint is not its latest."""
-    from conftest import write_pairs
-
     root = tmp_path_factory.mktemp("earlier_best")
-    write_pairs(root / "data", "train", 6, seed=1)
-    write_pairs(root / "data", "val", 3, seed=2)
-    config = tiny_config(root / "data", steps=2, val_every=2, val_images=2)
+    config = tiny_config(write_dataset(root / "data"), steps=2, val_every=2, val_images=2)
     train_and_evaluate(config, root / "run")
     train_and_evaluate(config.replace(train=dict(steps=6, val_every=0)), root / "run")
     assert json.loads((root / "run" / "checkpoints" / "best" / "best.json").read_text())["step"] == 2

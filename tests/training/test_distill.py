@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import tiny_config, write_dataset
 
 from pix2pix_tf import run_folder, speed
 from pix2pix_tf.config import STUDENT_MODEL, Config, DistillConfig, ModelConfig
@@ -28,9 +28,7 @@ from pix2pix_tf.training.train import build_pix2pix, train_and_evaluate
 def teacher_run(tmp_path_factory):
     """A 32 px teacher run (8-filter U-Net) trained for 3 steps on random pairs; returns (run, data)."""
     root = tmp_path_factory.mktemp("distill")
-    write_pairs(root / "data", "train", 6, seed=1)
-    write_pairs(root / "data", "val", 3, seed=2)
-    train_and_evaluate(tiny_config(root / "data", steps=3), root / "teacher")
+    train_and_evaluate(tiny_config(write_dataset(root / "data"), steps=3), root / "teacher")
     return root / "teacher", root / "data"
 
 
