@@ -46,14 +46,17 @@ def peak_rss_mib() -> float:
     return int(line.split()[1]) / 1024
 
 
-def write_test_image(path: pathlib.Path, side: int) -> None:
-    """A side x side RGB PNG, written band by band so the image never sits in memory as floats."""
+def write_test_image(path: pathlib.Path, side: int, width: int | None = None) -> None:
+    """A side x side (or side x ``width``) RGB PNG, written band by band so the image never sits in
+    memory as floats."""
+    width = width or side
     rows = np.linspace(0, 239, side, dtype=np.float32)
+    columns = np.linspace(0, 239, width, dtype=np.float32)
     rng = np.random.default_rng(0)
-    image = np.empty((side, side, 3), np.uint8)
+    image = np.empty((side, width, 3), np.uint8)
     for top in range(0, side, 1000):
-        band = rows[top : top + 1000, None] * 0.5 + rows[None, :] * 0.5
-        noise = rng.integers(0, 16, (len(band), side, 3), dtype=np.uint8)
+        band = rows[top : top + 1000, None] * 0.5 + columns[None, :] * 0.5
+        noise = rng.integers(0, 16, (len(band), width, 3), dtype=np.uint8)
         image[top : top + 1000] = band[..., None].astype(np.uint8) + noise
     tf.io.write_file(str(path), tf.io.encode_png(image))
 

@@ -33,9 +33,11 @@ def decode_pixels(data: tf.Tensor) -> tf.Tensor:
     return tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
 
 
-def decode(path: tf.Tensor | str) -> tf.Tensor:
-    """The image file at ``path`` -> float32 (H, W, 3) in [0, 255] (see ``decode_bytes``)."""
-    return decode_bytes(tf.io.read_file(path))
+def decode(path: tf.Tensor | str, pixels: bool = False) -> tf.Tensor:
+    """The image file at ``path`` -> float32 (H, W, 3) in [0, 255] (see ``decode_bytes``); with
+    ``pixels``, uint8 (H, W, 3) (``decode_pixels``)."""
+    data = tf.io.read_file(path)
+    return decode_pixels(data) if pixels else decode_bytes(data)
 
 
 def to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:

@@ -282,3 +282,11 @@ def test_facades_benchmark_names_a_folder_without_train_split(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert str(tmp_path) in done.stderr and "train/" in done.stderr
+
+
+@pytest.mark.slow
+def test_data_memory_reads_every_file_and_reports_its_peak():
+    """benchmarks/data_memory.py: the files it writes are read by training's pipeline and measured."""
+    figures = _benchmark_figures("data_memory.py", "--width=200", "--height=100", "--files=3", "--image_size=32")
+    assert (figures["width"], figures["height"], figures["files"]) == (200, 100, 3)
+    assert figures["peak_rss_mib"] >= figures["rss_mib_at_start"] > 0 and figures["seconds"] >= 0

@@ -15,6 +15,7 @@ from pix2pix_tf.config import TASKS
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
 # would make the decoder allocate 2.7 GB whatever the file really holds.
 MAX_PIXELS = 100_000_000
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _webp_size(header: bytes) -> tuple[int, int] | None:
@@ -41,7 +42,7 @@ def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
         return _webp_size(header)
     if header[:3] == b"\xff\xd8\xff":
         return tuple(int(side) for side in tf.io.extract_jpeg_shape(data)[:2])
-    if header[:8] == b"\x89PNG\r\n\x1a\n" and len(header) >= 24:
+    if header[:8] == PNG_SIGNATURE and len(header) >= 24:
         width, height = struct.unpack(">II", header[16:24])
     elif header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
         width, height = struct.unpack("<HH", header[6:10])
@@ -98,13 +99,24 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
 
 def read_problem(path: str) -> str | None:
     """Why ``path`` cannot be used as an image (see ``read_image``), or None."""
-    return read_image(path)[1]
+    return read_image(path, pixels=True)[1]
 
 
 def inspect(path: str) -> tuple[str | None, tuple[int, int] | None]:
     """(why ``path`` cannot be used as an image, None) or (None, its (height, width) in pixels)."""
-    pixels, problem = read_image(path)  # decoded as training decodes it, once
+    pixels, problem = read_image(path, pixels=True)  # decoded by training's decoder, once, at uint8
     return problem, None if problem else (int(pixels.shape[0]), int(pixels.shape[1]))
+
+
+def high_bit_depth(path: str) -> bool:
+    """Whether ``path`` is a PNG of 16 bits per channel (its header says so), whose precision only a
+    float decoding keeps. False for other files and for files that cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(25)
+    except OSError:
+        return False
+    return len(header) == 25 and header[:8] == PNG_SIGNATURE and header[24] == 16
 
 
 # Verdicts by (path, size, modification time): a run lists a split more than once (to count it,

@@ -8,6 +8,7 @@ the built-in synthetic façades. Batches are ``(input_image, target_image)``, fl
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 
@@ -45,21 +46,27 @@ def _tfds_name(data: str) -> str:
 
 
 def _resize(image: tf.Tensor, height, width) -> tf.Tensor:
-    """Bicubic resize (the reference's PIL BICUBIC), antialiased, clipped to [0, 255]."""
+    """Bicubic resize (the reference's PIL BICUBIC), antialiased: uint8 or float pixels in, float32
+    clipped to [0, 255] out."""
     resized = tf.image.resize(image, tf.stack([height, width]), method="bicubic", antialias=True)
     return tf.clip_by_value(resized, 0.0, 255.0)
 
 
-def _load_side_by_side(path):
-    image = images.decode(path)
+def _load_side_by_side(path, pixels: bool):
+    image = images.decode(path, pixels)
     half = tf.shape(image)[1] // 2
     return image[:, :half], image[:, half : 2 * half]
 
 
-def _load_separate(a_path, b_path):
-    a, b = images.decode(a_path), images.decode(b_path)
+def _load_separate(a_path, b_path, pixels: bool):
+    a, b = images.decode(a_path, pixels), images.decode(b_path, pixels)
     shape = tf.shape(a)
-    return a, _resize(b, shape[0], shape[1])  # B follows A's size if the two differ
+
+    def follow_a():  # B follows A's size if the two differ
+        resized = _resize(b, shape[0], shape[1])
+        return tf.cast(tf.round(resized), tf.uint8) if pixels else resized
+
+    return a, tf.cond(tf.reduce_all(tf.shape(b)[:2] == shape[:2]), lambda: b, follow_a)
 
 
 def _usable_files(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[list[str], list[str] | None]:
@@ -80,19 +87,26 @@ def check_files(config: Config, split: str, data_dir) -> None:
         _usable_files(config, split, data_dir, skip_bad=False)
 
 
-def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int]:
-    """(A, B) float32 (H, W, 3) in [0, 255], with the files' paths as a shuffle-able first stage."""
+def _file_pairs(config: Config, split: str, data_dir, skip_bad: bool) -> tuple[tf.data.Dataset, int, bool]:
+    """The usable files' paths (A|B files, photos, or (A, B) pairs) as a shuffle-able first stage,
+    their count, and whether they decode as uint8 pixels: a quarter of float32's memory (a 14000 x
+    7000 PNG is 0.3 GB, not 1.2 GB per copy) and images shrink before they become float. Only a
+    split holding a 16-bit PNG decodes at float32, which keeps its precision."""
+    from pix2pix_tf.data import checks
+
     a, b = _usable_files(config, split, data_dir, skip_bad)
+    pixels = not any(checks.high_bit_depth(path) for path in a + (b or []))
     if b is None:
-        return tf.data.Dataset.from_tensor_slices(a), len(a)
-    return tf.data.Dataset.from_tensor_slices((a, b)), len(a)
+        return tf.data.Dataset.from_tensor_slices(a), len(a), pixels
+    return tf.data.Dataset.from_tensor_slices((a, b)), len(a), pixels
 
 
 def transform(source, target, seed, config: Config, training: bool):
     """Preprocessing identical on both sides (stack, then crop and flip once).
 
     Args:
-      source, target: float32 (H, W, channels) in [0, 255], same H and W.
+      source, target: uint8 or float32 (H, W, channels) in [0, 255], same H and W: uint8 pixels
+        become float32 once resized or cropped, so a large image is never float at full size.
       seed: int (2,) stateless seed: the same seed gives the same crop and flip.
     Returns:
       (source, target) float32 in [-1, 1]: (image_size, image_size, channels) for the cropping
@@ -101,8 +115,17 @@ def transform(source, target, seed, config: Config, training: bool):
     data = config.data
     size, load, mode = data.image_size, data.resolved_load_size, data.preprocess
     source_channels = source.shape[-1]
+    if source.dtype != target.dtype:
+        source, target = tf.cast(source, tf.float32), tf.cast(target, tf.float32)
     image = tf.concat([source, target], axis=-1)
     shape = tf.shape(image)
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    crop_shape = (size, size, image.shape[-1])
+
+    def crop(image):
+        return tf.image.stateless_random_crop(image, crop_shape, crop_seed) if training else (
+            tf.image.resize_with_crop_or_pad(image, size, size))
+
     if mode == "resize_and_crop":
         image = _resize(image, load, load) if training else _resize(image, size, size)
     elif mode.startswith("scale_width"):
@@ -110,16 +133,13 @@ def transform(source, target, seed, config: Config, training: bool):
         image = _resize(image, tf.maximum(height, size if mode.endswith("crop") else 1), load)
     elif mode == "crop":  # native resolution; only images smaller than the crop are enlarged
         scale = tf.maximum(1.0, size / tf.cast(tf.minimum(shape[0], shape[1]), tf.float32))
+        # Cropped before the cast when large enough (cropping the crop again below changes nothing).
         image = tf.cond(scale > 1.0, lambda: _resize(image, *tf.unstack(tf.cast(tf.math.ceil(
-            scale * tf.cast(shape[:2], tf.float32)), tf.int32))), lambda: image)
-    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    crop_shape = (size, size, image.shape[-1])
+            scale * tf.cast(shape[:2], tf.float32)), tf.int32))), lambda: tf.cast(crop(image), tf.float32))
     if data.variable_size:
         image = images.pad_to_multiple(images.to_float(image)[tf.newaxis], images.network_stride(config))[0]
     else:
-        image = tf.image.stateless_random_crop(image, crop_shape, crop_seed) if training else (
-            tf.image.resize_with_crop_or_pad(image, size, size))
-        image = images.to_float(image)
+        image = images.to_float(crop(image))
     if training and data.flip:
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     return image[..., :source_channels], image[..., source_channels:]
@@ -137,21 +157,29 @@ def _pairs(config: Config, split: str, data_dir, training: bool, seed: int):
         if training:
             dataset = dataset.shuffle(min(count, 2000), seed=seed, reshuffle_each_iteration=True)
         return dataset, count
-    files, count = _file_pairs(config, split, data_dir, config.data.skip_bad_images)
+    files, count, pixels = _file_pairs(config, split, data_dir, config.data.skip_bad_images)
     if training and not config.data.cache:  # shuffle paths, not pixels: a full shuffle for free
         files = files.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    if config.data.task != "none":
-        load = lambda path: (images.decode(path),)  # noqa: E731
+    if config.data.task != "none":  # the tasks draw their inputs from float photos
+        load = lambda path: (tf.cast(images.decode(path, pixels), tf.float32),)  # noqa: E731
     elif isinstance(files.element_spec, tuple):
-        load = _load_separate
+        load = functools.partial(_load_separate, pixels=pixels)
     else:
-        load = _load_side_by_side
+        load = functools.partial(_load_side_by_side, pixels=pixels)
     dataset = files.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     if config.data.cache:
         dataset = dataset.cache()
         if training:
             dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     return dataset, count
+
+
+def _to_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    """``images.to_channels``; uint8 pixels averaged to gray become float32 first, so the gray
+    keeps its fractions."""
+    if channels == 1 and image.shape[-1] != 1:
+        image = tf.cast(image, tf.float32)
+    return images.to_channels(image, channels)
 
 
 def make_dataset(
@@ -179,8 +207,8 @@ def make_dataset(
             source, target = tasks.make_pair(element[0], data.task, task_seed)
         else:
             source, target = element if data.direction == "AtoB" else element[::-1]
-        source = images.to_channels(source, config.model.input_channels)
-        target = images.to_channels(target, config.model.output_channels)
+        source = _to_channels(source, config.model.input_channels)
+        target = _to_channels(target, config.model.output_channels)
         if not (training and data.freehand_lines):
             return transform(source, target, element_seed, config, training)
         from pix2pix_tf.data import freehand
