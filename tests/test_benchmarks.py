@@ -290,3 +290,32 @@ def test_data_memory_reads_every_file_and_reports_its_peak():
     figures = _benchmark_figures("data_memory.py", "--width=200", "--height=100", "--files=3", "--image_size=32")
     assert (figures["width"], figures["height"], figures["files"]) == (200, 100, 3)
     assert figures["peak_rss_mib"] >= figures["rss_mib_at_start"] > 0 and figures["seconds"] >= 0
+
+
+@pytest.mark.slow
+def test_sketch_drawings_are_drawn_on_the_page_and_translated_by_each_model(paired_folder, tmp_path):
+    """benchmarks/sketch_drawings.py: every drawing at every pen size, black strokes on white (the
+    thick pen inking more), and a grid of each model's pictures of them."""
+    import numpy as np
+    from PIL import Image
+
+    import os
+
+    if not (os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    workdir = tmp_path / "run"
+    trained = run_cli("train", f"--data={paired_folder}", f"--workdir={workdir}", "--steps=1", *TINY)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    out, grid = tmp_path / "drawings", tmp_path / "grid.png"
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "sketch_drawings.py"), f"--out={out}",
+                             f"--runs=tiny:{workdir},again:{workdir}@ckpt-1", "--drawings=handbag,boot",
+                             "--pens=1,4", f"--grid={grid}"],
+                            capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    drawings = sorted(out.glob("*.png"))
+    assert [path.name for path in drawings] == ["boot_pen1.png", "boot_pen4.png", "handbag_pen1.png", "handbag_pen4.png"]
+    for name in ("boot", "handbag"):
+        thin, thick = (np.asarray(Image.open(out / f"{name}_pen{pen}.png").convert("L")) for pen in (1, 4))
+        assert thin.shape == (32, 32) and np.median(thin) == 255
+        assert 0 < (thin < 128).sum() < (thick < 128).sum()
+    assert grid.stat().st_size > 0
