@@ -30,6 +30,9 @@ flags.DEFINE_integer("tile_size", None, "Translate images larger than this in ov
 
 
 def main(argv: list[str]) -> None:
+    if FLAGS["model_name"].present and not FLAGS.model:
+        errors.fail("serve", "--model_name names the model of --model; without --model each shipped model is "
+                             "served under its own name (GET /v1/models lists them)")
     with errors.reported_errors("serve"):
         from pix2pix_tf.deploy.serve import ModelServer, ModelService, serve_until_stopped, shipped_services
         from pix2pix_tf.deploy.translator import Translator

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import run_cli, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import pretrained, serve
 from pix2pix_tf.deploy.saved_model import export_saved_model
@@ -291,6 +291,12 @@ def test_serve_without_a_model_serves_every_shipped_model_under_its_own_name(shi
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models / "nothing")
     with pytest.raises(ValueError, match="no model is shipped in .*nothing; serve one with --model"):
         serve.shipped_services()
+
+
+def test_a_model_name_without_a_model_is_refused():
+    result = run_cli("serve", "--model_name=shoes", "--port=0")
+    assert result.returncode == 2 and result.stderr.startswith(
+        "pix2pix-tf serve: error: --model_name names the model of --model; without --model each shipped model")
 
 
 def test_a_palette_of_your_own_colours_is_offered_by_number():
