@@ -338,7 +338,13 @@ class _Handler(DrainingHandler):
 class ModelServer(DrainingServer):
     """A ``ThreadingHTTPServer`` answering for ``services``, one model or several by name, the first
     the default (one thread per connection); on SIGINT or SIGTERM, ``serve_until_stopped`` answers
-    every request it accepted, whichever model it asked for, before exiting."""
+    every request it accepted, whichever model it asked for, before exiting.
+
+    Attributes:
+      services: the models served, by name (``/v1/models/NAME``), in the order given.
+      service: the default model: the page opens on it, ``/translate`` and ``/v1/models`` answer for it.
+      pages: what the page is told about each model, by name.
+    """
 
     def __init__(self, services: ModelService | Sequence[ModelService], host: str = "127.0.0.1", port: int = 8000):
         services = [services] if isinstance(services, ModelService) else list(services)
