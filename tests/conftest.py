@@ -3,6 +3,7 @@ data), and the `pix2pix-tf` command run as a user runs it."""
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import subprocess
@@ -15,9 +16,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from pix2pix_tf import palettes  # noqa: E402
 from pix2pix_tf.config import Config, DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from pix2pix_tf.deploy import saved_model, tflite  # noqa: E402
+from pix2pix_tf.deploy import pretrained, saved_model, tflite  # noqa: E402
 from pix2pix_tf.deploy.translator import Translator  # noqa: E402
+from pix2pix_tf.models.generators import build_generator  # noqa: E402
 from pix2pix_tf.models.inference import inference_generator  # noqa: E402
 from pix2pix_tf.run_folder import load_generator  # noqa: E402
 from pix2pix_tf.training.train import train_and_evaluate  # noqa: E402
@@ -118,3 +121,42 @@ def models(tmp_path_factory) -> dict[str, pathlib.Path]:
 def translators(models) -> dict[str, Translator]:
     """A Translator of each of ``models`` but the export folder."""
     return {kind: Translator.load(path) for kind, path in models.items() if kind != "export"}
+
+
+def write_shipped_model(folder: pathlib.Path, config: Config, card: dict, example: np.ndarray) -> pathlib.Path:
+    """A shipped-style model folder at ``folder``: an untrained generator of ``config`` (at its image
+    size) as model_float16.tflite beside its config.json, ``card`` as card.json and ``example``
+    (uint8 (S, S, 3)) as example_1.png; ``folder``."""
+    folder.mkdir(parents=True)
+    size = config.data.image_size
+    generator = build_generator(config.model, size)
+    (folder / "model_float16.tflite").write_bytes(tflite.convert(inference_generator(generator, "eval"), size, "float16"))
+    config.save(folder / "config.json")
+    (folder / pretrained.CARD).write_text(json.dumps(card), encoding="utf-8")
+    tf.io.write_file(str(folder / "example_1.png"), tf.io.encode_png(example))
+    return folder
+
+
+def sketch(size: int = 32) -> np.ndarray:
+    """A sketch as a sketch model's example: black lines (a box and a diagonal) on white, uint8 (size, size, 3)."""
+    image = np.full((size, size, 3), 255, np.uint8)
+    image[size // 4, size // 4:-size // 4] = image[-size // 4, size // 4:-size // 4] = 0
+    image[size // 4:-size // 4, size // 4] = image[size // 4:-size // 4, -size // 4] = 0
+    image[np.arange(size // 4, size * 3 // 4), np.arange(size // 4, size * 3 // 4)] = 0
+    return image
+
+
+@pytest.fixture(scope="session")
+def shipped_models(tmp_path_factory) -> pathlib.Path:
+    """A stand-in for the package's folder of shipped models holding two untrained 32 px models:
+    toy_labels2photo (facades palette, a label-map example; its card says "input": "label_map") and
+    toy_sketch2photo (trained as with --freehand_lines; its card says "input": "sketch", its example
+    a sketch). Tests point ``pretrained.FOLDER`` at it."""
+    root = tmp_path_factory.mktemp("pretrained")
+    colours = np.array([colour for colour in palettes.classes("facades").values()], np.uint8)
+    labels = colours[np.random.default_rng(0).integers(0, len(colours), (32, 32))]
+    write_shipped_model(root / "toy_labels2photo", tiny_config().replace(data=dict(palette="facades")),
+                        {"title": "Toy façades", "description": "label map → toy photo", "input": "label_map"}, labels)
+    write_shipped_model(root / "toy_sketch2photo", tiny_config().replace(data=dict(freehand_lines=True)),
+                        {"title": "Toy shoes", "description": "sketch → toy photo", "input": "sketch"}, sketch())
+    return root

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pix2pix_tf.deploy.translator import Translator
 
 FOLDER = pathlib.Path(__file__).with_name("pretrained")
-CARD = "card.json"  # what the page shows (title, description) and the card as data: data, terms, scores
+CARD = "card.json"  # what the page shows (title, description, input) and the card as data: data, terms, scores
 CARD_TEXT = "MODEL_CARD.md"
 EXAMPLE_GLOB = "example_*.png"
 DEFAULT = "facades_label2photo"  # what `pix2pix-tf serve` serves without --model

@@ -3,13 +3,18 @@
 Standard library only (``ThreadingHTTPServer``): no framework, nothing fetched at run time (the
 page's HTML, JS and CSS are files of this package, served from static/ and nowhere else).
 
-    GET  /                          the drawing page (static/index.html, app.js, style.css, litert/; favicon.ico)
-    GET  /page.json                 what the page is told: the model's size, palette, description, files
-    GET  /model/FILE                the model's .tflite file, which the page runs in the browser, and its example
+    GET  /                          the drawing page (static/: index.html, its scripts, style.css, litert/; favicon.ico)
+    GET  /page.json[?model=NAME]    what the page is told: the model's size, palette, input kind, files; the models
+    GET  /model/FILE                the default model's .tflite file, which the page runs in the browser, and example
+    GET  /models/NAME/FILE          the same for each other model served
     GET  /v1/models/NAME            status, input size, mode, channels, palette (TF Serving's status, extended)
-    GET  /v1/models                 the same for the one model served, whatever its name
+    GET  /v1/models                 the same for the default model, with the names of all served ("models")
     POST /v1/models/NAME:predict    {"instances": [{"b64": PNG or JPEG}, ...]} -> {"predictions": [{"b64": PNG}]}
     POST /translate                 a PNG or JPEG body (or multipart/form-data file) -> a PNG of the input's size
+                                    (the default model's)
+
+A server serves one model or several (``serve`` without --model: every shipped model, each under
+its own name); the first is the default, which the page opens on.
 
 Every limit is a named constant below and answers 4xx (413 for size, 400 for a malformed request,
 404 for an unknown path, 405 for a method, 408 for a request that stops arriving midway, 411
@@ -28,7 +33,8 @@ import email.policy
 import json
 import pathlib
 import threading
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 
 import numpy as np
@@ -38,7 +44,7 @@ from absl import logging
 from pix2pix_tf import images as image_ops
 from pix2pix_tf import palettes
 from pix2pix_tf.data import checks
-from pix2pix_tf.deploy import web
+from pix2pix_tf.deploy import pretrained, web
 from pix2pix_tf.deploy.drain import DrainingHandler, DrainingServer
 from pix2pix_tf.deploy.drain import serve_until_stopped  # noqa: F401 (what `pix2pix-tf serve` runs)
 from pix2pix_tf.deploy.translator import Translator
@@ -227,27 +233,36 @@ class _Handler(DrainingHandler):
         self._answer(self._post)
 
     def _get(self) -> tuple[int, str, bytes]:
-        self.path = self.path.split("?", 1)[0]  # the page's files take no query
-        if self.path in (f"/v1/models/{self.server.service.name}", "/v1/models"):
-            return 200, "application/json", json.dumps(self.server.service.status()).encode()
-        file = self.server.files.get(self.path.removeprefix("/"))
+        self.path, _, query = self.path.partition("?")  # only page.json takes a query
+        server = self.server
+        if self.path == "/v1/models":
+            listing = {**server.service.status(), "models": list(server.services)}
+            return 200, "application/json", json.dumps(listing).encode()
+        service = server.services.get(self.path.removeprefix("/v1/models/"))
+        if self.path.startswith("/v1/models/") and service is not None:
+            return 200, "application/json", json.dumps(service.status()).encode()
+        file = server.files.get(self.path.removeprefix("/"))
         if file is not None:
             return 200, *file
         if self.path == f"/{web.PAGE_CONFIG}":
-            return 200, "application/json", json.dumps(self.server.page_config()).encode()
-        model_file = self.server.model_files.get(self.path.removeprefix("/"))
+            asked = urllib.parse.parse_qs(query).get("model", [server.service.name])[-1]
+            if asked not in server.services:
+                raise RequestError(404, server.unknown_model(asked))
+            return 200, "application/json", json.dumps(server.page_config(asked)).encode()
+        model_file = server.model_files.get(self.path.removeprefix("/"))
         if model_file is not None:  # read when asked: a model's file can be large
             return 200, web.content_type(model_file), model_file.read_bytes()
         self._check_model_name()
-        raise RequestError(405 if self._known_post_path() else 404, f"no GET {self.path[:200]}")
+        raise RequestError(405 if self.path == "/translate" or self._predicting() else 404, f"no GET {self.path[:200]}")
 
     def _post(self) -> tuple[int, str, bytes]:
-        if not self._known_post_path():
+        service = self._predicting()
+        if service is None and self.path != "/translate":
             self._check_model_name()
-            raise RequestError(405 if self.path == f"/v1/models/{self.server.service.name}" else 404,
+            raise RequestError(405 if self.path.removeprefix("/v1/models/") in self.server.services else 404,
                                f"no POST {self.path[:200]}")
         body = self._body()
-        if self.path == "/translate":
+        if service is None:  # /translate
             image = uploaded_image(self.headers.get("Content-Type"), body)
             return 200, "image/png", self.server.service.translate_image(image)
         try:
@@ -256,18 +271,18 @@ class _Handler(DrainingHandler):
             raise RequestError(400, f"the body is not JSON ({error})") from None
         except RecursionError:
             raise RequestError(400, "the body's JSON is nested too deeply") from None
-        return 200, "application/json", json.dumps(self.server.service.predict(request)).encode()
+        return 200, "application/json", json.dumps(service.predict(request)).encode()
 
     def _check_model_name(self) -> None:
-        """RequestError 404 naming the served model for a path that asks for another one."""
-        name = self.server.service.name
+        """RequestError 404 naming the served models for a path that asks for another one."""
         asked = self.path.removeprefix("/v1/models/").split(":", 1)[0]
-        if self.path.startswith("/v1/models/") and asked not in ("", name):
-            raise RequestError(404, f"no model {asked[:100]!r}: this server serves {name!r} "
-                                    f"(GET /v1/models/{name}, POST /v1/models/{name}:predict)")
+        if self.path.startswith("/v1/models/") and asked not in ("", *self.server.services):
+            raise RequestError(404, self.server.unknown_model(asked))
 
-    def _known_post_path(self) -> bool:
-        return self.path in ("/translate", f"/v1/models/{self.server.service.name}:predict")
+    def _predicting(self) -> ModelService | None:
+        """The model whose ``:predict`` the path is, or None."""
+        name = self.path.removeprefix("/v1/models/").removesuffix(":predict")
+        return self.server.services.get(name) if self.path == f"/v1/models/{name}:predict" else None
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -321,19 +336,55 @@ class _Handler(DrainingHandler):
 
 
 class ModelServer(DrainingServer):
-    """A ``ThreadingHTTPServer`` answering for ``service`` (one thread per connection); on SIGINT
-    or SIGTERM, ``serve_until_stopped`` answers every request it accepted before exiting."""
+    """A ``ThreadingHTTPServer`` answering for ``services``, one model or several by name, the first
+    the default (one thread per connection); on SIGINT or SIGTERM, ``serve_until_stopped`` answers
+    every request it accepted, whichever model it asked for, before exiting.
 
-    def __init__(self, service: ModelService, host: str = "127.0.0.1", port: int = 8000):
-        self.service = service
+    Attributes:
+      services: the models served, by name (``/v1/models/NAME``), in the order given.
+      service: the default model: the page opens on it, ``/translate`` and ``/v1/models`` answer for it.
+      pages: what the page is told about each model, by name.
+    """
+
+    def __init__(self, services: ModelService | Sequence[ModelService], host: str = "127.0.0.1", port: int = 8000):
+        services = [services] if isinstance(services, ModelService) else list(services)
+        names = [service.name for service in services]
+        if not names or len(set(names)) < len(names):
+            raise ValueError(f"a server serves one model or more, each under its own name, not {names}")
+        self.services = {service.name: service for service in services}
+        self.service = services[0]
         # Only these files are ever served, looked up by their exact URL path (none is built from a URL).
-        # The page's are read once; the model's .tflite file and example are read when asked.
+        # The page's are read once; the models' .tflite files and examples are read when asked.
         self.files = {url: (web.content_type(path), path.read_bytes()) for url, path in web.page_files().items()}
-        translator = service.translator
-        self.page = web.PageModel.of(translator.source, translator.config, translator.mode)
-        self.model_files = {f"model/{path.name}": path for path in (self.page.tflite, self.page.example) if path}
+        self.pages = {service.name: web.PageModel.of(service.translator.source, service.translator.config,
+                                                     service.translator.mode) for service in services}
+        self.model_files = {self._files_url(name) + path.name: path for name, page in self.pages.items()
+                            for path in (page.tflite, page.example) if path}
         super().__init__((host, port), _Handler)
 
-    def page_config(self) -> dict:
-        """page.json: the model, its files under model/ and the :predict URL (relative to the page)."""
-        return self.page.page_json("model/", f"v1/models/{self.service.name}:predict")
+    def _files_url(self, name: str) -> str:
+        """Where the files of model ``name`` are, relative to the page: model/ for the default, models/NAME/ else."""
+        return "model/" if name == self.service.name else f"models/{name}/"
+
+    def page_config(self, name: str) -> dict:
+        """page.json of model ``name``: the model, its files and its :predict URL (relative to the
+        page), its served ``name`` and the ``models`` served (name and title of each) to choose from."""
+        models = [{"name": other, "title": page.title} for other, page in self.pages.items()]
+        return {**self.pages[name].page_json(self._files_url(name), f"v1/models/{name}:predict"),
+                "name": name, "models": models}
+
+    def unknown_model(self, asked: str) -> str:
+        """The error for a request naming a model that is not served: what is."""
+        names = list(self.services)
+        example = names[0] if len(names) == 1 else "NAME"
+        return (f"no model {asked[:100]!r}: this server serves {', '.join(map(repr, names))} "
+                f"(GET /v1/models/{example}, POST /v1/models/{example}:predict)")
+
+
+def shipped_services(mode: str | None = None, tile_size: int | None = None) -> list[ModelService]:
+    """Every model shipped in the package (``pretrained.names()``), each under its own name, loaded now
+    (a .tflite file each: a fraction of a second), ``pretrained.DEFAULT`` first."""
+    names = sorted(pretrained.names(), key=lambda name: name != pretrained.DEFAULT)
+    if not names:
+        raise ValueError(f"no model is shipped in {pretrained.FOLDER}; serve one with --model")
+    return [ModelService(Translator.load(pretrained.folder(name), mode, tile_size), name) for name in names]

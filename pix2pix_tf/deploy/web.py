@@ -1,6 +1,6 @@
 """The drawing page's side of a model: its files, what it is told (page.json) and the static site.
 
-The page (static/index.html, app.js, engines.js, style.css) reads ``page.json`` beside it. When that names a
+The page (static/index.html, app.js, engines.js, tools.js, style.css) reads ``page.json`` beside it. When that names a
 .tflite file, the page downloads it and computes every picture in the browser with LiteRT.js on
 WebAssembly (static/litert/, vendored, no CDN); otherwise, or when the browser cannot, it sends
 the drawing to the server's ``:predict``. ``serve`` answers page.json for the model it serves;
@@ -45,12 +45,18 @@ TASK_DESCRIPTIONS = {"colorize": "gray photo → colour photo", "edges": "edge d
                      "inpaint": "photo with holes → whole photo", "superres": "small photo → 4× sharper photo"}
 FACADE_PALETTES = ("synthetic", "facades")
 
+# What the page offers for drawing, by the kind of input a model takes (page.json's "input"): class
+# swatches for label maps; a black pen and an eraser on white paper for sketches; a colour picker,
+# rectangles and upload for photos.
+INPUT_KINDS = ("label_map", "sketch", "photo")
+
 
 def page_files() -> dict[str, pathlib.Path]:
     """The page's files by URL path relative to the page: "" (index.html), favicon.ico,
-    static/app.js, engines.js, style.css and static/litert/ (the runtime files and its LICENSE)."""
+    static/app.js, engines.js, tools.js, style.css and static/litert/ (the runtime files and its LICENSE)."""
     files = {"": STATIC_FOLDER / "index.html", "favicon.ico": STATIC_FOLDER / "favicon.ico"}
-    files.update({f"static/{name}": STATIC_FOLDER / name for name in ("app.js", "engines.js", "style.css")})
+    scripts = ("app.js", "engines.js", "tools.js", "style.css")
+    files.update({f"static/{name}": STATIC_FOLDER / name for name in scripts})
     runtime = [line.split()[1] for line in (LITERT_FOLDER / "SHA256SUMS").read_text().splitlines()]
     files.update({f"static/litert/{name}": LITERT_FOLDER / name for name in [*runtime, "LICENSE"]})
     return files
@@ -61,20 +67,30 @@ def content_type(path: pathlib.Path) -> str:
     return CONTENT_TYPES[path.suffix]
 
 
+def read_card(folder: pathlib.Path | None) -> dict:
+    """The model card beside config.json in ``folder`` (``card.json``) as data, {} when there is none;
+    ValueError naming the card when it is not a JSON object."""
+    card = folder / MODEL_CARD if folder is not None else None
+    if card is None or not card.is_file():
+        return {}
+    expected = 'expected a JSON object such as {"description": "label map → photo"}'
+    try:
+        fields = json.loads(card.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{card}: {expected} ({error})") from None
+    if not isinstance(fields, dict):
+        raise ValueError(f"{card}: {expected}, not a JSON {type(fields).__name__}")
+    return fields
+
+
 def describe(config: Config, folder: pathlib.Path | None) -> str:
     """What the model does, e.g. "label map → façade photo": the ``description`` (or else the
     ``title``) of the model card (``card.json`` beside config.json) when there is one, else said
     from its task and palette."""
-    card = folder / MODEL_CARD if folder is not None else None
-    if card is not None and card.is_file():
-        try:
-            fields = json.loads(card.read_text(encoding="utf-8"))
-            description = fields.get("description") or fields.get("title")
-        except (ValueError, AttributeError) as error:
-            raise ValueError(f"{card}: expected a JSON object such as {{\"description\": \"label map → "
-                             f"photo\"}} ({error})") from None
-        if isinstance(description, str) and description.strip():
-            return description.strip()
+    fields = read_card(folder)
+    description = fields.get("description") or fields.get("title")
+    if isinstance(description, str) and description.strip():
+        return description.strip()
     data = config.data
     if data.task in TASK_DESCRIPTIONS:
         return TASK_DESCRIPTIONS[data.task]
@@ -82,6 +98,21 @@ def describe(config: Config, folder: pathlib.Path | None) -> str:
         return "label map → façade photo" if data.palette in FACADE_PALETTES else "label map → photo"
     source, target = ("A", "B") if data.direction == "AtoB" else ("B", "A")
     return f"{source} images → {target} images"
+
+
+def input_kind(config: Config, folder: pathlib.Path | None) -> str:
+    """The kind of input the page draws for the model, one of ``INPUT_KINDS``: the model card's
+    ``input`` when it says one, else "label_map" for a model with a palette, "sketch" for one trained
+    on edge drawings (``--task=edges`` or ``--freehand_lines``), "photo" otherwise. ValueError naming
+    the card for an ``input`` that is not one of them."""
+    kind = read_card(folder).get("input")
+    if kind is not None:
+        if kind not in INPUT_KINDS:
+            raise ValueError(f"{folder / MODEL_CARD}: \"input\" is {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
+        return kind
+    if config.data.palette != "none":
+        return "label_map"
+    return "sketch" if config.data.freehand_lines or config.data.task == "edges" else "photo"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +128,9 @@ class PageModel:
       example: an example input for the page to open on (``example*.png`` in ``folder``), or None.
       name: the model's name on the page (its folder's).
       description: what the model does (``describe``).
+      title: its name for people, e.g. in the page's choice of models: the model card's ``title``,
+        else ``description``.
+      input: what the page draws for it, one of ``INPUT_KINDS`` (``input_kind``).
     """
 
     config: Config
@@ -107,6 +141,8 @@ class PageModel:
     example: pathlib.Path | None
     name: str | None
     description: str
+    title: str
+    input: str
 
     @classmethod
     def of(cls, source: pathlib.Path | None, config: Config, mode: str | None, limited: bool = True) -> PageModel:
@@ -115,8 +151,9 @@ class PageModel:
         file beside its SavedModel (float16 first), unless ``limited`` and it is larger than
         ``MAX_BROWSER_MODEL_BYTES``."""
         if source is None:
+            description = describe(config, None)
             return cls(config, mode, None, None, "the served model was not loaded from a file", None, None,
-                       describe(config, None))
+                       description, description, input_kind(config, None))
         source = pathlib.Path(source)
         folder = source.parent if source.suffix == ".tflite" or source.name == "saved_model" else source
         examples = sorted(folder.glob("example*.png"))
@@ -131,8 +168,11 @@ class PageModel:
             unavailable = (f"{tflite.name} is {tflite.stat().st_size / 2**20:.0f} MiB, more than the "
                            f"{MAX_BROWSER_MODEL_BYTES / 2**20:.0f} MiB sent to browsers")
             tflite = None
+        description = describe(config, folder)
+        title = read_card(folder).get("title")
         return cls(config, mode, folder, tflite, unavailable, examples[0] if examples else None, folder.name,
-                   describe(config, folder))
+                   description, title.strip() if isinstance(title, str) and title.strip() else description,
+                   input_kind(config, folder))
 
     @property
     def shipped(self) -> bool:
@@ -140,12 +180,12 @@ class PageModel:
         return self.folder is not None and PACKAGE_FOLDER in self.folder.resolve().parents
 
     def page_json(self, files_url: str, predict_url: str | None) -> dict:
-        """What page.json tells the page: the model's size, channels, palette and description, the
+        """What page.json tells the page: the model's size, channels, palette, input kind, title and description, the
         URLs of its .tflite file and example under ``files_url``, and ``predict_url`` (the server's
         ``:predict``, relative to the page) or None on a static host."""
         data, model = self.config.data, self.config.model
         return {
-            "description": self.description, "input_size": data.image_size,
+            "description": self.description, "title": self.title, "input": self.input, "input_size": data.image_size,
             "input_channels": model.input_channels, "output_channels": model.output_channels,
             "mode": self.mode, "palette": palettes.hex_colours(data.palette),
             "model": None if self.tflite is None else {"url": files_url + self.tflite.name, "file": self.tflite.name,

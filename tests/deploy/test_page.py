@@ -16,10 +16,10 @@ import threading
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO, tiny_config, write_pairs
+from conftest import REPO, sketch, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import export as exporter
-from pix2pix_tf.deploy import serve, tflite, web
+from pix2pix_tf.deploy import pretrained, serve, tflite, web
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.inference import inference_generator
@@ -53,9 +53,11 @@ def models(tmp_path_factory) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def serving(model: pathlib.Path):
-    """``serve`` of ``model`` on 127.0.0.1, stopped on leaving (if the test has not stopped it)."""
-    server = serve.ModelServer(serve.ModelService(Translator.load(model)), "127.0.0.1", 0)
+def serving(model: pathlib.Path | list[serve.ModelService]):
+    """``serve`` of ``model`` (a path, or the services of several models) on 127.0.0.1, stopped on
+    leaving (if the test has not stopped it)."""
+    services = model if isinstance(model, list) else serve.ModelService(Translator.load(model))
+    server = serve.ModelServer(services, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
@@ -113,12 +115,12 @@ requestAnimationFrame(poll);
 """
 
 
-def _stroke(browser, dx: int = 0) -> tuple[float, float]:
-    """Draws a rectangle on the input (it appears when the stroke ends, so the picture after the
-    stroke is new) and waits for its picture; returns (the latency the page shows, the time from the
-    end of the stroke to the new picture on the output canvas), in ms."""
+def _stroke(browser, dx: int = 0, tool: str = "rectangle") -> tuple[float, float]:
+    """Draws a stroke with ``tool`` on the input (a rectangle appears when the stroke ends, so the
+    picture after the stroke is new) and waits for its picture; returns (the latency the page shows,
+    the time from the end of the stroke to the new picture on the output canvas), in ms."""
     before = _pictures(browser)
-    Select(browser.find_element(By.ID, "tool")).select_by_value("rectangle")
+    Select(browser.find_element(By.ID, "tool")).select_by_value(tool)
     browser.execute_script(WATCH)
     canvas = browser.find_element(By.ID, "input")
     ActionChains(browser).move_to_element_with_offset(canvas, -120 + dx, -100).click_and_hold() \
@@ -144,6 +146,7 @@ def test_the_server_computes_for_a_model_without_tflite_and_the_page_shows_its_t
         assert browser.find_element(By.ID, "model").text == "label map → façade photo · 32 px, 8 classes"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#swatches button")) == 8  # the synthetic palette
         assert not browser.find_element(By.ID, "picker").is_displayed()  # class colours only
+        assert not browser.find_element(By.ID, "models-choice").is_displayed()  # one model: nothing to choose
         assert "your own model" not in browser.find_element(By.TAG_NAME, "footer").text
 
         browser.find_elements(By.CSS_SELECTOR, "#swatches button")[5].click()  # balcony green
@@ -263,3 +266,85 @@ def test_a_model_without_palette_offers_a_colour_picker_and_the_size_shows_its_n
         _stroke(browser)
         assert (np.all(_png_of(browser, "input") == (0x12, 0xA4, 0xF0), axis=-1)).sum() > 20
 
+
+
+def _tools(browser) -> list[str]:
+    return [option.get_attribute("value") for option in Select(browser.find_element(By.ID, "tool")).options]
+
+
+def _wait_for_picture(browser, before: int) -> None:
+    WebDriverWait(browser, 60).until(lambda driver: _pictures(driver) > before and driver.find_element(
+        By.ID, "output").get_attribute("aria-busy") == "false")
+
+
+@pytest.fixture
+def shipped(shipped_models, monkeypatch):
+    """``serve`` without --model on two stand-ins for the shipped models, the label-map one the default."""
+    monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
+    monkeypatch.setattr(pretrained, "DEFAULT", "toy_labels2photo")
+    with serving(serve.shipped_services()) as server:
+        yield server
+
+
+def test_the_page_offers_the_shipped_models_and_choosing_one_brings_its_tools_example_and_model(
+        shipped, shipped_models, browser):
+    assert _open(browser, _url(shipped)) == "browser"
+    choice = Select(browser.find_element(By.ID, "models"))
+    assert browser.find_element(By.ID, "models-choice").is_displayed()
+    assert [option.text for option in choice.options] == ["Toy façades", "Toy shoes"]
+    assert choice.first_selected_option.get_attribute("value") == "toy_labels2photo"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#swatches button")) == 12
+    assert _tools(browser) == ["brush", "rectangle", "eraser"]
+    labels = tf.io.decode_png((shipped_models / "toy_labels2photo" / "example_1.png").read_bytes()).numpy()
+    np.testing.assert_array_equal(_png_of(browser, "input"), labels)
+
+    before = _pictures(browser)
+    browser.execute_script("window.notReloaded = true;")
+    choice.select_by_value("toy_sketch2photo")
+    WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "output").get_attribute(
+        "data-model") == "toy_sketch2photo" and driver.find_element(By.ID, "output").get_attribute("data-engine"))
+    _wait_for_picture(browser, before)
+    assert browser.execute_script("return window.notReloaded;")  # switched in place
+    assert browser.find_element(By.ID, "output").get_attribute("data-engine") == "browser"  # LiteRT.js loaded once
+    assert browser.current_url.endswith("/?model=toy_sketch2photo")
+    assert browser.find_element(By.ID, "model").text == "sketch → toy photo · 32 px"
+    assert _tools(browser) == ["pen", "eraser"] and not browser.find_elements(By.CSS_SELECTOR, "#swatches button")
+    assert not browser.find_element(By.ID, "picker").is_displayed()
+    np.testing.assert_array_equal(_png_of(browser, "input"), sketch())
+    _assert_shows_the_translation(browser, Translator.load(shipped_models / "toy_sketch2photo"))
+
+    browser.refresh()  # the URL keeps the choice
+    _open(browser, browser.current_url)
+    assert Select(browser.find_element(By.ID, "models")).first_selected_option.text == "Toy shoes"
+    browser.get(_url(shipped) + "?model=toy_shoes")
+    WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "error").text)
+    assert "no model 'toy_shoes': this server serves 'toy_labels2photo', 'toy_sketch2photo'" in \
+        browser.find_element(By.ID, "error").text
+
+
+def test_a_sketch_model_gets_a_black_pen_an_eraser_undo_and_clear_on_white(shipped, shipped_models, browser):
+    assert _open(browser, _url(shipped) + "?model=toy_sketch2photo") == "browser"
+    translator = Translator.load(shipped_models / "toy_sketch2photo")
+    first = _png_of(browser, "output")
+    assert browser.find_element(By.ID, "size-value").text == "3"
+
+    _stroke(browser, tool="pen")
+    drawn = _png_of(browser, "input")
+    assert set(np.unique(drawn)) == {0, 255}  # black on white, never grey
+    assert (drawn == 0).all(axis=-1).sum() > (sketch() == 0).all(axis=-1).sum() + 20
+    _assert_shows_the_translation(browser, translator)
+    assert not np.array_equal(_png_of(browser, "output"), first)
+
+    before = _pictures(browser)
+    browser.find_element(By.ID, "undo").click()
+    _wait_for_picture(browser, before)
+    np.testing.assert_array_equal(_png_of(browser, "input"), sketch())
+    np.testing.assert_array_equal(_png_of(browser, "output"), first)
+
+    _stroke(browser, dx=40, tool="eraser")
+    assert (_png_of(browser, "input") == 0).all(axis=-1).sum() < (sketch() == 0).all(axis=-1).sum()
+    before = _pictures(browser)
+    browser.find_element(By.ID, "clear").click()
+    _wait_for_picture(browser, before)
+    assert (_png_of(browser, "input") == 255).all()
+    _assert_shows_the_translation(browser, translator)

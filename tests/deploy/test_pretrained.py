@@ -29,7 +29,7 @@ def test_the_facades_model_ships_as_a_256_px_student_with_the_12_cmp_classes():
 
 def test_its_card_says_what_it_does_its_data_terms_and_scores():
     card = pretrained.card("facades_label2photo")
-    assert card["description"] == "label map → façade photo"
+    assert card["description"] == "label map → façade photo" and card["input"] == "label_map"  # the page's swatches
     assert "CMP Facade Database" in card["data"]["name"] and "Tyleček" in card["data"]["citation"]
     assert card["data"]["terms"]
     for model in ("student", "teacher"):

@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import run_cli, tiny_config, write_pairs
 
-from pix2pix_tf.deploy import serve
+from pix2pix_tf.deploy import pretrained, serve
 from pix2pix_tf.deploy.saved_model import export_saved_model
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.run_folder import load_generator
@@ -255,6 +255,50 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
 
 
 
+def test_serve_without_a_model_serves_every_shipped_model_under_its_own_name(shipped_models, monkeypatch):
+    monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
+    monkeypatch.setattr(pretrained, "DEFAULT", "toy_sketch2photo")
+    services = serve.shipped_services()
+    assert [service.name for service in services] == ["toy_sketch2photo", "toy_labels2photo"]  # the default first
+    model_server = serve.ModelServer(services, "127.0.0.1", 0)
+    threading.Thread(target=model_server.serve_forever, daemon=True).start()
+    try:
+        listing = json.loads(_request(model_server, "GET", "/v1/models")[2])
+        assert listing["models"] == ["toy_sketch2photo", "toy_labels2photo"] and listing["name"] == "toy_sketch2photo"
+        predict = json.dumps({"instances": [{"b64": _b64(_png(IMAGE))}]}).encode()
+        answers = {}
+        for name in listing["models"]:
+            status = json.loads(_request(model_server, "GET", f"/v1/models/{name}")[2])
+            assert (status["name"], status["source"]) == (name, f"{name}/model_float16.tflite")
+            code, _, body = _request(model_server, "POST", f"/v1/models/{name}:predict", predict)
+            assert code == 200
+            answers[name] = tf.io.decode_png(base64.b64decode(json.loads(body)["predictions"][0]["b64"])).numpy()
+            expected = Translator.load(shipped_models / name).translate(IMAGE)
+            assert np.abs(answers[name].astype(int) - expected).max() <= 1
+        assert not np.array_equal(*answers.values())  # two models, two pictures
+        translated = tf.io.decode_png(_request(model_server, "POST", "/translate", _png(IMAGE))[2]).numpy()
+        np.testing.assert_array_equal(translated, answers["toy_sketch2photo"])  # /translate: the default model
+        for method, path in (("POST", "/v1/models/pix2pix:predict"), ("GET", "/v1/models/toy_shoes")):
+            code, _, body = _request(model_server, method, path, b"{}" if method == "POST" else None)
+            assert code == 404 and json.loads(body)["error"].startswith(
+                f"no model {path.split('/')[3].split(':')[0]!r}: this server serves 'toy_sketch2photo', "
+                "'toy_labels2photo' (GET /v1/models/NAME, POST /v1/models/NAME:predict)")
+        assert _request(model_server, "POST", "/v1/models/toy_labels2photo", b"{}")[0] == 405
+    finally:
+        model_server.shutdown()
+        model_server.server_close()
+
+    monkeypatch.setattr(pretrained, "FOLDER", shipped_models / "nothing")
+    with pytest.raises(ValueError, match="no model is shipped in .*nothing; serve one with --model"):
+        serve.shipped_services()
+
+
+def test_a_model_name_without_a_model_is_refused():
+    result = run_cli("serve", "--model_name=shoes", "--port=0")
+    assert result.returncode == 2 and result.stderr.startswith(
+        "pix2pix-tf serve: error: --model_name names the model of --model; without --model each shipped model")
+
+
 def test_a_palette_of_your_own_colours_is_offered_by_number():
     from pix2pix_tf import palettes
     from pix2pix_tf.config import DataConfig
@@ -363,14 +407,16 @@ def _refuses_connections(address, attempts: int = 100) -> bool:
     return False
 
 
-def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns():
-    """4 requests on 127.0.0.1 (2 on the model, 2 queued, one a 3-image :predict), SIGTERM while
-    they wait: every one is answered whole, new connections are refused, then the server stops."""
+@pytest.mark.parametrize("names", [("pix2pix",), ("pix2pix", "other")])
+def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns(names):
+    """4 requests on 127.0.0.1 (2 on the model, 2 queued, one a 3-image :predict to the last model
+    served), SIGTERM while they wait: every one is answered whole, new connections are refused,
+    then the server stops."""
     translator = _GatedTranslator()
-    model_server = serve.ModelServer(serve.ModelService(translator), "127.0.0.1", 0)
+    model_server = serve.ModelServer([serve.ModelService(translator, name) for name in names], "127.0.0.1", 0)
     address = model_server.server_address[:2]
     predict = json.dumps({"instances": [{"b64": base64.b64encode(_png(IMAGE)).decode()}] * 3}).encode()
-    bodies = [("/translate", _png(IMAGE))] * 3 + [("/v1/models/pix2pix:predict", predict)]
+    bodies = [("/translate", _png(IMAGE))] * 3 + [(f"/v1/models/{names[-1]}:predict", predict)]
     refused = []
 
     def stop_while_busy():

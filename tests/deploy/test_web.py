@@ -14,31 +14,21 @@ import urllib.request
 
 import numpy as np
 import pytest
-import tensorflow as tf
-from conftest import tiny_config
+from conftest import tiny_config, write_shipped_model
 
 from pix2pix_tf.deploy import export as exporter
-from pix2pix_tf.deploy import pretrained, serve, tflite, web
+from pix2pix_tf.deploy import pretrained, serve, web
 from pix2pix_tf.deploy.translator import Translator
-from pix2pix_tf.models.generators import build_generator
-from pix2pix_tf.models.inference import inference_generator
 
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory) -> pathlib.Path:
     """A shipped-style model folder: an untrained 32 px generator as model_float16.tflite beside its
     config.json, a model card and an example input."""
-    folder = tmp_path_factory.mktemp("web") / "labels2photo"
-    folder.mkdir()
-    config = tiny_config()
-    config = config.replace(data=dict(palette="facades"))
-    generator = build_generator(config.model, 32)
-    (folder / "model_float16.tflite").write_bytes(tflite.convert(inference_generator(generator, "eval"), 32, "float16"))
-    config.save(folder / "config.json")
-    (folder / web.MODEL_CARD).write_text(json.dumps({"description": "label map → toy photo"}))
+    config = tiny_config().replace(data=dict(palette="facades"))
     example = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    (folder / "example_1.png").write_bytes(tf.io.encode_png(example).numpy())
-    return folder
+    return write_shipped_model(tmp_path_factory.mktemp("web") / "labels2photo", config,
+                               {"description": "label map → toy photo"}, example)
 
 
 def test_the_vendored_runtime_is_the_npm_packages_files_with_their_licence():
@@ -76,6 +66,29 @@ def test_the_header_says_what_the_model_does(tmp_path, data, card, expected):
 def test_a_broken_model_card_is_named(tmp_path):
     (tmp_path / web.MODEL_CARD).write_text("description: label map -> photo")
     with pytest.raises(ValueError, match="card.json: expected a JSON object"):
+        web.PageModel.of(tmp_path, tiny_config(), "eval")
+
+
+@pytest.mark.parametrize("data, card, expected", [
+    ({"palette": "facades"}, None, "label_map"),
+    ({"freehand_lines": True}, None, "sketch"),
+    ({"task": "edges"}, None, "sketch"),
+    ({}, None, "photo"),
+    ({"direction": "BtoA"}, {"title": "edges → shoes", "input": "sketch"}, "sketch"),
+    ({"palette": "facades"}, {"input": "photo"}, "photo"),
+])
+def test_the_page_draws_label_maps_sketches_or_photos_as_the_card_or_else_the_config_says(
+        tmp_path, data, card, expected):
+    config = tiny_config().replace(data=data)
+    if card is not None:
+        (tmp_path / web.MODEL_CARD).write_text(json.dumps(card))
+    assert web.input_kind(config, tmp_path) == expected
+    assert web.PageModel.of(tmp_path, config, "eval").page_json("", None)["input"] == expected
+
+
+def test_a_card_naming_another_kind_of_input_is_named(tmp_path):
+    (tmp_path / web.MODEL_CARD).write_text(json.dumps({"input": "doodle"}))
+    with pytest.raises(ValueError, match='card.json: "input" is \'doodle\'; expected one of label_map, sketch, photo'):
         web.PageModel.of(tmp_path, tiny_config(), "eval")
 
 
@@ -160,3 +173,40 @@ def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, tmp_
     assert (tmp_path / "site" / web.PAGE_CONFIG).is_file()
     wrong = export("--formats=saved_model")
     assert wrong.returncode != 0 and "--model goes with --formats=web" in wrong.stderr
+
+
+def test_serve_of_the_shipped_models_tells_the_page_each_ones_input_files_and_the_choice(shipped_models, monkeypatch):
+    monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
+    monkeypatch.setattr(pretrained, "DEFAULT", "toy_sketch2photo")
+    server = serve.ModelServer(serve.shipped_services(), "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://%s:%d/" % server.server_address[:2]
+
+    def get(path: str) -> bytes:
+        with urllib.request.urlopen(url + path, timeout=30) as response:
+            return response.read()
+
+    try:
+        default, labels = json.loads(get("page.json")), json.loads(get("page.json?model=toy_labels2photo"))
+        assert json.loads(get("page.json?model=toy_sketch2photo")) == default
+        choice = [{"name": "toy_sketch2photo", "title": "Toy shoes"}, {"name": "toy_labels2photo", "title": "Toy façades"}]
+        assert default["models"] == labels["models"] == choice
+        assert (default["name"], default["input"], default["palette"]) == ("toy_sketch2photo", "sketch", [])
+        assert (default["predict"], default["example"]) == ("v1/models/toy_sketch2photo:predict", "model/example_1.png")
+        assert (labels["name"], labels["input"], len(labels["palette"])) == ("toy_labels2photo", "label_map", 12)
+        assert labels["predict"] == "v1/models/toy_labels2photo:predict"
+        assert labels["model"]["url"] == "models/toy_labels2photo/model_float16.tflite"
+        assert get(labels["model"]["url"]) == (shipped_models / "toy_labels2photo" / "model_float16.tflite").read_bytes()
+        assert get(labels["example"]) == (shipped_models / "toy_labels2photo" / "example_1.png").read_bytes()
+        assert get(default["example"]) == (shipped_models / "toy_sketch2photo" / "example_1.png").read_bytes()
+        for path in ("page.json?model=toy_shoes", "models/toy_sketch2photo/example_1.png",
+                     "models/toy_labels2photo/config.json", "models/nothing/model_float16.tflite"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(url + path, timeout=30)
+            assert error.value.code == 404, path
+            if path.startswith("page.json"):
+                assert json.loads(error.value.read())["error"].startswith(
+                    "no model 'toy_shoes': this server serves 'toy_sketch2photo', 'toy_labels2photo'")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,9 +1,23 @@
 // Where the drawing page's pictures are computed: in the browser, where LiteRT.js (./litert/,
 // vendored) runs the model's .tflite file on WebAssembly, or on the server through :predict. An
-// engine is { where, says, debounce, translate() }: translate() reads the input canvas and gives
-// the picture, an ImageData (browser) or an ImageBitmap (server), both of the model's input size.
+// engine is { where, says, debounce, translate(), close() }: translate() reads the input canvas and
+// gives the picture, an ImageData (browser) or an ImageBitmap (server), both of the model's input
+// size; close() lets go of the model (the page calls it when another model or engine takes over).
 
 const SERVER_DEBOUNCE_MS = 120; // while a stroke goes on, the server gets at most one drawing per this
+let runtime = null; // LiteRT.js, loaded once for all the models the page opens (it cannot load twice)
+
+function loadRuntime() {
+  runtime ??= (async () => {
+    const litert = await import("./litert/litert.js");
+    await litert.loadLiteRt(new URL("litert/", import.meta.url).href);
+    return litert;
+  })().catch((error) => {
+    runtime = null;
+    throw error;
+  });
+  return runtime;
+}
 
 // The browser when it can run the model's .tflite file, else the server, else an error naming why.
 export async function chooseEngine(page, canvas) {
@@ -21,8 +35,7 @@ export async function chooseEngine(page, canvas) {
 
 async function browserEngine(page, canvas) {
   if (typeof WebAssembly !== "object") throw new Error("it has no WebAssembly");
-  const litert = await import("./litert/litert.js");
-  await litert.loadLiteRt(new URL("litert/", import.meta.url).href);
+  const litert = await loadRuntime();
   const response = await fetch(page.model.url);
   if (!response.ok) throw new Error(`${page.model.url}: HTTP ${response.status}`);
   const model = await litert.loadAndCompile(new Uint8Array(await response.arrayBuffer()), { accelerator: "wasm" });
@@ -52,6 +65,9 @@ async function browserEngine(page, canvas) {
         for (const result of outputs) result.delete();
       }
     },
+    close() {
+      model.delete();
+    },
   };
 }
 
@@ -73,6 +89,7 @@ export function serverEngine(page, canvas, reason) {
       return createImageBitmap(new Blob([png], { type: "image/png" }),
         { colorSpaceConversion: "none", premultiplyAlpha: "none" });
     },
+    close() {}, // the server holds the model
   };
 }
 
