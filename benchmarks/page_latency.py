@@ -44,6 +44,7 @@ from chromium import CHROMIUM, start  # noqa: E402  (benchmarks/chromium.py)
 from pix2pix_tf import hardware  # noqa: E402
 from pix2pix_tf.config import get_preset  # noqa: E402
 from pix2pix_tf.deploy import serve, tflite, web  # noqa: E402
+from pix2pix_tf.deploy.service import ModelService  # noqa: E402
 from pix2pix_tf.deploy.translator import Translator  # noqa: E402
 from pix2pix_tf.models.generators import build_generator  # noqa: E402
 from pix2pix_tf.models.inference import inference_generator  # noqa: E402
@@ -160,7 +161,7 @@ def main(argv: list[str]) -> None:
             path = pathlib.Path(name)
             folders[name] = path if path.exists() else build_model(pathlib.Path(scratch) / name, name,
                                                                    IMAGE_SIZE.value)
-        servers = {name: serve.ModelServer(serve.ModelService(Translator.load(folder)), "127.0.0.1", 0)
+        servers = {name: serve.ModelServer(ModelService(Translator.load(folder)), "127.0.0.1", 0)
                    for name, folder in folders.items()}
         for server in servers.values():
             threading.Thread(target=server.serve_forever, daemon=True).start()

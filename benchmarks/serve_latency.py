@@ -30,6 +30,7 @@ from absl import app, flags  # noqa: E402
 from pix2pix_tf.config import get_preset  # noqa: E402
 from pix2pix_tf.deploy import serve, tflite  # noqa: E402
 from pix2pix_tf.deploy.saved_model import export_saved_model  # noqa: E402
+from pix2pix_tf.deploy.service import ModelService  # noqa: E402
 from pix2pix_tf.deploy.translator import Translator  # noqa: E402
 from pix2pix_tf.models.generators import build_generator  # noqa: E402
 from pix2pix_tf.models.inference import inference_generator  # noqa: E402
@@ -58,7 +59,7 @@ def write_models(folder: pathlib.Path, model_config) -> dict[str, pathlib.Path]:
 
 def measure(model: pathlib.Path, body: bytes) -> dict[str, float]:
     """Median single-request latency (ms) and requests per second with 4 clients, on 127.0.0.1."""
-    server = serve.ModelServer(serve.ModelService(Translator.load(model)), "127.0.0.1", 0)
+    server = serve.ModelServer(ModelService(Translator.load(model)), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = "http://%s:%d/translate" % server.server_address[:2]
 

@@ -34,7 +34,9 @@ def main(argv: list[str]) -> None:
         errors.fail("serve", "--model_name names the model of --model; without --model each shipped model is "
                              "served under its own name (GET /v1/models lists them)")
     with errors.reported_errors("serve"):
-        from pix2pix_tf.deploy.serve import ModelServer, ModelService, serve_until_stopped, shipped_services
+        from pix2pix_tf.deploy.drain import serve_until_stopped
+        from pix2pix_tf.deploy.serve import ModelServer
+        from pix2pix_tf.deploy.service import ModelService, shipped_services
         from pix2pix_tf.deploy.translator import Translator
 
         if FLAGS.model:

@@ -16,140 +16,32 @@ page's HTML, JS and CSS are files of this package, served from static/ and nowhe
 A server serves one model or several (``serve`` without --model: every shipped model, each under
 its own name); the first is the default, which the page opens on.
 
-Every limit is a named constant below and answers 4xx (413 for size, 400 for a malformed request,
-404 for an unknown path, 405 for a method, 408 for a request that stops arriving midway, 411
-without Content-Length) or 503 when the queue is
-full, always with a one-line JSON body ``{"error": "..."}``: nothing a client sends reaches a
-traceback or ends the process. Any model ``Translator.load`` reads can be served.
+Every limit is a named constant (the body size and socket timeout below; pixels, instances and the
+queue in ``service.py``, which runs the model) and answers 4xx (413 for size, 400 for a malformed
+request, 404 for an unknown path, 405 for a method, 408 for a request that stops arriving midway,
+411 without Content-Length) or 503 when the queue is full, always with a one-line JSON body
+``{"error": "..."}``: nothing a client sends reaches a traceback or ends the process. Any model
+``Translator.load`` reads can be served.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import email.parser
 import email.policy
 import json
-import pathlib
-import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from http import HTTPStatus
 
-import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import images as image_ops
-from pix2pix_tf import palettes
-from pix2pix_tf.data import checks
-from pix2pix_tf.deploy import pretrained, web
+from pix2pix_tf.deploy import web
 from pix2pix_tf.deploy.drain import DrainingHandler, DrainingServer
-from pix2pix_tf.deploy.drain import serve_until_stopped  # noqa: F401 (what `pix2pix-tf serve` runs)
-from pix2pix_tf.deploy.translator import Translator
+from pix2pix_tf.deploy.service import ModelService, RequestError
 
-# Limits: a request over one of them is refused before any work is done.
+# Limits of the HTTP side (the model's are in service.py).
 MAX_BODY_BYTES = 16 * 2**20  # a request body (413)
-MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header before decoding (413)
-MAX_INSTANCES = 8  # images in one :predict request (413)
-MAX_RUNNING = 2  # requests running the model at once
-MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
-MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in tiles: memory stays bounded
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
-
-
-
-class RequestError(Exception):
-    """What a client did wrong: an HTTP status and a one-line message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-class ModelService:
-    """The model behind the HTTP API: bounded concurrency, checked inputs, PNG outputs.
-
-    Args:
-      translator: any model ``Translator.load`` reads.
-      name: the ``NAME`` of ``/v1/models/NAME``.
-    """
-
-    def __init__(self, translator: Translator, name: str = "pix2pix"):
-        """A ``translator`` without tiles is given tiles of max(its image size, ``MIN_TILE_SIZE``):
-        a 16-megapixel image through a whole U-Net would take several GiB."""
-        if translator.tile_size is None:
-            translator.tile_size = max(translator.config.data.image_size, MIN_TILE_SIZE)
-        self.translator, self.name = translator, name
-        self._running = threading.BoundedSemaphore(MAX_RUNNING)
-        self._admitted = threading.BoundedSemaphore(MAX_RUNNING + MAX_WAITING)
-
-    def status(self) -> dict:
-        """TF Serving's model status, with what a client needs to send images."""
-        config = self.translator.config
-        return {
-            "model_version_status": [{"version": "1", "state": "AVAILABLE",
-                                      "status": {"error_code": "OK", "error_message": ""}}],
-            "name": self.name, "mode": self.translator.mode, "input_size": config.data.image_size,
-            "input_channels": self.translator.input_channels, "output_channels": self.translator.output_channels,
-            "source": public_source(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
-        }
-
-    @contextlib.contextmanager
-    def _admission(self) -> Iterator[None]:
-        """A place in the queue for one request (all its images), or 503 at once when it is full."""
-        if not self._admitted.acquire(blocking=False):
-            raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
-        try:
-            yield
-        finally:
-            self._admitted.release()
-
-    def _translate(self, encoded: bytes) -> bytes:
-        pixels = decode_request_image(encoded)
-        with self._running:
-            output = self.translator.translate(pixels)
-        return tf.io.encode_png(output).numpy()
-
-    def translate_image(self, encoded: bytes) -> bytes:
-        """PNG or JPEG (or any format training reads) bytes -> PNG bytes of the same size.
-
-        A request takes its place in the queue before its image is decoded, so decoding is
-        bounded by the queue too."""
-        with self._admission():
-            return self._translate(encoded)
-
-    def predict(self, request: object) -> dict:
-        """TF Serving's REST ``:predict``: ``{"instances": [{"b64": ...}], "signature_name"?: ...}``."""
-        if not isinstance(request, dict) or not isinstance(request.get("instances"), list):
-            raise RequestError(400, 'expected a JSON object {"instances": [{"b64": "<PNG or JPEG>"}, ...]}')
-        signature = request.get("signature_name", "serving_default")
-        if signature not in ("serving_default", "translate_image"):
-            raise RequestError(400, f"signature_name={signature!r}: this model serves serving_default "
-                                    "(images in, images out)")
-        instances = request["instances"]
-        if not instances or len(instances) > MAX_INSTANCES:
-            raise RequestError(413 if instances else 400,
-                               f"send 1 to {MAX_INSTANCES} instances per request, not {len(instances)}")
-        images = []
-        for index, instance in enumerate(instances):
-            encoded = instance.get("b64") if isinstance(instance, dict) else None
-            if not isinstance(encoded, str):
-                raise RequestError(400, f'instances[{index}] must be {{"b64": "<base64 PNG or JPEG>"}}')
-            try:
-                images.append(base64.b64decode(encoded, validate=True))
-            except (binascii.Error, ValueError):
-                raise RequestError(400, f"instances[{index}].b64 is not valid base64") from None
-        with self._admission():  # one place for the whole request: admitted, it is answered whole
-            return {"predictions": [{"b64": base64.b64encode(self._translate(data)).decode("ascii")}
-                                    for data in images]}
-
-
-def public_source(path: pathlib.Path | None) -> str | None:
-    """What a client is told the model is: its folder and name (``facades/model_int8.tflite``), never
-    the server's absolute path."""
-    return None if path is None else "/".join(pathlib.Path(path).parts[-2:])
 
 
 def uploaded_image(content_type: str | None, body: bytes) -> bytes:
@@ -167,27 +59,6 @@ def uploaded_image(content_type: str | None, body: bytes) -> bytes:
         raise RequestError(400, "the multipart/form-data body carries no file: send one image as a file field "
                                 "(curl -F file=@labels.png) or as the body itself (curl --data-binary @labels.png)")
     return image
-
-
-def decode_request_image(encoded: bytes) -> np.ndarray:
-    """An uploaded image as uint8 (H, W, 3); RequestError 413 beyond ``MAX_PIXELS``, 400 when it is
-    no image this package reads (the same decoder and format checks as training)."""
-    data = tf.constant(encoded)
-    unsupported = checks.unsupported_format(encoded[:64])
-    if unsupported:
-        raise RequestError(400, f"{unsupported} images cannot be decoded here; send PNG or JPEG")
-    try:
-        size = checks.declared_size(data)
-        if size is None:
-            raise RequestError(400, "send a PNG, JPEG, GIF, BMP or WebP image (its size is read before decoding)")
-        if size[0] * size[1] > MAX_PIXELS:
-            raise RequestError(413, f"{size[1]} x {size[0]} pixels is more than the {MAX_PIXELS} allowed")
-        pixels = image_ops.decode_pixels(data).numpy()
-    except tf.errors.OpError as error:
-        raise RequestError(400, f"the body is not a readable image ({error.message.strip().splitlines()[0]})") from None
-    if pixels.shape[0] * pixels.shape[1] > MAX_PIXELS:
-        raise RequestError(413, f"{pixels.shape[1]} x {pixels.shape[0]} pixels is more than the {MAX_PIXELS} allowed")
-    return pixels
 
 
 def _refusal(status: int, message: str):
@@ -379,12 +250,3 @@ class ModelServer(DrainingServer):
         example = names[0] if len(names) == 1 else "NAME"
         return (f"no model {asked[:100]!r}: this server serves {', '.join(map(repr, names))} "
                 f"(GET /v1/models/{example}, POST /v1/models/{example}:predict)")
-
-
-def shipped_services(mode: str | None = None, tile_size: int | None = None) -> list[ModelService]:
-    """Every model shipped in the package (``pretrained.names()``), each under its own name, loaded now
-    (a .tflite file each: a fraction of a second), ``pretrained.DEFAULT`` first."""
-    names = sorted(pretrained.names(), key=lambda name: name != pretrained.DEFAULT)
-    if not names:
-        raise ValueError(f"no model is shipped in {pretrained.FOLDER}; serve one with --model")
-    return [ModelService(Translator.load(pretrained.folder(name), mode, tile_size), name) for name in names]

@@ -20,6 +20,7 @@ from conftest import REPO, sketch, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import export as exporter
 from pix2pix_tf.deploy import pretrained, serve, tflite, web
+from pix2pix_tf.deploy.service import ModelService, shipped_services
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.models.generators import build_generator
 from pix2pix_tf.models.inference import inference_generator
@@ -53,10 +54,10 @@ def models(tmp_path_factory) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def serving(model: pathlib.Path | list[serve.ModelService]):
+def serving(model: pathlib.Path | list[ModelService]):
     """``serve`` of ``model`` (a path, or the services of several models) on 127.0.0.1, stopped on
     leaving (if the test has not stopped it)."""
-    services = model if isinstance(model, list) else serve.ModelService(Translator.load(model))
+    services = model if isinstance(model, list) else ModelService(Translator.load(model))
     server = serve.ModelServer(services, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -282,7 +283,7 @@ def shipped(shipped_models, monkeypatch):
     """``serve`` without --model on two stand-ins for the shipped models, the label-map one the default."""
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
     monkeypatch.setattr(pretrained, "DEFAULT", "toy_labels2photo")
-    with serving(serve.shipped_services()) as server:
+    with serving(shipped_services()) as server:
         yield server
 
 

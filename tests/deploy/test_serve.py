@@ -24,7 +24,9 @@ import tensorflow as tf
 from conftest import run_cli, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import pretrained, serve
+from pix2pix_tf.deploy.drain import serve_until_stopped
 from pix2pix_tf.deploy.saved_model import export_saved_model
+from pix2pix_tf.deploy.service import MAX_RUNNING, MIN_TILE_SIZE, ModelService, shipped_services
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.run_folder import load_generator
 from pix2pix_tf.training.train import train_and_evaluate
@@ -43,7 +45,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(run):
-    service = serve.ModelService(Translator.load(run), "pix2pix")
+    service = ModelService(Translator.load(run), "pix2pix")
     model_server = serve.ModelServer(service, "127.0.0.1", 0)
     thread = threading.Thread(target=model_server.serve_forever, daemon=True)
     thread.start()
@@ -191,9 +193,9 @@ class _SlowTranslator:
 
 
 def test_a_full_queue_answers_503_at_once_and_the_server_carries_on(monkeypatch):
-    monkeypatch.setattr(serve, "MAX_RUNNING", 1)
-    monkeypatch.setattr(serve, "MAX_WAITING", 1)
-    model_server = serve.ModelServer(serve.ModelService(_SlowTranslator()), "127.0.0.1", 0)
+    monkeypatch.setattr("pix2pix_tf.deploy.service.MAX_RUNNING", 1)
+    monkeypatch.setattr("pix2pix_tf.deploy.service.MAX_WAITING", 1)
+    model_server = serve.ModelServer(ModelService(_SlowTranslator()), "127.0.0.1", 0)
     threading.Thread(target=model_server.serve_forever, daemon=True).start()
     try:
         with ThreadPoolExecutor(6) as pool:
@@ -258,7 +260,7 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
 def test_serve_without_a_model_serves_every_shipped_model_under_its_own_name(shipped_models, monkeypatch):
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
     monkeypatch.setattr(pretrained, "DEFAULT", "toy_sketch2photo")
-    services = serve.shipped_services()
+    services = shipped_services()
     assert [service.name for service in services] == ["toy_sketch2photo", "toy_labels2photo"]  # the default first
     model_server = serve.ModelServer(services, "127.0.0.1", 0)
     threading.Thread(target=model_server.serve_forever, daemon=True).start()
@@ -290,7 +292,7 @@ def test_serve_without_a_model_serves_every_shipped_model_under_its_own_name(shi
 
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models / "nothing")
     with pytest.raises(ValueError, match="no model is shipped in .*nothing; serve one with --model"):
-        serve.shipped_services()
+        shipped_services()
 
 
 def test_a_model_name_without_a_model_is_refused():
@@ -332,8 +334,8 @@ def test_an_image_is_sized_from_its_header_before_decoding_webp_too(server):
 
 
 def test_a_served_model_translates_large_images_in_tiles(run):
-    service = serve.ModelService(Translator.load(run))
-    assert service.translator.tile_size == serve.MIN_TILE_SIZE  # not the whole image at once
+    service = ModelService(Translator.load(run))
+    assert service.translator.tile_size == MIN_TILE_SIZE  # not the whole image at once
 
 
 def test_a_client_that_stops_sending_gets_408_and_frees_its_thread(server, monkeypatch):
@@ -413,7 +415,7 @@ def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns(na
     served), SIGTERM while they wait: every one is answered whole, new connections are refused,
     then the server stops."""
     translator = _GatedTranslator()
-    model_server = serve.ModelServer([serve.ModelService(translator, name) for name in names], "127.0.0.1", 0)
+    model_server = serve.ModelServer([ModelService(translator, name) for name in names], "127.0.0.1", 0)
     address = model_server.server_address[:2]
     predict = json.dumps({"instances": [{"b64": base64.b64encode(_png(IMAGE)).decode()}] * 3}).encode()
     bodies = [("/translate", _png(IMAGE))] * 3 + [(f"/v1/models/{names[-1]}:predict", predict)]
@@ -421,7 +423,7 @@ def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns(na
 
     def stop_while_busy():
         try:
-            for _ in range(serve.MAX_RUNNING):
+            for _ in range(MAX_RUNNING):
                 translator.entered.acquire(timeout=60)
             for _ in range(600):  # every request accepted (bounded: 30 s)
                 if len(model_server.in_flight) == len(bodies):
@@ -435,7 +437,7 @@ def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns(na
     with ThreadPoolExecutor(len(bodies)) as pool:
         answers = [pool.submit(_request, model_server, "POST", path, body) for path, body in bodies]
         threading.Thread(target=stop_while_busy, daemon=True).start()
-        assert serve.serve_until_stopped(model_server) == "SIGTERM"
+        assert serve_until_stopped(model_server) == "SIGTERM"
         results = [answer.result(timeout=60) for answer in answers]
     assert [status for status, _, _ in results] == [200] * 4
     assert len(json.loads(results[3][2])["predictions"]) == 3

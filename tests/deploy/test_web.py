@@ -18,6 +18,7 @@ from conftest import tiny_config, write_shipped_model
 
 from pix2pix_tf.deploy import export as exporter
 from pix2pix_tf.deploy import pretrained, serve, web
+from pix2pix_tf.deploy.service import ModelService, shipped_services
 from pix2pix_tf.deploy.translator import Translator
 
 
@@ -109,7 +110,7 @@ def test_browsers_get_the_served_tflite_or_the_float16_file_beside_a_saved_model
 
 
 def test_serve_answers_the_page_its_model_and_nothing_else(model_folder):
-    server = serve.ModelServer(serve.ModelService(Translator.load(model_folder)), "127.0.0.1", 0)
+    server = serve.ModelServer(ModelService(Translator.load(model_folder)), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = "http://%s:%d/" % server.server_address[:2]
     try:
@@ -178,7 +179,7 @@ def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, tmp_
 def test_serve_of_the_shipped_models_tells_the_page_each_ones_input_files_and_the_choice(shipped_models, monkeypatch):
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
     monkeypatch.setattr(pretrained, "DEFAULT", "toy_sketch2photo")
-    server = serve.ModelServer(serve.shipped_services(), "127.0.0.1", 0)
+    server = serve.ModelServer(shipped_services(), "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = "http://%s:%d/" % server.server_address[:2]
 

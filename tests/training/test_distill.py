@@ -214,11 +214,12 @@ def test_serve_translates_with_a_student(teacher_run, tmp_path):
     import urllib.request
 
     from pix2pix_tf.deploy import serve
+    from pix2pix_tf.deploy.service import ModelService
     from pix2pix_tf.deploy.translator import Translator
 
     teacher, data = teacher_run
     train_and_evaluate(_student_config(teacher, data, teacher_discriminator=False), tmp_path / "student")
-    service = serve.ModelService(Translator.load(tmp_path / "student"), "pix2pix")
+    service = ModelService(Translator.load(tmp_path / "student"), "pix2pix")
     server = serve.ModelServer(service, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
