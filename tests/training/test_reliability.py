@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -297,6 +298,27 @@ def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
     weight.assign([1.0])
     validator(6)
     assert validator.best["step"] == 6
+
+
+def test_a_best_record_with_a_nonfinite_score_or_a_damaged_best_index_is_chosen_anew(tmp_path):
+    """A best.json scoring NaN (as runs wrote before non-finite bests were refused) would never be
+    beaten; a binary checkpoints/best/checkpoint stopped the run with a bare UnicodeDecodeError."""
+    from pix2pix_tf.training import validation
+
+    weight = tf.Variable([1.0])
+    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 16, 16, 3]), tf.zeros([1, 16, 16, 3])))
+
+    def validator():
+        return validation.Validator(tmp_path, pairs, lambda images: images, tf.summary.create_noop_writer(),
+                                    tf.train.Checkpoint(weight=weight), "l1", resumed_step=9, weights=[weight])
+
+    validator()(4)
+    best = tmp_path / "checkpoints" / "best"
+    (best / "best.json").write_text('{"metric": "l1", "value": NaN, "step": 4, "checkpoint": "best-4"}')
+    (best / "checkpoint").write_bytes(b"\x00\xff binary \x89")
+    validator()(6)
+    assert json.loads((best / "best.json").read_text())["step"] == 6
+    assert sorted(path.name for path in best.glob("*.index")) == ["best-6.index"]
 
 
 def test_preflight_names_an_unwritable_checkpoints_folder(tmp_path, monkeypatch):
