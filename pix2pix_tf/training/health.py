@@ -27,7 +27,8 @@ class _Statistics:
         self.variables = [variable for variable in variables if tf.as_dtype(variable.dtype).is_floating]
         self._finite = tf.function(lambda: tf.reduce_all(
             tf.stack([tf.reduce_all(tf.math.is_finite(variable)) for variable in self.variables])))
-        self._kept = [tf.Variable(variable.read_value(), trainable=False) for variable in self.variables] if keep else []
+        # tf.convert_to_tensor: Keras 3 layers' variables (keras.Variable) have no read_value.
+        self._kept = [tf.Variable(tf.convert_to_tensor(variable), trainable=False) for variable in self.variables] if keep else []
 
     def finite(self) -> bool:
         """Whether every statistic is finite; if so, their values are kept (with ``keep``)."""
