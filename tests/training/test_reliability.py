@@ -121,7 +121,8 @@ def test_nonfinite_step_skips_the_update_and_never_reaches_a_checkpoint(tmp_path
 
 def test_skip_puts_back_the_batch_norm_statistics_of_a_keras_model():
     """--nonfinite=skip keeps the models' moving statistics (keras.Variable, which has no read_value:
-    every run with --nonfinite=skip stopped at its start with an AttributeError) and puts them back."""
+    every run with --nonfinite=skip stopped at its start with an AttributeError) and puts them back,
+    also after a step whose loss was not finite (--learning_rate=1e30 then stopped at the first save)."""
     from conftest import tiny_config
 
     from pix2pix_tf.training import health
@@ -130,11 +131,12 @@ def test_skip_puts_back_the_batch_norm_statistics_of_a_keras_model():
     statistics = model.generator.non_trainable_weights
     watch = health.RunHealth("skip", statistics=statistics)
     before = [variable.numpy() for variable in statistics]
-    statistics[0].assign(np.full(statistics[0].shape, np.inf, np.float32))
-    watch.after_step(1, {"nonfinite": tf.constant(0.0)})
-    assert watch.skipped_steps == 1
-    for value, variable in zip(before, statistics):
-        np.testing.assert_array_equal(value, variable.numpy())
+    for step, nonfinite_loss in ((1, 0.0), (2, 1.0)):  # statistics alone, then with a non-finite loss too
+        statistics[0].assign(np.full(statistics[0].shape, np.inf, np.float32))
+        watch.after_step(step, {"nonfinite": tf.constant(nonfinite_loss)})
+        assert watch.skipped_steps == step
+        for value, variable in zip(before, statistics):
+            np.testing.assert_array_equal(value, variable.numpy())
 
 
 def test_a_discriminator_that_wins_is_reported_once(caplog):
