@@ -257,6 +257,19 @@ def test_evaluate_refuses_a_negative_count_and_lists_only_what_it_wrote(trained_
     assert not (tmp_path / "grid.png").exists()
 
 
+def test_an_evaluation_stopped_midway_leaves_no_report_of_an_earlier_one_over_its_images(trained_run, tmp_path):
+    """The earlier metrics.json and index.html described images/ files the new model had overwritten."""
+    evaluator.evaluate_model(trained_run, tmp_path, log=lambda line: None)
+
+    def stopped(line):
+        if "images" in line:  # the start line: the evaluation begins writing images/
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluator.evaluate_model(trained_run, tmp_path, log=stopped)
+    assert not any((tmp_path / name).exists() for name in ("metrics.json", "index.html", "grid.png"))
+
+
 def test_plot_reads_an_event_file_cut_mid_record_up_to_the_cut(tmp_path, caplog):
     """A run killed while writing, or still writing: the events before the cut are plotted."""
     writer = tf.summary.create_file_writer(str(tmp_path))
