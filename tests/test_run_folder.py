@@ -163,7 +163,9 @@ def test_a_run_that_stopped_before_its_first_checkpoint_does_not_lock_its_folder
 @pytest.mark.parametrize("name, text", [("validation.csv", "step,l1\nnot a number,0.1\n"),
                                         ("checkpoints/best/best.json", "{truncated"),
                                         ("checkpoints/best/best.json", "[]"), ("data.json", "[]"),
-                                        ("data.json", '{"splits": []}')])
+                                        ("data.json", '{"splits": []}'),
+                                        ("data.json", '{"data": "/x", "splits": {"train": {"pairs": 6, "names": [{}]}}}'),
+                                        ("data.json", '{"data": 5, "splits": {"train": {"pairs": 6, "names": ["0"]}}}')])
 def test_a_damaged_bookkeeping_file_is_named(paired_folder, tmp_path, name, text):
     workdir = tmp_path / "run"
     (workdir / name).parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import struct
 
 import tensorflow as tf
@@ -72,6 +73,11 @@ def unsupported_format(header: bytes) -> str | None:
     return None
 
 
+# TensorFlow's words around a decoder's message: "{{function_node __wrapped__DecodeImage_device_...}} "
+# before it, " [Op:DecodeImage] name:" after it.
+_OP_DETAILS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$")
+
+
 def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str | None]:
     """``path`` decoded as training decodes it (``images.decode_bytes``: float32 (H, W, 3) in
     [0, 255]; with ``pixels``, ``images.decode_pixels``: uint8) and None; or None and why it
@@ -93,8 +99,8 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
             return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"
         return (images.decode_pixels(data) if pixels else images.decode_bytes(data)), None
     except (tf.errors.OpError, OSError) as error:
-        message = getattr(error, "message", None) or str(error)
-        return None, f"unreadable: {message.strip().splitlines()[0]}"
+        message = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+        return None, f"unreadable: {_OP_DETAILS.sub('', message).strip()}"
 
 
 def read_problem(path: str) -> str | None:

@@ -279,9 +279,10 @@ def check_same_dataset(record: dict, config: Config, data_dir, record_path: str)
     """ValueError when ``data_dir`` clearly is not the dataset of ``record``: a split's pair count
     off by more than 10 %, or fewer than half of the recorded names found. A moved or copied
     dataset passes; another dataset does not."""
-    if not (isinstance(record, dict) and isinstance(record.get("splits"), dict) and all(
-            isinstance(recorded, dict) and isinstance(recorded.get("names"), list) and isinstance(
-                recorded.get("pairs"), int) for recorded in record["splits"].values())):
+    if not (isinstance(record, dict) and isinstance(record.get("data"), str) and isinstance(record.get("splits"), dict)
+            and all(isinstance(recorded, dict) and isinstance(recorded.get("pairs"), int) and isinstance(
+                recorded.get("names"), list) and all(isinstance(name, str) for name in recorded["names"])
+                for recorded in record["splits"].values())):
         raise ValueError(f"{record_path} is damaged (not the record pix2pix-tf writes); delete it: the next "
                          "train writes it again")
     if str(data_dir) == record.get("data"):

@@ -72,8 +72,8 @@ def is_animated_gif(path: str | os.PathLike) -> bool:
     try:
         with Image.open(path) as image:
             return getattr(image, "n_frames", 1) > 1
-    except OSError:
-        return False  # unreadable: the image path reports it
+    except (OSError, Image.DecompressionBombError):
+        return False  # unreadable, or frames too large to open: the image path reports it
 
 
 def _av():
@@ -313,6 +313,8 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
         if expected and done < expected - 1:
             raise ValueError(f"{source}: truncated or damaged: {done} of the {expected} frames its header declares "
                              "could be decoded")
+        if container.format.name == "gif" and not _ends_with_gif_trailer(source):
+            raise ValueError(f"{source}: truncated or damaged: the GIF ends without its trailer ({done} frames decoded)")
         declared = _declared_duration(container, video_in)
         if declared and max(ends.values()) < declared - TRUNCATION_TOLERANCE_S:
             raise ValueError(f"{source}: truncated or damaged: its frames end at {max(ends.values()):.2f} s of the "
@@ -322,6 +324,14 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             output.mux(audio_out.encode(None))
     return {"frames": done, "rate": float(rate), "width": width, "height": height, "batch": batch_size,
             "audio": audio}
+
+
+def _ends_with_gif_trailer(path: pathlib.Path) -> bool:
+    """Whether the GIF at ``path`` ends with its trailer byte (0x3B), which a cut file lacks: GIF
+    declares neither a frame count nor a duration."""
+    with open(path, "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b";"
 
 
 def _declared_duration(container, stream) -> float:

@@ -53,7 +53,8 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
 
     A step logged twice (a resumed run repeats the steps after its last checkpoint) keeps its latest value.
     A file that ends in a truncated or damaged record (a run killed mid-write, or still writing) gives
-    the events before it, with a warning naming it.
+    the events before it, with a warning naming it; one that cannot be read at all (a folder, a dangling
+    link) is left out with a warning.
     """
     import pathlib
 
@@ -72,6 +73,10 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
             except (tf.errors.DataLossError, message.DecodeError) as error:
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 logging.warning("%s is truncated or damaged after %d events (%s): plotting those", path, count, reason)
+                break
+            except tf.errors.OpError as error:  # a folder, a dangling or looping link: not a file to read
+                reason = error.message.split(f"{path}; ")[-1].split(" [Op:")[0].strip()  # after TF's node and path
+                logging.warning("%s cannot be read (%s): leaving it out", path, reason)
                 break
             for value in event.summary.value:
                 if value.HasField("tensor") and value.tensor.dtype == tf.float32.as_datatype_enum \

@@ -45,6 +45,10 @@ img { width: 192px; image-rendering: pixelated; }
 """
 
 
+# What describes the images/ of a report: written once they all are, removed when an evaluation starts.
+REPORT_FILES = ("metrics.json", "index.html", "grid.png")
+
+
 class ReportWriter:
     """Collects images as ``evaluation.evaluate`` produces them; ``finish`` writes the report.
 
@@ -56,6 +60,8 @@ class ReportWriter:
     def __init__(self, out_dir: str | os.PathLike, grid_images: int = 8):
         self.out_dir = pathlib.Path(out_dir).expanduser()
         (self.out_dir / "images").mkdir(parents=True, exist_ok=True)
+        for name in REPORT_FILES:  # a report of an earlier evaluation would describe the images this one overwrites
+            (self.out_dir / name).unlink(missing_ok=True)
         self.grid_images = grid_images
         self._grid: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._files: dict[int, dict[str, str]] = {}
@@ -75,7 +81,7 @@ class ReportWriter:
     def finish(self, evaluation: Evaluation, info: dict) -> dict[str, pathlib.Path]:
         """Writes metrics.json (summary, per-image rows, ``info``), index.html and grid.png (unless it
         holds no image); returns the paths written, by name."""
-        paths = {name: self.out_dir / name for name in ("metrics.json", "index.html", "grid.png")}
+        paths = {name: self.out_dir / name for name in REPORT_FILES}
         record = dict(info, **evaluation.summary, per_image=evaluation.rows)
         write_text_atomically(paths["metrics.json"], json.dumps(record, indent=2, sort_keys=True) + "\n")
         write_text_atomically(paths["index.html"], self._html(evaluation, info))

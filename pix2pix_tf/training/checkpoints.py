@@ -111,6 +111,29 @@ def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int
                          "lower --keep_checkpoints)")
 
 
+def repair_index(folder: pathlib.Path, prefix: str = "ckpt") -> None:
+    """Writes ``folder``'s ``checkpoint`` index again from its ``prefix-N`` files when it is missing or
+    damaged (empty, binary, naming checkpoints that are gone): a ``tf.train.CheckpointManager``
+    reads it to resume and to rotate old checkpoints out (and fails on a binary one)."""
+    index = folder / "checkpoint"
+    if run_folder.indexed_checkpoints(folder) is not None:
+        return
+    candidates = run_folder.checkpoint_paths(folder, prefix)
+    if not candidates:
+        if index.exists():
+            logging.warning("%s lists no checkpoint that is there; removing it", index)
+            index.unlink()
+        return
+    names = [pathlib.Path(path).name for path in candidates]  # relative: the folder may move again
+    logging.warning("%s is %s: found %s by their names, newest first; writing the index again", index,
+                    "damaged" if index.exists() else "missing", ", ".join(names))
+    # With their times: the manager rotates out only the checkpoints its index dates.
+    times = [pathlib.Path(f"{path}.index").stat().st_mtime for path in reversed(candidates)]
+    tf.compat.v1.train.update_checkpoint_state(str(folder), names[0], list(reversed(names)),
+                                               all_model_checkpoint_timestamps=times,
+                                               last_preserved_timestamp=min(times) - 1)
+
+
 class RunCheckpoints:
     """The run's checkpoints: restored by every worker, written by the chief.
 
@@ -125,38 +148,16 @@ class RunCheckpoints:
         self.scratch = None if chief else workdir / f"worker_scratch_{distribute.task()[1]}"
         self.keep = keep
         if chief:
-            self._repair_index()
+            repair_index(self.folder)
         self.manager = tf.train.CheckpointManager(checkpoint, self.scratch or self.folder, max_to_keep=keep)
         self.checkpoint = checkpoint
-
-    def _repair_index(self) -> None:
-        """Writes the ``checkpoint`` index again from the ``ckpt-N`` files when it is missing or
-        damaged (empty, binary, naming checkpoints that are gone): the manager reads it to resume
-        and to rotate old checkpoints out."""
-        index = self.folder / "checkpoint"
-        if run_folder.indexed_checkpoints(self.folder) is not None:
-            return
-        candidates = run_folder.checkpoint_paths(self.folder)
-        if not candidates:
-            if index.exists():
-                logging.warning("%s lists no checkpoint that is there; removing it", index)
-                index.unlink()
-            return
-        names = [pathlib.Path(path).name for path in candidates]  # relative: the folder may move again
-        logging.warning("%s is %s: found %s by their names, newest first; writing the index again", index,
-                        "damaged" if index.exists() else "missing", ", ".join(names))
-        # With their times: the manager rotates out only the checkpoints its index dates.
-        times = [pathlib.Path(f"{path}.index").stat().st_mtime for path in reversed(candidates)]
-        tf.compat.v1.train.update_checkpoint_state(str(self.folder), names[0], list(reversed(names)),
-                                                   all_model_checkpoint_timestamps=times,
-                                                   last_preserved_timestamp=min(times) - 1)
 
     def restore(self) -> str | None:
         """Restores the newest checkpoint that reads back whole; returns its path (None: a new run).
 
         A truncated or corrupt checkpoint (a crash mid-write, a full disk) is reported and the one
         before it is used. Without a readable ``checkpoint`` index file, the ``ckpt-N`` files
-        themselves were found and the index written again (``_repair_index``). Raises ValueError naming the folder when none can
+        themselves were found and the index written again (``repair_index``). Raises ValueError naming the folder when none can
         be restored, saying whether they are damaged or do not fit the config.
         """
         candidates = run_folder.checkpoint_paths(self.folder)

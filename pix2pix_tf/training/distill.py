@@ -22,6 +22,7 @@ from pix2pix_tf import run_folder
 from pix2pix_tf.config import STUDENT_MODEL, Config
 from pix2pix_tf.files import read_json, write_text_atomically
 from pix2pix_tf.models.inference import inference_generator
+from pix2pix_tf.training import health
 
 # Settings the teacher and the student must share: they see the same inputs and produce the same kind of image.
 SHARED_FIELDS = {"model": ("input_channels", "output_channels"), "data": ("direction", "task")}
@@ -73,6 +74,12 @@ def load_teacher(student: Config) -> Teacher:
         ]
     if differences:
         raise ValueError(f"the teacher {distill.teacher} does not fit this run:\n  " + "\n  ".join(differences))
+    nonfinite = health.nonfinite_names(generator.weights)
+    if nonfinite:  # else every step's teacher term is NaN, reported as the student's own divergence
+        raise ValueError(f"the teacher checkpoint {checkpoint} holds NaN or infinite values (in "
+                         f"{', '.join(nonfinite[:3])}): a teacher that diverged; learn from its "
+                         f"{'latest' if distill.teacher_checkpoint == 'best' else 'best'} one (--teacher_checkpoint) "
+                         "or retrain it")
     generator.trainable = False
     logging.info("teacher: %s (%s, %s mode)", checkpoint, config.model.generator, config.train.eval_mode)
     return Teacher(inference_generator(generator, config.train.eval_mode), config, checkpoint)

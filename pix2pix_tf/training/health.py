@@ -27,7 +27,8 @@ class _Statistics:
         self.variables = [variable for variable in variables if tf.as_dtype(variable.dtype).is_floating]
         self._finite = tf.function(lambda: tf.reduce_all(
             tf.stack([tf.reduce_all(tf.math.is_finite(variable)) for variable in self.variables])))
-        self._kept = [tf.Variable(variable.read_value(), trainable=False) for variable in self.variables] if keep else []
+        # tf.convert_to_tensor: Keras 3 layers' variables (keras.Variable) have no read_value.
+        self._kept = [tf.Variable(tf.convert_to_tensor(variable), trainable=False) for variable in self.variables] if keep else []
 
     def finite(self) -> bool:
         """Whether every statistic is finite; if so, their values are kept (with ``keep``)."""
@@ -47,7 +48,8 @@ class RunHealth:
 
     - ``nonfinite``: the step skipped an update because a loss or gradient was not finite. With
       mode "stop" this raises NonFiniteLossError (no checkpoint is written after it, so the last
-      good one stays the newest); with "skip" the step is counted and training goes on.
+      good one stays the newest); with "skip" the step is counted, ``statistics`` are put back to
+      their values before it, and training goes on.
     - ``statistics`` (batch norm's moving means and variances) that became NaN or infinite: mode
       "stop" raises NonFiniteLossError naming them; "skip" puts back their values from before the
       step and counts it.
@@ -79,6 +81,7 @@ class RunHealth:
             raise NonFiniteLossError(
                 f"non-finite loss or gradients at step {step} ({losses}); stopped without saving, so "
                 f"{self._last_good()}. Lower --learning_rate, check the data, or pass --nonfinite=skip to skip such steps")
+        self._statistics.put_back()  # the skipped step's forward passes moved them (to NaN, often)
         self.skipped_steps += 1
         logging.warning("step %d: non-finite loss or gradients (%s); update skipped (%d so far)",
                         step, losses, self.skipped_steps)

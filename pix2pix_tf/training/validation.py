@@ -15,7 +15,7 @@ from absl import logging
 from pix2pix_tf import run_folder
 from pix2pix_tf.evaluation import plots, realism, scoring
 from pix2pix_tf.files import read_json, write_text_atomically
-from pix2pix_tf.training import health
+from pix2pix_tf.training import checkpoints, health
 
 # The columns of validation.csv after the step: always these, and the FCN score with a segmenter.
 SCORES = ("l1", "psnr", "ssim")
@@ -80,15 +80,20 @@ class Validator:
         except (KeyError, ValueError, TypeError, csv.Error) as error:
             raise ValueError(f"{self.csv_path} is damaged ({type(error).__name__}: {error}); move it away and "
                              "run the same command: validation writes a new one") from error
-        self.best_manager = tf.train.CheckpointManager(
-            checkpoint, workdir / run_folder.CHECKPOINTS / run_folder.BEST, max_to_keep=1,
-            checkpoint_name=run_folder.BEST)
-        self.best_path = workdir / run_folder.CHECKPOINTS / run_folder.BEST / run_folder.BEST_RECORD
+        best_folder = workdir / run_folder.CHECKPOINTS / run_folder.BEST
+        checkpoints.repair_index(best_folder, run_folder.BEST)
+        self.best_manager = tf.train.CheckpointManager(checkpoint, best_folder, max_to_keep=1,
+                                                       checkpoint_name=run_folder.BEST)
+        self.best_path = best_folder / run_folder.BEST_RECORD
         self.best = read_json(self.best_path) if self.best_path.exists() else None
         if self.best is not None and not (isinstance(self.best, dict) and isinstance(self.best.get("value"), (int, float))
                                           and isinstance(self.best.get("step"), int)):
             raise ValueError(f"{self.best_path} is damaged (not the record pix2pix-tf writes); delete it and run the "
                              "same command: the best checkpoint is chosen anew")
+        if self.best is not None and not math.isfinite(self.best["value"]):
+            logging.warning("%s records a non-finite best %s; choosing the best checkpoint anew", self.best_path,
+                            self.best.get("metric"))
+            self.best = None
         if self.best is not None and self.best.get("metric") != metric:
             logging.warning("best checkpoint was chosen by %s; choosing by %s from now on", self.best["metric"], metric)
             self.best = None

@@ -282,3 +282,19 @@ def test_a_symlinked_output_keeps_its_link_and_its_target_is_replaced(tmp_path):
     assert out == target
     export.replace_folder(_export_folder(tmp_path / "exports" / ".v1.partial-1-x", "new"), out)
     assert (tmp_path / "current").is_symlink() and ((tmp_path / "current") / "label.txt").read_text() == "new"
+
+
+def test_an_export_gets_the_permissions_of_a_new_folder_not_a_private_temporary_ones(tmp_path):
+    """Staged in a temporary folder (mode 0700): an exported site was unreadable to a web server."""
+    import os
+
+    from pix2pix_tf.deploy import export
+
+    umask = os.umask(0o022)
+    try:
+        staging = export._staging_folder(tmp_path / "site")
+    finally:
+        os.umask(umask)
+    (staging / saved_model.EXPORT_RECORD).write_text("{}\n")
+    export.replace_folder(staging, tmp_path / "site")
+    assert (tmp_path / "site").stat().st_mode & 0o777 == 0o755

@@ -124,6 +124,13 @@ def _truncated_matroska(tmp_path: pathlib.Path) -> pathlib.Path:
     return tmp_path / "cut.mkv"
 
 
+def _truncated_gif(tmp_path: pathlib.Path) -> pathlib.Path:
+    """An animated GIF cut at 60 %: it declares neither a frame count nor a duration."""
+    data = make_clip(tmp_path / "whole.gif", frames=24, audio=False, codec="gif").read_bytes()
+    (tmp_path / "cut.gif").write_bytes(data[: int(len(data) * 0.6)])
+    return tmp_path / "cut.gif"
+
+
 def _no_frames(tmp_path: pathlib.Path) -> pathlib.Path:
     with av.open(str(tmp_path / "empty.mkv"), "w") as container:
         stream = container.add_stream("libx264", rate=24)
@@ -142,6 +149,7 @@ def _unknown_codec(tmp_path: pathlib.Path) -> pathlib.Path:
 @pytest.mark.parametrize("make, message", [
     (_truncated, r"cut.mp4: truncated or damaged: \d+ of the 40 frames"),
     (_truncated_matroska, r"cut.mkv: truncated or damaged: its frames end at 1\.\d\d s of the 2.00 s"),
+    (_truncated_gif, r"cut.gif: truncated or damaged: the GIF ends without its trailer \(\d+ frames decoded\)"),
     (lambda tmp_path: tmp_path / "text.mp4", "text.mp4: not a video FFmpeg can read"),
     (_no_frames, "empty.mkv: not a video FFmpeg can read, or truncated"),
     (_unknown_codec, "odd.mkv: unsupported video codec"),
@@ -153,6 +161,24 @@ def test_a_bad_video_is_one_error_naming_it_and_leaves_nothing_at_the_output(mak
     with pytest.raises(ValueError, match=message):
         video.translate_video(invert, source, tmp_path / "out" / "result.mp4")
     assert list((tmp_path / "out").iterdir()) == []  # no output, no temporary file
+
+
+def test_a_gif_whose_frame_declares_billions_of_pixels_is_named_not_a_traceback(tmp_path):
+    """Pillow refuses to open it (DecompressionBombError, not an OSError): it was a traceback while
+    the inputs were listed; now the image reader names it."""
+    from PIL import Image
+
+    from pix2pix_tf.data import checks
+    from pix2pix_tf.deploy.inputs import find_inputs
+
+    frames = [Image.new("RGB", (1, 1), colour) for colour in ("red", "green")]
+    frames[0].save(tmp_path / "small.gif", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray((tmp_path / "small.gif").read_bytes())
+    descriptor = data.index(b"\x2c")  # the first frame's image descriptor: left, top, width, height
+    data[descriptor + 5:descriptor + 9] = (60000).to_bytes(2, "little") * 2
+    (tmp_path / "bomb.gif").write_bytes(bytes(data))
+    assert find_inputs(tmp_path / "bomb.gif") == ([tmp_path / "bomb.gif"], [])
+    assert checks.read_problem(str(tmp_path / "bomb.gif")).startswith("unreadable")
 
 
 def test_frames_over_the_pixel_limit_are_refused_before_any_is_decoded(tmp_path, monkeypatch):

@@ -257,6 +257,19 @@ def test_evaluate_refuses_a_negative_count_and_lists_only_what_it_wrote(trained_
     assert not (tmp_path / "grid.png").exists()
 
 
+def test_an_evaluation_stopped_midway_leaves_no_report_of_an_earlier_one_over_its_images(trained_run, tmp_path):
+    """The earlier metrics.json and index.html described images/ files the new model had overwritten."""
+    evaluator.evaluate_model(trained_run, tmp_path, log=lambda line: None)
+
+    def stopped(line):
+        if "images" in line:  # the start line: the evaluation begins writing images/
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluator.evaluate_model(trained_run, tmp_path, log=stopped)
+    assert not any((tmp_path / name).exists() for name in ("metrics.json", "index.html", "grid.png"))
+
+
 def test_plot_reads_an_event_file_cut_mid_record_up_to_the_cut(tmp_path, caplog):
     """A run killed while writing, or still writing: the events before the cut are plotted."""
     writer = tf.summary.create_file_writer(str(tmp_path))
@@ -270,3 +283,17 @@ def test_plot_reads_an_event_file_cut_mid_record_up_to_the_cut(tmp_path, caplog)
         steps, values = plots.read_scalars(tmp_path)["train/d_loss"]
     assert list(steps) == list(range(19)) and values[-1] == 18.5
     assert f"{path} is truncated or damaged after" in caplog.text
+
+
+def test_plot_leaves_out_an_event_file_it_cannot_read_and_names_it(tmp_path, caplog):
+    """A dangling link or a folder named like an event file was a FailedPreconditionError traceback."""
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        tf.summary.scalar("train/d_loss", 0.5, step=1)
+    writer.close()
+    (tmp_path / "events.out.tfevents.0.gone.v2").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "events.out.tfevents.1.folder.v2").mkdir()
+    with caplog.at_level("WARNING"):
+        assert list(plots.read_scalars(tmp_path)["train/d_loss"][1]) == [0.5]
+    assert f"{tmp_path / 'events.out.tfevents.0.gone.v2'} cannot be read (No such file or directory)" in caplog.text
+    assert f"{tmp_path / 'events.out.tfevents.1.folder.v2'} cannot be read (Is a directory)" in caplog.text

@@ -163,6 +163,20 @@ def test_a_teacher_that_does_not_fit_is_named(teacher_run):
         Pix2Pix(_student_config(teacher, data), steps_per_epoch=3)
 
 
+def test_a_teacher_with_nonfinite_weights_is_named_before_the_first_step(teacher_run, tmp_path):
+    """Else every step's teacher term is NaN, and the run stops as if the student had diverged."""
+    teacher, data = teacher_run
+    generator, _ = run_folder.load_generator(teacher)
+    generator.weights[0].assign(tf.fill(generator.weights[0].shape, float("nan")))
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "config.json").write_bytes((teacher / "config.json").read_bytes())
+    tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(tmp_path / "teacher" / "checkpoints"),
+                               max_to_keep=1).save(checkpoint_number=3)
+    config = _student_config(tmp_path / "teacher", data, teacher_discriminator=False)
+    with pytest.raises(ValueError, match=r"teacher checkpoint .*ckpt-3 holds NaN or infinite values .*best one \(--teacher_checkpoint\)"):
+        build_pix2pix(config, steps_per_epoch=3)
+
+
 def _cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "pix2pix_tf", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=600)

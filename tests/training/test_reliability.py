@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -116,6 +117,26 @@ def test_nonfinite_step_skips_the_update_and_never_reaches_a_checkpoint(tmp_path
     watch.after_step(1, metrics)
     watch.after_step(2, {"nonfinite": tf.constant(0.0)})
     assert watch.skipped_steps == 1
+
+
+def test_skip_puts_back_the_batch_norm_statistics_of_a_keras_model():
+    """--nonfinite=skip keeps the models' moving statistics (keras.Variable, which has no read_value:
+    every run with --nonfinite=skip stopped at its start with an AttributeError) and puts them back,
+    also after a step whose loss was not finite (--learning_rate=1e30 then stopped at the first save)."""
+    from conftest import tiny_config
+
+    from pix2pix_tf.training import health
+
+    model = Pix2Pix(tiny_config(), steps_per_epoch=10)
+    statistics = model.generator.non_trainable_weights
+    watch = health.RunHealth("skip", statistics=statistics)
+    before = [variable.numpy() for variable in statistics]
+    for step, nonfinite_loss in ((1, 0.0), (2, 1.0)):  # statistics alone, then with a non-finite loss too
+        statistics[0].assign(np.full(statistics[0].shape, np.inf, np.float32))
+        watch.after_step(step, {"nonfinite": tf.constant(nonfinite_loss)})
+        assert watch.skipped_steps == step
+        for value, variable in zip(before, statistics):
+            np.testing.assert_array_equal(value, variable.numpy())
 
 
 def test_a_discriminator_that_wins_is_reported_once(caplog):
@@ -297,6 +318,27 @@ def test_validation_never_keeps_a_nonfinite_model_as_the_best(tmp_path):
     weight.assign([1.0])
     validator(6)
     assert validator.best["step"] == 6
+
+
+def test_a_best_record_with_a_nonfinite_score_or_a_damaged_best_index_is_chosen_anew(tmp_path):
+    """A best.json scoring NaN (as runs wrote before non-finite bests were refused) would never be
+    beaten; a binary checkpoints/best/checkpoint stopped the run with a bare UnicodeDecodeError."""
+    from pix2pix_tf.training import validation
+
+    weight = tf.Variable([1.0])
+    pairs = tf.data.Dataset.from_tensors((tf.zeros([1, 16, 16, 3]), tf.zeros([1, 16, 16, 3])))
+
+    def validator():
+        return validation.Validator(tmp_path, pairs, lambda images: images, tf.summary.create_noop_writer(),
+                                    tf.train.Checkpoint(weight=weight), "l1", resumed_step=9, weights=[weight])
+
+    validator()(4)
+    best = tmp_path / "checkpoints" / "best"
+    (best / "best.json").write_text('{"metric": "l1", "value": NaN, "step": 4, "checkpoint": "best-4"}')
+    (best / "checkpoint").write_bytes(b"\x00\xff binary \x89")
+    validator()(6)
+    assert json.loads((best / "best.json").read_text())["step"] == 6
+    assert sorted(path.name for path in best.glob("*.index")) == ["best-6.index"]
 
 
 def test_preflight_names_an_unwritable_checkpoints_folder(tmp_path, monkeypatch):
