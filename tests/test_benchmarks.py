@@ -319,3 +319,17 @@ def test_sketch_drawings_are_drawn_on_the_page_and_translated_by_each_model(pair
         assert thin.shape == (32, 32) and np.median(thin) == 255
         assert 0 < (thin < 128).sum() < (thick < 128).sum()
     assert grid.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_freehand_val_scores_each_run_on_the_data_and_on_redrawn_sketches(paired_folder, tmp_path):
+    """benchmarks/freehand_val.py: every val image scored twice per run, the redrawn inputs differing."""
+    workdir = tmp_path / "run"
+    trained = run_cli("train", f"--data={paired_folder}", f"--workdir={workdir}", "--steps=1", *TINY)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    figures = _benchmark_figures("freehand_val.py", f"--runs=a:{workdir},b:{workdir}@ckpt-1", "--mode=eval")
+    assert set(figures) == {"a", "b"} and figures["a"]["mode"] == "eval"
+    for run in figures.values():
+        assert run["data"]["images"] == run["redrawn"]["images"] == 3
+        assert run["data"]["l1"] != run["redrawn"]["l1"]
+    assert figures["a"]["data"] == figures["b"]["data"]  # the latest checkpoint is ckpt-1
