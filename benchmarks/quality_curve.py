@@ -54,27 +54,28 @@ def checkpoints(workdir: pathlib.Path, every: int) -> list[tuple[int, str]]:
 
 
 def plot(rows: list[dict], path: pathlib.Path, title: str) -> None:
-    """L1 and SSIM on the left, the FCN score (with the real photos' ceiling) on the right."""
+    """L1 and SSIM on the left, the FCN score (with the real photos' ceiling) on the right when
+    there is one; L1 and SSIM alone otherwise."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [row["step"] for row in rows]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fcn = "fcn_class_iou" in rows[0]
+    figure, axes = plt.subplots(1, 2 if fcn else 1, figsize=(10 if fcn else 5.5, 3.6), squeeze=False)
+    axes = axes[0]
     axes[0].plot(steps, [row["l1"] for row in rows], "o-", label="L1 (lower is better)")
     axes[0].plot(steps, [row["ssim"] for row in rows], "s-", label="SSIM")
     axes[0].set_xlabel("step")
     axes[0].legend()
-    if "fcn_class_iou" in rows[0]:
+    if fcn:
         for name, marker in (("pixel_accuracy", "o"), ("class_iou", "s")):
             line, = axes[1].plot(steps, [row[f"fcn_{name}"] for row in rows], marker + "-", label=f"FCN {name}")
             axes[1].axhline(rows[-1][f"fcn_real_{name}"], color=line.get_color(), linestyle=":",
                             label=f"real photos' {name}")
         axes[1].set_xlabel("step")
         axes[1].legend(fontsize="small")
-    else:
-        axes[1].axis("off")
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
