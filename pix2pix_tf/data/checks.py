@@ -78,6 +78,12 @@ def unsupported_format(header: bytes) -> str | None:
 _OP_DETAILS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$")
 
 
+def decoder_words(error: Exception) -> str:
+    """The first line of a decoding error as the decoder said it, without TensorFlow's op details."""
+    message = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+    return _OP_DETAILS.sub("", message).strip()
+
+
 def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str | None]:
     """``path`` decoded as training decodes it (``images.decode_bytes``: float32 (H, W, 3) in
     [0, 255]; with ``pixels``, ``images.decode_pixels``: uint8) and None; or None and why it
@@ -99,8 +105,7 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
             return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"
         return (images.decode_pixels(data) if pixels else images.decode_bytes(data)), None
     except (tf.errors.OpError, OSError) as error:
-        message = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
-        return None, f"unreadable: {_OP_DETAILS.sub('', message).strip()}"
+        return None, f"unreadable: {decoder_words(error)}"
 
 
 def read_problem(path: str) -> str | None:

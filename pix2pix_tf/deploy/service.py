@@ -139,7 +139,7 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
             raise RequestError(413, f"{size[1]} x {size[0]} pixels is more than the {MAX_PIXELS} allowed")
         pixels = image_ops.decode_pixels(data).numpy()
     except tf.errors.OpError as error:
-        raise RequestError(400, f"the body is not a readable image ({error.message.strip().splitlines()[0]})") from None
+        raise RequestError(400, f"the body is not a readable image ({checks.decoder_words(error)})") from None
     if pixels.shape[0] * pixels.shape[1] > MAX_PIXELS:
         raise RequestError(413, f"{pixels.shape[1]} x {pixels.shape[0]} pixels is more than the {MAX_PIXELS} allowed")
     return pixels

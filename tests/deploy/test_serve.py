@@ -442,3 +442,21 @@ def test_sigterm_answers_every_accepted_request_refuses_new_ones_then_returns(na
     assert [status for status, _, _ in results] == [200] * 4
     assert len(json.loads(results[3][2])["predictions"]) == 3
     assert refused == [True]
+
+
+def test_an_image_its_decoder_refuses_is_answered_in_the_decoders_words(tmp_path):
+    """A GIF whose frame declares 60000 x 60000 pixels behind a 1 x 1 screen: 400 with the decoder's
+    message, not TensorFlow's function and op names."""
+    from PIL import Image
+
+    from pix2pix_tf.deploy.service import RequestError, decode_request_image
+
+    frames = [Image.new("RGB", (1, 1), colour) for colour in ("red", "green")]
+    frames[0].save(tmp_path / "small.gif", save_all=True, append_images=frames[1:], duration=100)
+    data = bytearray((tmp_path / "small.gif").read_bytes())
+    descriptor = data.index(b"\x2c")  # the first frame's image descriptor: left, top, width, height
+    data[descriptor + 5:descriptor + 9] = (60000).to_bytes(2, "little") * 2
+    with pytest.raises(RequestError) as refused:
+        decode_request_image(bytes(data))
+    assert refused.value.status == 400 and "not a readable image" in str(refused.value)
+    assert "function_node" not in str(refused.value) and "[Op:" not in str(refused.value)
