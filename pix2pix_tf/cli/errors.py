@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
+import threading
 from typing import Iterator, NoReturn
 
 from absl import logging
@@ -15,12 +17,24 @@ def fail(command: str, message: object, exit_code: int = 2) -> NoReturn:
     sys.exit(exit_code)
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived (raised in the main thread by the handler ``reported_errors`` installs)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 @contextlib.contextmanager
 def reported_errors(command: str, exit_code: int = 2) -> Iterator[None]:
-    """Turns ValueError/OSError (bad flags, files, data) into ``fail``; Ctrl-C exits 130 quietly.
+    """Turns ValueError/OSError (bad flags, files, data) into ``fail``; Ctrl-C exits 130 quietly;
+    SIGTERM exits 143 with one line saying the command stopped before it finished (commands that
+    handle SIGTERM themselves, as training does, install their own handler inside).
 
     The traceback is still logged at debug level (``--verbosity=1`` shows it).
     """
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         yield
     except (ValueError, OSError) as error:
@@ -28,3 +42,8 @@ def reported_errors(command: str, exit_code: int = 2) -> Iterator[None]:
         fail(command, error, exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except _Terminated:
+        fail(command, "stopped by SIGTERM before it finished; run the same command again", 128 + signal.SIGTERM)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

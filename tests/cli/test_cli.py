@@ -168,3 +168,23 @@ def test_the_end_of_a_run_names_only_the_files_it_wrote(tmp_path, capsys):
     print_results(TrainResult(4, "ckpt-4", metrics=metrics), tmp_path, "train")
     said = capsys.readouterr().out
     assert f"validation: {tmp_path / 'validation.csv'}" in said and str(tmp_path / "checkpoints" / "best") in said
+
+
+def test_sigterm_stops_a_command_with_one_line_and_exit_143(capsys):
+    """evaluate, export, translate and the rest: SIGTERM mid-way is one line saying the command did
+    not finish (it was a bare "Terminated"); the handler before it is back afterwards."""
+    import os
+    import signal
+    import time
+
+    from pix2pix_tf.cli import errors
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exited:
+        with errors.reported_errors("evaluate"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert exited.value.code == 143
+    assert capsys.readouterr().err.strip() == (
+        "pix2pix-tf evaluate: error: stopped by SIGTERM before it finished; run the same command again")
+    assert signal.getsignal(signal.SIGTERM) is before
