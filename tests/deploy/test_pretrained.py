@@ -65,13 +65,48 @@ def test_the_package_data_carries_every_shipped_file():
     from conftest import REPO
 
     patterns = re.findall(r'"(pretrained/[^"]+)"', (REPO / "setup.py").read_text())
-    folder = pretrained.folder("facades_label2photo")
-    for path in folder.iterdir():
-        relative = path.relative_to(folder.parent.parent).as_posix()
-        assert any(pathlib_match(relative, pattern) for pattern in patterns), relative
+    assert pretrained.names() == ["edges2shoes_bags", "facades_label2photo"]
+    for name in pretrained.names():
+        folder = pretrained.folder(name)
+        for path in folder.iterdir():
+            relative = path.relative_to(folder.parent.parent).as_posix()
+            assert any(pathlib_match(relative, pattern) for pattern in patterns), relative
 
 
 def pathlib_match(relative: str, pattern: str) -> bool:
     import fnmatch
 
     return fnmatch.fnmatch(relative, pattern)
+
+
+def test_the_sketch_model_ships_as_a_256_px_student_that_reads_pen_strokes():
+    translator = pix2pix_tf.load_pretrained("edges2shoes_bags")
+    config = translator.config
+    assert (config.model.generator, config.data.image_size, config.data.direction) == ("unet_mobile", 256, "BtoA")
+    assert config.data.freehand_lines and config.data.palette == "none"
+    assert (pretrained.folder("edges2shoes_bags") / "model_float16.tflite").stat().st_size <= 8 * 10**6
+
+
+def test_the_sketch_models_card_carries_its_datas_terms_and_citations():
+    card = pretrained.card("edges2shoes_bags")
+    assert card["input"] == "sketch" and card["title"]  # the page's pen, and its name in the page's list
+    assert "non-commercial" in card["data"]["terms"]
+    for author in ("Yu and K. Grauman", "Zhu", "Isola"):
+        assert author in card["data"]["citation"]
+    assert 0 < card["scores"]["student"]["l1"] < card["scores"]["student"]["ssim"] < 1
+    text = (pretrained.folder("edges2shoes_bags") / pretrained.CARD_TEXT).read_text()
+    assert "non-commercial" in text and "--freehand_lines" in text and "pix2pix-tf distill" in text
+
+
+def test_the_sketch_models_examples_are_pen_drawings_it_fills_in_as_objects():
+    translator = pix2pix_tf.load_pretrained("edges2shoes_bags")
+    examples = pretrained.examples("edges2shoes_bags")
+    assert len(examples) == 3
+    for path in examples:
+        drawing = np.asarray(Image.open(path).convert("RGB"))
+        assert drawing.shape == (256, 256, 3)
+        ink = drawing.min(axis=-1) < 128
+        assert np.isin(drawing, (0, 255)).mean() > 0.99 and 0.01 < ink.mean() < 0.2  # black lines on white
+        photo = translator.translate(drawing).astype(np.float32)
+        assert photo.shape == (256, 256, 3)
+        assert photo.mean() < drawing.mean() - 20 and photo.std(axis=(0, 1)).max() > 20  # filled in, not a copy
