@@ -87,8 +87,11 @@ def describe(config: Config, folder: pathlib.Path | None) -> str:
     """What the model does, e.g. "label map → façade photo": the ``description`` (or else the
     ``title``) of the model card (``card.json`` beside config.json) when there is one, else said
     from its task and palette."""
-    fields = read_card(folder)
-    description = fields.get("description") or fields.get("title")
+    return _description(config, read_card(folder))
+
+
+def _description(config: Config, card: dict) -> str:
+    description = card.get("description") or card.get("title")
     if isinstance(description, str) and description.strip():
         return description.strip()
     data = config.data
@@ -105,7 +108,11 @@ def input_kind(config: Config, folder: pathlib.Path | None) -> str:
     ``input`` when it says one, else "label_map" for a model with a palette, "sketch" for one trained
     on edge drawings (``--task=edges`` or ``--freehand_lines``), "photo" otherwise. ValueError naming
     the card for an ``input`` that is not one of them."""
-    kind = read_card(folder).get("input")
+    return _input_kind(config, read_card(folder), folder)
+
+
+def _input_kind(config: Config, card: dict, folder: pathlib.Path | None) -> str:
+    kind = card.get("input")
     if kind is not None:
         if kind not in INPUT_KINDS:
             raise ValueError(f"{folder / MODEL_CARD}: \"input\" is {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
@@ -151,9 +158,8 @@ class PageModel:
         file beside its SavedModel (float16 first), unless ``limited`` and it is larger than
         ``MAX_BROWSER_MODEL_BYTES``."""
         if source is None:
-            description = describe(config, None)
             return cls(config, mode, None, None, "the served model was not loaded from a file", None, None,
-                       description, description, input_kind(config, None))
+                       *cls._card_fields(config, None))
         source = pathlib.Path(source)
         folder = source.parent if source.suffix == ".tflite" or source.name == "saved_model" else source
         examples = sorted(folder.glob("example*.png"))
@@ -168,11 +174,17 @@ class PageModel:
             unavailable = (f"{tflite.name} is {tflite.stat().st_size / 2**20:.0f} MiB, more than the "
                            f"{MAX_BROWSER_MODEL_BYTES / 2**20:.0f} MiB sent to browsers")
             tflite = None
-        description = describe(config, folder)
-        title = read_card(folder).get("title")
         return cls(config, mode, folder, tflite, unavailable, examples[0] if examples else None, folder.name,
-                   description, title.strip() if isinstance(title, str) and title.strip() else description,
-                   input_kind(config, folder))
+                   *cls._card_fields(config, folder))
+
+    @staticmethod
+    def _card_fields(config: Config, folder: pathlib.Path | None) -> tuple[str, str, str]:
+        """(description, title, input kind), from the model card in ``folder`` read once."""
+        card = read_card(folder)
+        description = _description(config, card)
+        title = card.get("title")
+        return (description, title.strip() if isinstance(title, str) and title.strip() else description,
+                _input_kind(config, card, folder))
 
     @property
     def shipped(self) -> bool:
