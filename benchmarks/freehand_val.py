@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from model_spec import load_model  # noqa: E402
 
 from pix2pix_tf.config import INFERENCE_MODES  # noqa: E402
 from pix2pix_tf.data import freehand, pipeline  # noqa: E402
@@ -33,12 +33,6 @@ flags.DEFINE_list("runs", None, "NAME:RUN_FOLDER[@CHECKPOINT] pairs (CHECKPOINT:
 flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of every run (default: each run's own).")
 flags.DEFINE_integer("seed", 0, "Seed of the redrawing.")
 flags.mark_flags_as_required(["runs"])
-
-
-def _translator(spec: str, mode: str | None) -> Translator:
-    folder, _, checkpoint = spec.partition("@")
-    return Translator.load(folder, mode, checkpoint=str(pathlib.Path(folder) / "checkpoints" / checkpoint)
-                           if checkpoint else None)
 
 
 def score(translator: Translator, redraw: bool, seed: int) -> dict[str, float]:
@@ -63,7 +57,7 @@ def main(argv: list[str]) -> None:
     print("| run | inputs | L1 ↓ | PSNR ↑ | SSIM ↑ |\n|---|---|---|---|---|")
     for run in FLAGS.runs:
         name, spec = run.split(":", 1)
-        translator = _translator(spec, FLAGS.mode)
+        translator = load_model(spec, FLAGS.mode)
         results[name] = {"run": spec, "mode": translator.mode}
         for kind, redraw in (("data", False), ("redrawn", True)):
             figures = score(translator, redraw, FLAGS.seed)

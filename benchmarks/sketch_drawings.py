@@ -144,15 +144,6 @@ def draw(model: str, out: pathlib.Path, names: list[str], pens: list[int], seed:
     return files
 
 
-def _translator(spec: str):
-    from pix2pix_tf.deploy.translator import Translator
-
-    model, _, checkpoint = spec.partition("@")
-    if checkpoint:
-        return Translator.load(model, checkpoint=str(pathlib.Path(model) / "checkpoints" / checkpoint))
-    return Translator.load(model)
-
-
 def grid(path: str, files: list[pathlib.Path], runs: dict[str, str]) -> None:
     """One row per drawing: the drawing, then each model's picture of it."""
     import matplotlib
@@ -161,7 +152,9 @@ def grid(path: str, files: list[pathlib.Path], runs: dict[str, str]) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    translators = {name: _translator(spec) for name, spec in runs.items()}
+    from model_spec import load_model
+
+    translators = {name: load_model(spec) for name, spec in runs.items()}
     columns = ["drawing", *runs]
     figure, axes = plt.subplots(len(files), len(columns), figsize=(2 * len(columns), 2 * len(files) + 0.3),
                                 squeeze=False)
