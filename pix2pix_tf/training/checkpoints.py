@@ -78,13 +78,16 @@ def disk_full_error(workdir: pathlib.Path, error: BaseException) -> ValueError:
                       "there (old runs, exports) or lower --keep_checkpoints, then run the same command: " + resume)
 
 
-def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int) -> None:
+def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int,
+              last_step: int | None = None, checkpoint_every: int = 0) -> None:
     """Checks before the first step: ``workdir`` and the folders the run writes in it are writable,
     and its disk holds the checkpoints.
 
     Stale temporary checkpoint folders are removed first. Room for the checkpoints still to come
     is required: up to ``checkpoints_kept`` (fewer on a resume, whose own are rotated out) plus 2,
     as a new one is written before the oldest is deleted and the best one is kept beside them.
+    Given ``last_step``, a run that saves fewer times than that (one every ``checkpoint_every``
+    steps, 0: never, and one at the end) needs room for those saves and the best one only.
     Raises ValueError with one line.
     """
     # Every folder of the run that exists already: a read-only checkpoints/ would otherwise be
@@ -101,14 +104,27 @@ def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int
             name = "--workdir " if folder == workdir else ""
             raise ValueError(f"{name}{folder} is not writable: {error.strerror or error}") from error
     remove_stale_temp_folders(workdir)
-    existing = len(run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS))  # a resume rotates these out
-    to_come = max(checkpoints_kept - existing, 0) + 2
+    existing = run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS)  # a resume rotates these out
+    to_come = max(checkpoints_kept - len(existing), 0) + 1
+    if last_step is not None:
+        start = max((int(path.rsplit("-", 1)[1]) for path in existing if path.rsplit("-", 1)[1].isdigit()), default=0)
+        to_come = min(to_come, saves_between(start, last_step, checkpoint_every))
+    to_come += 1  # the best checkpoint
     needed = to_come * checkpoint_size
     free = shutil.disk_usage(workdir).free
     if free < needed:
         raise ValueError(f"--workdir {workdir} has {free / 2**20:.0f} MiB free; {to_come} checkpoints "
                          f"of {checkpoint_size / 2**20:.0f} MiB need {needed / 2**20:.0f} MiB (free space, or "
                          "lower --keep_checkpoints)")
+
+
+def saves_between(start: int, last_step: int, checkpoint_every: int) -> int:
+    """How many checkpoints a run from step ``start`` to ``last_step`` writes: one at every multiple
+    of ``checkpoint_every`` (0: none) after ``start``, and one at ``last_step`` if that is not one."""
+    if last_step <= start:
+        return 1  # a finished run may still write its final checkpoint
+    periodic = last_step // checkpoint_every - start // checkpoint_every if checkpoint_every else 0
+    return periodic + (0 if checkpoint_every and last_step % checkpoint_every == 0 else 1)
 
 
 def repair_index(folder: pathlib.Path, prefix: str = "ckpt") -> None:

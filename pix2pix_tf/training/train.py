@@ -226,7 +226,8 @@ def _train(config: Config, workdir: pathlib.Path, data_dir, strategy: tf.distrib
     # A distributed iterator cannot be checkpointed: a resumed distributed run restarts its data order.
     extra = {"data": train_iterator} if train.strategy == "default" else {}
     weights = model.generator.weights + model.discriminator.weights
-    checkpoints.preflight(workdir, checkpoints.checkpoint_bytes(weights), train.keep_checkpoints)
+    checkpoints.preflight(workdir, checkpoints.checkpoint_bytes(weights), train.keep_checkpoints, last_step,
+                          train.checkpoint_every)
     saver = checkpoints.RunCheckpoints(model.checkpoint(**extra), workdir, train.keep_checkpoints, chief,
                                        weights=weights)
     restored = saver.restore()

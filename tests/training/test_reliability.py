@@ -170,6 +170,22 @@ def test_preflight_names_an_unwritable_workdir_and_a_full_disk(tmp_path, monkeyp
         checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
 
 
+
+def test_preflight_asks_a_short_run_for_room_for_the_checkpoints_it_writes_only(tmp_path, monkeypatch):
+    """A 2-step run writes one checkpoint (and a best one): a disk with room for two does not stop
+    it, though --keep_checkpoints=3 would need five on a long run."""
+    from pix2pix_tf.training import checkpoints
+
+    monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 2500})())
+    with pytest.raises(ValueError, match="MiB free; 5 checkpoints"):
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=5000, checkpoint_every=1000)
+    checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=2, checkpoint_every=1000)
+    with pytest.raises(ValueError, match="MiB free; 3 checkpoints"):  # saves at 1000 and 1500
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=1500, checkpoint_every=1000)
+    assert [checkpoints.saves_between(start, last, every) for start, last, every in
+            [(0, 2, 1000), (0, 1000, 1000), (0, 2500, 1000), (1000, 3000, 1000), (0, 300, 0), (3000, 3000, 1000)]] \
+        == [1, 1, 3, 2, 1, 1]
+
 def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
     data = tmp_path / "data" / "train"
     data.mkdir(parents=True)
