@@ -68,12 +68,20 @@ def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> A
     return dataclasses.field(default=default, metadata=metadata)
 
 
+_FIELD_KINDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false"}
+# What each field type takes: a float field takes an integer too (2 for 2.0), no field takes a bool
+# but a bool one (True is an int to Python).
+_FIELD_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
 class _Validated:
-    """Checks enumerated fields against their choices when the dataclass is built."""
+    """Checks every field's type and enumerated fields against their choices when the dataclass is built."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if not isinstance(value, _FIELD_TYPES[field.type]) or (isinstance(value, bool) and field.type != "bool"):
+                raise ValueError(f"{field.name}={value!r} is not valid; expected {_FIELD_KINDS[field.type]}")
             if "choices" in field.metadata:
                 check_choice(field.name, value, field.metadata["choices"])
             if isinstance(value, float) and not math.isfinite(value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import re
 
 import pytest
 
@@ -41,6 +42,22 @@ def test_unknown_keys_in_a_config_file_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"config.json: unknown keys in config section 'model': \['filterz'\]"):
         Config.load(path)
 
+
+
+@pytest.mark.parametrize("section, value, message", [
+    ("train", '{"steps": "100"}', "steps='100' is not valid; expected a whole number"),
+    ("data", '{"image_size": 2.5}', "image_size=2.5 is not valid; expected a whole number"),
+    ("train", '{"learning_rate": true}', "learning_rate=True is not valid; expected a number"),
+    ("data", '{"palette": null}', "palette=None is not valid; expected a string"),
+    ("data", '{"flip": 1}', "flip=1 is not valid; expected true or false"),
+])
+def test_a_config_file_value_of_the_wrong_type_is_named_with_the_file(tmp_path, section, value, message):
+    """A hand-edited config.json: the file, the field and what it takes, before any run starts."""
+    path = tmp_path / "config.json"
+    path.write_text(f'{{"{section}": {value}}}')
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')}$"):
+        Config.load(path)
+    assert Config.from_json('{"train": {"learning_rate": 1}}').train.learning_rate == 1  # a whole number is a number
 
 @pytest.mark.parametrize(
     "build, message",

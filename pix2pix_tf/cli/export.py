@@ -4,6 +4,7 @@
   pix2pix-tf export --workdir=runs/facades --formats=saved_model,tflite_fp32,tflite_fp16,tflite_int8
   pix2pix-tf export --workdir=runs/facades --formats=web --output=site     # the drawing page, any static host
   pix2pix-tf export --model=saved_models/facades --formats=web --output=site
+  pix2pix-tf export --model=facades_label2photo,edges2shoes_bags --formats=web --output=site  # the shipped models
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pix2pix_tf.config import INFERENCE_MODES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder to export (its config.json and latest checkpoint).")
-flags.DEFINE_string("model", None, "Instead of --workdir, with --formats=web: an exported model (a folder "
-                    "holding model_<precision>.tflite and config.json, or the .tflite file) to put in a web site.")
+flags.DEFINE_list("model", None, "Instead of --workdir, with --formats=web: exported models to put in a web site, "
+                  "comma-separated (each a folder holding model_<precision>.tflite and config.json, the .tflite "
+                  "file, or a shipped model's name); the page opens on the first and offers the others.")
 define_output_flag("Output folder; default saved_models/<workdir name>.")
 flags.DEFINE_list("formats", ["saved_model", "tflite_fp16", "tflite_int8"],
                   "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8, web (the "
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> None:
     if not (FLAGS.workdir or FLAGS.model):
         errors.fail("export", "--workdir is required: the training run to export")
     if FLAGS.model:
-        model = pathlib.Path(FLAGS.model).resolve()
+        model = pathlib.Path(FLAGS.model[0]).resolve()
         out = pathlib.Path(output_flag("export") or f"saved_models/{(model.parent if model.is_file() else model).name}_web")
     else:
         out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")

@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -69,11 +69,14 @@ def parity_lines(results: dict[str, dict]) -> list[str]:
     ]
 
 
-def site_line(out: pathlib.Path, sizes: dict[str, int]) -> str:
-    """What the web site is and what a browser downloads from it."""
+def site_line(out: pathlib.Path, sizes: dict) -> str:
+    """What the web site is and what a browser downloads from it (``sizes``: ``web.write_site``'s)."""
+    others = max(len(sizes.get("models", {})) - 1, 0)
+    choice = {0: "", 1: " it opens on, and the other one when chosen"}.get(
+        others, f" it opens on, and each of the {others} others when chosen")
     return (f"{out / 'index.html'}: the drawing page; a browser downloads {sizes['page'] / 1e6:.2f} MB of page, "
-            f"{sizes['runtime'] / 1e6:.1f} MB of LiteRT.js and the {sizes['model'] / 1e6:.1f} MB model "
-            f"(serve the folder from any static host, e.g. python -m http.server -d {out})")
+            f"{sizes['runtime'] / 1e6:.1f} MB of LiteRT.js and the {sizes['model'] / 1e6:.1f} MB model{choice}; "
+            f"serve the folder from any static host (e.g. python -m http.server -d {out})")
 
 
 def dataset_images(config: Config, split: str, count: int) -> np.ndarray:
@@ -127,27 +130,34 @@ def export_run(
     return report
 
 
-def export_site(model: str | os.PathLike, out: str | os.PathLike) -> dict:
-    """Writes the static site of an exported model (``web.write_site``) into ``out``.
+def export_site(models: str | os.PathLike | Sequence[str | os.PathLike], out: str | os.PathLike) -> dict:
+    """Writes the static site of one exported model or several (``web.write_site``) into ``out``.
 
-    ``model``: a .tflite file beside its config.json, or a folder holding one (an export, or a
-    shipped model with its example*.png and card.json). Returns the contents of the
-    ``export.json`` written beside the page: mode, image size, the model's files and, under "web",
-    the bytes a browser downloads ({"page", "runtime", "model"}). Raises ValueError when ``model``
-    has no .tflite file or ``out`` is the model's folder or holds other files.
+    ``models``: each a .tflite file beside its config.json, or a folder holding one (an export, or a
+    shipped model by name or folder, with its example*.png and card.json); the page opens on the
+    first and offers the others by their cards' titles. Returns the contents of the ``export.json``
+    written beside the page: the first model's mode and image size, the site's model files (paths
+    relative to ``out``) and, under "web", the bytes a browser downloads ({"page", "runtime",
+    "model", "models"}). Raises ValueError when a model has no .tflite file, two have one name, or
+    ``out`` is a model's folder or holds other files.
     """
     from pix2pix_tf.deploy.translator import Translator
 
-    translator = Translator.load(model)
-    page = web.PageModel.of(translator.source, translator.config, translator.mode, limited=False)
-    if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
-        raise ValueError(f"--output {out} is the model's own folder; write the site into another folder")
+    models = [models] if isinstance(models, (str, os.PathLike)) else list(models)
+    translators = [Translator.load(model) for model in models]
+    pages = [web.PageModel.of(translator.source, translator.config, translator.mode, limited=False)
+             for translator in translators]
+    for page in pages:
+        if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
+            raise ValueError(f"--output {out} is the folder of model {page.name}; write the site into another folder")
     out = output_folder(out)
-    report = {"mode": translator.mode, "image_size": translator.config.data.image_size, "passed": True}
+    first = translators[0]
+    report = {"mode": first.mode, "image_size": first.config.data.image_size, "passed": True}
     staging = _staging_folder(out)
     try:
-        report["web"] = web.write_site(staging, page)
-        report["files"] = {path.name: path.stat().st_size for path in page.model_files()}
+        report["web"] = web.write_site(staging, pages)
+        report["files"] = {(f"models/{page.name}/" if index else "") + path.name: path.stat().st_size
+                           for index, page in enumerate(pages) for path in page.model_files()}
         write_text_atomically(staging / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
         replace_folder(staging, out)
     finally:

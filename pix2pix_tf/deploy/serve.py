@@ -61,6 +61,14 @@ def uploaded_image(content_type: str | None, body: bytes) -> bytes:
     return image
 
 
+def _model_path(path: str) -> tuple[str, str] | None:
+    """(NAME, ACTION) of a ``/v1/models/NAME[:ACTION]`` path (ACTION "" without one), None for another path."""
+    if not path.startswith("/v1/models/"):
+        return None
+    name, _, action = path.removeprefix("/v1/models/").partition(":")
+    return name, action
+
+
 def _refusal(status: int, message: str):
     """A route of ``_Handler._answer`` that refuses with ``status`` and ``message``."""
     def refuse() -> tuple[int, str, bytes]:
@@ -109,9 +117,9 @@ class _Handler(DrainingHandler):
         if self.path == "/v1/models":
             listing = {**server.service.status(), "models": list(server.services)}
             return 200, "application/json", json.dumps(listing).encode()
-        service = server.services.get(self.path.removeprefix("/v1/models/"))
-        if self.path.startswith("/v1/models/") and service is not None:
-            return 200, "application/json", json.dumps(service.status()).encode()
+        model = _model_path(self.path)
+        if model and not model[1] and model[0] in server.services:
+            return 200, "application/json", json.dumps(server.services[model[0]].status()).encode()
         file = server.files.get(self.path.removeprefix("/"))
         if file is not None:
             return 200, *file
@@ -123,15 +131,13 @@ class _Handler(DrainingHandler):
         model_file = server.model_files.get(self.path.removeprefix("/"))
         if model_file is not None:  # read when asked: a model's file can be large
             return 200, web.content_type(model_file), model_file.read_bytes()
-        self._check_model_name()
-        raise RequestError(405 if self.path == "/translate" or self._predicting() else 404, f"no GET {self.path[:200]}")
+        raise self._no_route(model)
 
     def _post(self) -> tuple[int, str, bytes]:
-        service = self._predicting()
+        model = _model_path(self.path)
+        service = self.server.services.get(model[0]) if model and model[1] == "predict" else None
         if service is None and self.path != "/translate":
-            self._check_model_name()
-            raise RequestError(405 if self.path.removeprefix("/v1/models/") in self.server.services else 404,
-                               f"no POST {self.path[:200]}")
+            raise self._no_route(model)
         body = self._body()
         if service is None:  # /translate
             image = uploaded_image(self.headers.get("Content-Type"), body)
@@ -144,16 +150,17 @@ class _Handler(DrainingHandler):
             raise RequestError(400, "the body's JSON is nested too deeply") from None
         return 200, "application/json", json.dumps(service.predict(request)).encode()
 
-    def _check_model_name(self) -> None:
-        """RequestError 404 naming the served models for a path that asks for another one."""
-        asked = self.path.removeprefix("/v1/models/").split(":", 1)[0]
-        if self.path.startswith("/v1/models/") and asked not in ("", *self.server.services):
-            raise RequestError(404, self.server.unknown_model(asked))
-
-    def _predicting(self) -> ModelService | None:
-        """The model whose ``:predict`` the path is, or None."""
-        name = self.path.removeprefix("/v1/models/").removesuffix(":predict")
-        return self.server.services.get(name) if self.path == f"/v1/models/{name}:predict" else None
+    def _no_route(self, model: tuple[str, str] | None) -> RequestError:
+        """The refusal of a path no route of this method takes (``model``: its ``_model_path``): 404
+        naming the served models for a model that is not served, 405 for a path the other method
+        takes, 404 else."""
+        served = self.server.services
+        if model and model[0] not in ("", *served):
+            return RequestError(404, self.server.unknown_model(model[0]))
+        name, action = model or ("", "")
+        other_method = {"GET": self.path == "/translate" or (name in served and action == "predict"),
+                        "POST": name in served and not action}[self.command]
+        return RequestError(405 if other_method else 404, f"no {self.command} {self.path[:200]}")
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")

@@ -2,7 +2,8 @@
 
 ``ModelService`` is one served model as the HTTP side (``serve.py``) calls it: it admits a request
 or refuses it at once with 503, decodes its images with the same checks as training, translates
-them and answers PNG bytes. Every refusal is a ``RequestError``: an HTTP status and a one-line
+them and answers PNG bytes. The models of one server share one ``Admission``: its limits are the
+machine's, whichever model a request asks for. Every refusal is a ``RequestError``: an HTTP status and a one-line
 message, which ``serve.py`` sends as ``{"error": "..."}``.
 """
 
@@ -27,7 +28,7 @@ from pix2pix_tf.deploy.translator import Translator
 # Limits: a request over one of them is refused before any work is done (serve.py has the HTTP ones).
 MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header before decoding (413)
 MAX_INSTANCES = 8  # images in one :predict request (413)
-MAX_RUNNING = 2  # requests running the model at once
+MAX_RUNNING = 2  # requests running a model at once, across the models sharing an Admission
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
 MIN_TILE_SIZE = 512  # larger images go through run folders and SavedModels in tiles: memory stays bounded
 
@@ -40,22 +41,49 @@ class RequestError(Exception):
         self.status = status
 
 
+class Admission:
+    """The queue requests share: at most ``MAX_RUNNING`` run a model at once and ``MAX_WAITING``
+    more wait their turn; beyond that a request is refused at once (503). The limits are read when
+    it is made."""
+
+    def __init__(self):
+        self.max_running, self.max_waiting = MAX_RUNNING, MAX_WAITING
+        self._running = threading.BoundedSemaphore(self.max_running)
+        self._admitted = threading.BoundedSemaphore(self.max_running + self.max_waiting)
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """A place in the queue for one request (all its images), or RequestError 503 at once when it is full."""
+        if not self._admitted.acquire(blocking=False):
+            raise RequestError(503, f"busy: {self.max_running} requests running and {self.max_waiting} waiting; retry later")
+        try:
+            yield
+        finally:
+            self._admitted.release()
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        """One of the ``MAX_RUNNING`` turns on a model, waited for (the request holds its place)."""
+        with self._running:
+            yield
+
+
 class ModelService:
     """The model behind the HTTP API: bounded concurrency, checked inputs, PNG outputs.
 
     Args:
       translator: any model ``Translator.load`` reads.
       name: the ``NAME`` of ``/v1/models/NAME``.
+      admission: the queue it shares with the other models of its server; None: a queue of its own.
     """
 
-    def __init__(self, translator: Translator, name: str = "pix2pix"):
+    def __init__(self, translator: Translator, name: str = "pix2pix", admission: Admission | None = None):
         """A ``translator`` without tiles is given tiles of max(its image size, ``MIN_TILE_SIZE``):
         a 16-megapixel image through a whole U-Net would take several GiB."""
         if translator.tile_size is None:
             translator.tile_size = max(translator.config.data.image_size, MIN_TILE_SIZE)
         self.translator, self.name = translator, name
-        self._running = threading.BoundedSemaphore(MAX_RUNNING)
-        self._admitted = threading.BoundedSemaphore(MAX_RUNNING + MAX_WAITING)
+        self.admission = admission or Admission()
 
     def status(self) -> dict:
         """TF Serving's model status, with what a client needs to send images."""
@@ -68,19 +96,9 @@ class ModelService:
             "source": public_source(self.translator.source), "palette": palettes.hex_colours(config.data.palette),
         }
 
-    @contextlib.contextmanager
-    def _admission(self) -> Iterator[None]:
-        """A place in the queue for one request (all its images), or 503 at once when it is full."""
-        if not self._admitted.acquire(blocking=False):
-            raise RequestError(503, f"busy: {MAX_RUNNING} requests running and {MAX_WAITING} waiting; retry later")
-        try:
-            yield
-        finally:
-            self._admitted.release()
-
     def _translate(self, encoded: bytes) -> bytes:
         pixels = decode_request_image(encoded)
-        with self._running:
+        with self.admission.run():
             output = self.translator.translate(pixels)
         return tf.io.encode_png(output).numpy()
 
@@ -89,7 +107,7 @@ class ModelService:
 
         A request takes its place in the queue before its image is decoded, so decoding is
         bounded by the queue too."""
-        with self._admission():
+        with self.admission.request():
             return self._translate(encoded)
 
     def predict(self, request: object) -> dict:
@@ -113,7 +131,7 @@ class ModelService:
                 images.append(base64.b64decode(encoded, validate=True))
             except (binascii.Error, ValueError):
                 raise RequestError(400, f"instances[{index}].b64 is not valid base64") from None
-        with self._admission():  # one place for the whole request: admitted, it is answered whole
+        with self.admission.request():  # one place for the whole request: admitted, it is answered whole
             return {"predictions": [{"b64": base64.b64encode(self._translate(data)).decode("ascii")}
                                     for data in images]}
 
@@ -147,8 +165,11 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
 
 def shipped_services(mode: str | None = None, tile_size: int | None = None) -> list[ModelService]:
     """Every model shipped in the package (``pretrained.names()``), each under its own name, loaded now
-    (a .tflite file each: a fraction of a second), ``pretrained.DEFAULT`` first."""
+    (a .tflite file each: a fraction of a second), ``pretrained.DEFAULT`` first; they share one
+    ``Admission``, so the server's limits hold whichever models the requests ask for."""
     names = sorted(pretrained.names(), key=lambda name: name != pretrained.DEFAULT)
     if not names:
         raise ValueError(f"no model is shipped in {pretrained.FOLDER}; serve one with --model")
-    return [ModelService(Translator.load(pretrained.folder(name), mode, tile_size), name) for name in names]
+    admission = Admission()
+    return [ModelService(Translator.load(pretrained.folder(name), mode, tile_size), name, admission)
+            for name in names]

@@ -4,8 +4,8 @@ The page (static/index.html, app.js, engines.js, tools.js, style.css) reads ``pa
 .tflite file, the page downloads it and computes every picture in the browser with LiteRT.js on
 WebAssembly (static/litert/, vendored, no CDN); otherwise, or when the browser cannot, it sends
 the drawing to the server's ``:predict``. ``serve`` answers page.json for the model it serves;
-``write_site`` writes it, with the page, the runtime and the model, into a folder any static file
-host serves (``pix2pix-tf export --formats=web``).
+``write_site`` writes it, with the page, the runtime and the model (or several, to choose from),
+into a folder any static file host serves (``pix2pix-tf export --formats=web``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import dataclasses
 import json
 import pathlib
 import shutil
+from collections.abc import Sequence
 
 from pix2pix_tf import palettes, run_folder
 from pix2pix_tf.config import Config
@@ -216,23 +217,39 @@ class PageModel:
         return [path for path in named if path is not None and path.is_file()]
 
 
-def write_site(out: pathlib.Path, page: PageModel) -> dict[str, int]:
-    """Writes the static site of ``page`` into the folder ``out``: index.html, favicon.ico, static/
-    (the page and LiteRT.js with its LICENSE), the model's files (copied unless already in ``out``)
-    and page.json. Returns the bytes a browser downloads: {"page", "runtime", "model"}."""
-    if page.tflite is None:
-        raise ValueError(f"a static site computes in the browser, but {page.unavailable}")
+def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dict:
+    """Writes the static site of one model or several into the folder ``out``: index.html,
+    favicon.ico, static/ (the page and LiteRT.js with its LICENSE), and page.json with the model's
+    files beside it (copied unless already in ``out``). With several, the first is the one the page
+    opens on and each other's page.json and files are in ``models/NAME/`` (NAME: its folder's name);
+    every page.json lists them all (``models``: name, title and page.json URL), so the page offers
+    the choice with no server. Returns the bytes a browser downloads: {"page", "runtime", "model"}
+    (the model the page opens on) and "models" (each model's file, by name)."""
+    pages = [pages] if isinstance(pages, PageModel) else list(pages)
+    names = [page.name for page in pages]
+    if not pages or len(set(names)) < len(names):
+        raise ValueError(f"a site holds one model or more, each under its own folder's name, not {names}")
+    for page in pages:
+        if page.tflite is None:
+            raise ValueError(f"a static site computes in the browser, but {page.unavailable}")
     for url, path in page_files().items():
         target = out / (url or "index.html")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    for path in page.model_files():
-        if path.parent.resolve() != out.resolve():
-            shutil.copyfile(path, out / path.name)
-    # On a static host the model's files are beside page.json and there is no server to ask.
-    (out / PAGE_CONFIG).write_text(json.dumps(page.page_json("", None), indent=2) + "\n", encoding="utf-8")
+    folders = ["", *(f"models/{page.name}/" for page in pages[1:])]  # URLs relative to the page
+    listing = [{"name": page.name, "title": page.title, "page": folder + PAGE_CONFIG}
+               for page, folder in zip(pages, folders)] if len(pages) > 1 else []
+    for page, folder in zip(pages, folders):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        for path in page.model_files():
+            if path.parent.resolve() != (out / folder).resolve():
+                shutil.copyfile(path, out / folder / path.name)
+        # On a static host the model's files are beside its page.json and there is no server to ask.
+        page_json = {**page.page_json(folder, None), "name": page.name, "models": listing}
+        (out / folder / PAGE_CONFIG).write_text(json.dumps(page_json, indent=2) + "\n", encoding="utf-8")
     page_bytes = sum(path.stat().st_size for url, path in page_files().items() if not url.startswith("static/litert/"))
-    return {"page": page_bytes, "runtime": runtime_bytes(), "model": page.tflite.stat().st_size}
+    return {"page": page_bytes, "runtime": runtime_bytes(), "model": pages[0].tflite.stat().st_size,
+            "models": {page.name: page.tflite.stat().st_size for page in pages}}
 
 
 def runtime_bytes() -> int:

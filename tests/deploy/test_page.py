@@ -193,22 +193,60 @@ def test_the_browser_computes_what_the_servers_tflite_computes_and_goes_on_with_
     assert browser.find_element(By.ID, "error").text == ""
 
 
-def test_the_exported_site_works_from_a_plain_static_server(models, browser):
-    site = models / "site"
-    assert json.loads((site / web.PAGE_CONFIG).read_text())["predict"] is None  # nothing but files
-    process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"], cwd=site,
+@contextlib.contextmanager
+def static_server(folder: pathlib.Path):
+    """Python's ``http.server`` serving ``folder`` on 127.0.0.1, as any static host would: yields its URL."""
+    process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"], cwd=folder,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = int(process.stdout.readline().split(" port ")[1].split()[0])  # "Serving HTTP on ... port N (...)"
-        assert _open(browser, f"http://127.0.0.1:{port}/") == "browser"
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_exported_site_works_from_a_plain_static_server(models, browser):
+    site = models / "site"
+    assert json.loads((site / web.PAGE_CONFIG).read_text())["predict"] is None  # nothing but files
+    with static_server(site) as url:
+        assert _open(browser, url) == "browser"
+        assert not browser.find_element(By.ID, "models-choice").is_displayed()  # one model: nothing to choose
         example = tf.io.decode_png((site / "example.png").read_bytes()).numpy()
         np.testing.assert_array_equal(_png_of(browser, "input"), example)  # the page opens on the example
         _assert_shows_the_translation(browser, Translator.load(site / "model_float16.tflite"))
         _stroke(browser)
         _assert_shows_the_translation(browser, Translator.load(site / "model_float16.tflite"))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+
+def test_a_static_site_of_two_models_offers_both_and_switches_with_no_server(shipped_models, browser, tmp_path):
+    exporter.export_site([shipped_models / "toy_labels2photo", shipped_models / "toy_sketch2photo"], tmp_path / "site")
+    with static_server(tmp_path / "site") as url:
+        assert _open(browser, url) == "browser"
+        choice = Select(browser.find_element(By.ID, "models"))
+        assert [option.text for option in choice.options] == ["Toy façades", "Toy shoes"]
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#swatches button")) == 12
+
+        before = _pictures(browser)
+        browser.execute_script("window.notReloaded = true;")
+        choice.select_by_value("toy_sketch2photo")
+        WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "output").get_attribute(
+            "data-model") == "toy_sketch2photo" and driver.find_element(By.ID, "output").get_attribute("data-engine"))
+        _wait_for_picture(browser, before)
+        assert browser.execute_script("return window.notReloaded;")  # switched in place
+        assert browser.find_element(By.ID, "model").text == "sketch → toy photo · 32 px"
+        assert _tools(browser) == ["pen", "eraser"]
+        np.testing.assert_array_equal(_png_of(browser, "input"), sketch())
+        _assert_shows_the_translation(browser, Translator.load(shipped_models / "toy_sketch2photo"))
+
+        browser.refresh()  # ?model=NAME on a host that ignores the query: the page finds the model's page.json
+        assert _open(browser, browser.current_url) == "browser"
+        assert Select(browser.find_element(By.ID, "models")).first_selected_option.text == "Toy shoes"
+        _assert_shows_the_translation(browser, Translator.load(shipped_models / "toy_sketch2photo"))
+        browser.get(url + "?model=toy_shoes")
+        WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "error").text)
+        assert "no model 'toy_shoes': this site has 'toy_labels2photo', 'toy_sketch2photo'" in \
+            browser.find_element(By.ID, "error").text
 
 
 def test_the_server_computes_when_the_browser_has_no_webassembly_or_the_model_is_too_large(

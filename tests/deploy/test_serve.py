@@ -16,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ from conftest import run_cli, tiny_config, write_pairs
 from pix2pix_tf.deploy import pretrained, serve
 from pix2pix_tf.deploy.drain import serve_until_stopped
 from pix2pix_tf.deploy.saved_model import export_saved_model
-from pix2pix_tf.deploy.service import MAX_RUNNING, MIN_TILE_SIZE, ModelService, shipped_services
+from pix2pix_tf.deploy.service import MAX_RUNNING, MIN_TILE_SIZE, Admission, ModelService, shipped_services
 from pix2pix_tf.deploy.translator import Translator
 from pix2pix_tf.run_folder import load_generator
 from pix2pix_tf.training.train import train_and_evaluate
@@ -126,6 +126,10 @@ BAD_REQUESTS = [
     ("GET", "/nothing", None, 404, "no GET /nothing"),
     ("GET", "/translate", None, 405, "no GET /translate"),
     ("POST", "/v1/models/pix2pix", b"{}", 405, "no POST /v1/models/pix2pix"),
+    ("GET", "/v1/models/pix2pix:predict", None, 405, "no GET /v1/models/pix2pix:predict"),
+    ("GET", "/v1/models/pix2pix:explain", None, 404, "no GET /v1/models/pix2pix:explain"),
+    ("POST", "/v1/models/pix2pix:explain", b"{}", 404, "no POST /v1/models/pix2pix:explain"),
+    ("GET", "/v1/models/", None, 404, "no GET /v1/models/"),
     ("POST", "/v1/models/other:predict", b"{}", 404, "no model 'other': this server serves 'pix2pix'"),
     ("GET", "/v1/models/other", None, 404, "no model 'other': this server serves 'pix2pix'"),
     ("POST", "/translate", b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n--x--\r\n", 400,
@@ -209,6 +213,38 @@ def test_a_full_queue_answers_503_at_once_and_the_server_carries_on(monkeypatch)
         model_server.shutdown()
         model_server.server_close()
 
+
+
+def test_the_models_of_one_server_share_its_queue(monkeypatch, shipped_models):
+    """Two models, 1 running + 1 waiting: with a request running on one model, two more (one per
+    model) find one place between them, and the other is refused at once (not 1 + 1 per model)."""
+    monkeypatch.setattr("pix2pix_tf.deploy.service.MAX_RUNNING", 1)
+    monkeypatch.setattr("pix2pix_tf.deploy.service.MAX_WAITING", 1)
+    translator = _GatedTranslator()
+    admission = Admission()
+    model_server = serve.ModelServer([ModelService(translator, name, admission) for name in ("a", "b")],
+                                     "127.0.0.1", 0)
+    threading.Thread(target=model_server.serve_forever, daemon=True).start()
+    predict = json.dumps({"instances": [{"b64": _b64(_png(IMAGE))}]}).encode()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            running = pool.submit(_request, model_server, "POST", "/v1/models/a:predict", predict)
+            assert translator.entered.acquire(timeout=60)
+            more = [pool.submit(_request, model_server, "POST", f"/v1/models/{name}:predict", predict)
+                    for name in ("a", "b")]
+            refused, _ = wait(more, timeout=30, return_when=FIRST_COMPLETED)
+            assert len(refused) == 1, "a server of two models admitted 3 requests with room for 2"
+            status, _, body = refused.pop().result()
+            assert status == 503 and json.loads(body)["error"].startswith("busy: 1 requests running and 1 waiting")
+            translator.gate.set()
+            assert sorted(answer.result(timeout=60)[0] for answer in [running, *more]) == [200, 200, 503]
+    finally:
+        translator.gate.set()
+        model_server.shutdown()
+        model_server.server_close()
+    monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
+    services = shipped_services()
+    assert len(services) == 2 and services[0].admission is services[1].admission
 
 @pytest.mark.slow
 def test_bounded_load_from_8_clients_has_no_failures_and_flat_memory(server):

@@ -153,7 +153,7 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
     assert report["web"]["model"] == (model_folder / "model_float16.tflite").stat().st_size
     assert report["web"]["runtime"] > 5e6
 
-    with pytest.raises(ValueError, match="is the model's own folder"):
+    with pytest.raises(ValueError, match="is the folder of model "):
         exporter.export_site(model_folder, model_folder)
     monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)  # `serve` would compute; a static site has no server
     exporter.export_site(model_folder, tmp_path / "large")
@@ -162,18 +162,50 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
         web.write_site(tmp_path / "nothing", web.PageModel.of(tmp_path / "run", tiny_config(), "eval"))
 
 
+
+def test_a_web_site_of_several_models_opens_on_the_first_and_lists_each_ones_page(shipped_models, tmp_path):
+    names = ["toy_sketch2photo", "toy_labels2photo"]
+    report = exporter.export_site([shipped_models / name for name in names], tmp_path / "site")
+    site = tmp_path / "site"
+    first, second = (json.loads((site / folder / web.PAGE_CONFIG).read_text())
+                     for folder in ("", "models/toy_labels2photo"))
+    listing = [{"name": "toy_sketch2photo", "title": "Toy shoes", "page": "page.json"},
+               {"name": "toy_labels2photo", "title": "Toy façades", "page": "models/toy_labels2photo/page.json"}]
+    assert first["models"] == second["models"] == listing
+    assert (first["name"], first["input"], first["model"]["url"]) == ("toy_sketch2photo", "sketch", "model_float16.tflite")
+    # URLs relative to the page, whichever page.json says them
+    assert (second["name"], second["input"]) == ("toy_labels2photo", "label_map")
+    assert second["model"]["url"] == "models/toy_labels2photo/model_float16.tflite"
+    assert second["example"] == "models/toy_labels2photo/example_1.png" and second["predict"] is None
+    for name in names:
+        folder = site / ("" if name == names[0] else f"models/{name}")
+        assert (folder / "model_float16.tflite").read_bytes() == (shipped_models / name / "model_float16.tflite").read_bytes()
+        assert (folder / web.MODEL_CARD).is_file() and (folder / "example_1.png").is_file()
+    assert "models/toy_labels2photo/model_float16.tflite" in report["files"]
+    assert set(report["web"]["models"]) == set(names)
+    assert "MB model it opens on, and the other one when chosen;" in exporter.site_line(site, report["web"])
+    with pytest.raises(ValueError, match="each under its own folder's name"):
+        exporter.export_site([shipped_models / names[0]] * 2, tmp_path / "twice")
+    with pytest.raises(ValueError, match="is the folder of model toy_labels2photo"):
+        exporter.export_site([shipped_models / names[0], shipped_models / names[1]], shipped_models / names[1])
+
 @pytest.mark.slow
-def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, tmp_path):
-    def export(*flags: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model_folder}", *flags],
+def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, shipped_models, tmp_path):
+    def export(model: str, *flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", f"--model={model}", *flags],
                               capture_output=True, text=True, timeout=600)
 
-    result = export("--formats=web", f"--output={tmp_path / 'site'}")
+    result = export(str(model_folder), "--formats=web", f"--output={tmp_path / 'site'}")
     assert result.returncode == 0, result.stderr
     assert "the drawing page; a browser downloads" in result.stdout and "MB of LiteRT.js" in result.stdout
     assert (tmp_path / "site" / web.PAGE_CONFIG).is_file()
-    wrong = export("--formats=saved_model")
+    wrong = export(str(model_folder), "--formats=saved_model")
     assert wrong.returncode != 0 and "--model goes with --formats=web" in wrong.stderr
+    both = export(f"{model_folder},{shipped_models / 'toy_sketch2photo'}", "--formats=web", f"--output={tmp_path / 'both'}")
+    assert both.returncode == 0, both.stderr
+    assert "model it opens on, and the other one when chosen" in both.stdout
+    assert f"{tmp_path / 'both' / 'models' / 'toy_sketch2photo' / 'model_float16.tflite'}:" in both.stdout
+    assert json.loads((tmp_path / "both" / web.PAGE_CONFIG).read_text())["models"][1]["name"] == "toy_sketch2photo"
 
 
 def test_serve_of_the_shipped_models_tells_the_page_each_ones_input_files_and_the_choice(shipped_models, monkeypatch):

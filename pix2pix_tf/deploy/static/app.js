@@ -1,7 +1,7 @@
 // The drawing page: a canvas at the model's input size, the tools that fit its inputs (tools.js),
-// and the output redrawn as you draw. page.json (beside the page) says what the model is and, from
-// `serve`, which models it serves: the page offers them in a list, and choosing one loads its
-// page.json, tools, example and engine in place (the URL's ?model=NAME keeps the choice on reload).
+// and the output redrawn as you draw. page.json (beside the page) says what the model is and which
+// models the server (or the static site) has: the page offers them in a list, and choosing one loads
+// its page.json, tools, example and engine in place (the URL's ?model=NAME keeps the choice on reload).
 // When page.json names a .tflite file, the page runs it here with LiteRT.js on WebAssembly;
 // otherwise, or when this browser cannot, the server computes through the same :predict a script
 // would use (engines.js). One picture at a time, the latest drawing wins; the time shown runs from
@@ -28,7 +28,7 @@ let pending = false;
 let timer = null;
 let pictures = 0;
 
-// Shows model ``name`` (or the server's default, or a static site's one model, when null): its
+// Shows model ``name`` (or the one the server or static site opens on, when null): its
 // page.json, tools and first input, then its pictures, from the server until the browser can.
 async function open(name) {
   const opened = ++opening;
@@ -38,9 +38,17 @@ async function open(name) {
   errorLine.textContent = "";
   let next;
   try {
-    const response = await fetch(name ? `page.json?model=${encodeURIComponent(name)}` : "page.json");
-    next = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(next.error || `HTTP ${response.status}`);
+    next = await readJson(name ? `page.json?model=${encodeURIComponent(name)}` : "page.json");
+    // A static host ignores the query and answers the page.json of the model it opens on, which
+    // says where each other model's is.
+    if (name && next.name !== name) {
+      const listed = (next.models || []).find((model) => model.name === name);
+      if (!listed || !listed.page) {
+        const names = (next.models || []).map((model) => `'${model.name}'`).join(", ") || `'${next.name}'`;
+        throw new Error(`no model '${name}': this site has ${names}`);
+      }
+      next = await readJson(listed.page);
+    }
   } catch (error) {
     errorLine.textContent = `the page could not read page.json (${error.message})`;
     return;
@@ -71,7 +79,14 @@ async function open(name) {
   }
 }
 
-// The list of the models the server serves, shown when there is a choice.
+async function readJson(url) {
+  const response = await fetch(url);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  return body;
+}
+
+// The list of the models served (or on the static site), shown when there is a choice.
 function showModels() {
   const served = page.models || [];
   document.getElementById("models-choice").hidden = served.length < 2;
