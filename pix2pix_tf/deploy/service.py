@@ -55,7 +55,8 @@ class Admission:
     def request(self) -> Iterator[None]:
         """A place in the queue for one request (all its images), or RequestError 503 at once when it is full."""
         if not self._admitted.acquire(blocking=False):
-            raise RequestError(503, f"busy: {self.max_running} requests running and {self.max_waiting} waiting; retry later")
+            raise RequestError(503, f"busy: {self.max_running} requests running and {self.max_waiting} waiting; "
+                                    "retry later")
         try:
             yield
         finally:
