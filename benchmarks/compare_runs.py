@@ -31,8 +31,8 @@ from pix2pix_tf import run_folder, speed  # noqa: E402
 from pix2pix_tf.config import INFERENCE_MODES, LABEL_PALETTE_NAMES  # noqa: E402
 from pix2pix_tf.data import pipeline  # noqa: E402
 from pix2pix_tf.deploy.translator import Translator  # noqa: E402
+from pix2pix_tf.evaluation import plots  # noqa: E402
 from pix2pix_tf.evaluation.evaluate import evaluate_model  # noqa: E402
-from pix2pix_tf.images import to_uint8  # noqa: E402
 from pix2pix_tf.models.generators import build_generator  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -65,28 +65,15 @@ def _gmacs(folder: pathlib.Path) -> float:
 
 
 def _grid(path: str, runs: dict[str, pathlib.Path], count: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """input | each run's output | target for the first ``count`` val pairs."""
     translators = {name: Translator.load(folder, FLAGS.mode) for name, folder in runs.items()}
     config = next(iter(translators.values())).config
     data_dir = pipeline.resolve_data_dir(config.data)
     examples = list(pipeline.make_dataset(config, "val", training=False, batch_size=1, data_dir=data_dir).take(count))
-    columns = ["input", *runs, "target"]
-    figure, axes = plt.subplots(count, len(columns), figsize=(2 * len(columns), 2 * count + 0.3), squeeze=False)
-    for row, (inputs, targets) in enumerate(examples):
-        images = [inputs[0], *(translators[name].translate_float(inputs)[0] for name in runs), targets[0]]
-        for column, image in enumerate(images):
-            axis = axes[row][column]
-            axis.imshow(to_uint8(image).numpy().squeeze(), cmap="gray")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if row == 0:
-                axis.set_title(columns[column], fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    columns = [("input", [inputs[0] for inputs, _ in examples])]
+    columns += [(name, [translators[name].translate_float(inputs)[0] for inputs, _ in examples]) for name in runs]
+    columns.append(("target", [targets[0] for _, targets in examples]))
+    plots.save_image_grid(path, columns)
     print(f"grid: {path}")
 
 

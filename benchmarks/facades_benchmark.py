@@ -51,7 +51,6 @@ from pix2pix_tf.config import Config  # noqa: E402
 from pix2pix_tf.data import pipeline  # noqa: E402
 from pix2pix_tf.evaluation import plots  # noqa: E402
 from pix2pix_tf.files import write_text_atomically  # noqa: E402
-from pix2pix_tf.images import to_uint8  # noqa: E402
 
 DATA = flags.DEFINE_string("data", None, "The façades folder (train/ and val/ of photo|labels JPEGs).")
 WORKDIR = flags.DEFINE_string("workdir", "runs/facades_benchmark", "Where runs, evaluations and the report go.")
@@ -149,20 +148,6 @@ def export_labels2photo() -> dict:
     return report
 
 
-def save_grid(path: pathlib.Path, columns: list[tuple[str, object]], title: str) -> None:
-    """A figure of image columns, (title, float images [N, H, W, C] in [-1, 1]) each, one row per image."""
-    import matplotlib.pyplot as plt
-
-    count = len(columns[0][1])
-    figure, axes = plt.subplots(count, len(columns), figsize=(2 * len(columns), 2 * count), squeeze=False)
-    for column, (heading, images) in enumerate(columns):
-        for row in range(count):
-            axes[row, column].imshow(to_uint8(images[row]).numpy())
-            axes[row, column].axis("off")
-        axes[0, column].set_title(heading)
-    plots.save_figure(figure, path, title)
-
-
 def val_images(name: str, count: int):
     """The first ``count`` val pairs of run ``name`` (its direction and size): inputs, targets."""
     config = Config.load(pathlib.Path(WORKDIR.value) / name / "config.json")
@@ -180,7 +165,7 @@ def ablation_grid(path: pathlib.Path, count: int) -> None:
     columns += [(ABLATION_TITLES[name], Translator.load(workdir / name, "paper").translate_float(inputs))
                 for name in ABLATION]
     columns.append(("target (photo)", targets))
-    save_grid(path, columns, f"Loss ablation, façades labels → photo at {inputs.shape[1]} px")
+    plots.save_image_grid(path, columns, f"Loss ablation, façades labels → photo at {inputs.shape[1]} px")
 
 
 def task_grid(path: pathlib.Path, count: int) -> None:
@@ -193,7 +178,7 @@ def task_grid(path: pathlib.Path, count: int) -> None:
                ("labels → photo", Translator.load(workdir / "labels2photo", "paper").translate_float(labels)),
                ("photo", photos),
                ("photo → labels", Translator.load(workdir / "photo2labels", "paper").translate_float(photos))]
-    save_grid(path, columns, f"Façades val images at {labels.shape[1]} px (never seen in training)")
+    plots.save_image_grid(path, columns, f"Façades val images at {labels.shape[1]} px (never seen in training)")
 
 
 def read_scores(name: str) -> dict | None:

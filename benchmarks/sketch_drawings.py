@@ -146,30 +146,17 @@ def draw(model: str, out: pathlib.Path, names: list[str], pens: list[int], seed:
 
 def grid(path: str, files: list[pathlib.Path], runs: dict[str, str]) -> None:
     """One row per drawing: the drawing, then each model's picture of it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
 
     from model_spec import load_model
+    from pix2pix_tf.evaluation import plots
 
     translators = {name: load_model(spec) for name, spec in runs.items()}
-    columns = ["drawing", *runs]
-    figure, axes = plt.subplots(len(files), len(columns), figsize=(2 * len(columns), 2 * len(files) + 0.3),
-                                squeeze=False)
-    for row, file in enumerate(files):
-        drawing = np.asarray(Image.open(file).convert("RGB"))
-        pictures = [drawing, *(translator.translate(drawing) for translator in translators.values())]
-        for column, picture in enumerate(pictures):
-            axes[row][column].imshow(picture)
-            axes[row][column].set_xticks([])
-            axes[row][column].set_yticks([])
-            if row == 0:
-                axes[row][column].set_title(columns[column], fontsize=9)
-        axes[row][0].set_ylabel(file.stem, fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
+    drawings = [np.asarray(Image.open(file).convert("RGB")) for file in files]
+    columns = [("drawing", drawings)]
+    columns += [(name, [translator.translate(drawing) for drawing in drawings])
+                for name, translator in translators.items()]
+    plots.save_image_grid(path, columns, row_labels=[file.stem for file in files])
     print(f"grid: {path}")
 
 

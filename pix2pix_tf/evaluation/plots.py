@@ -1,9 +1,10 @@
-"""Pictures people look at: sample grids of input | target | output."""
+"""Pictures people look at: grids of images (input | target | output samples, runs side by side) and curves."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -33,18 +34,27 @@ def save_sample_grid(
     Args:
       inputs, targets, outputs: (n, H, W, 1 or 3) float arrays in [-1, 1].
     """
-    columns = (("input", inputs), ("target", targets), ("output", outputs))
-    rows = len(inputs)
-    figure, axes = plt.subplots(rows, 3, figsize=(6, 2 * rows + 0.4), squeeze=False)
-    for row in range(rows):
-        for column, (name, images) in enumerate(columns):
-            image = to_uint8(images[row]).numpy()
+    save_image_grid(path, [("input", inputs), ("target", targets), ("output", outputs)], title)
+
+
+def save_image_grid(path: str | os.PathLike, columns: Sequence[tuple[str, Sequence]], title: str = "",
+                    row_labels: Sequence[str] = ()) -> None:
+    """Writes a PNG of image columns, one row per image: ``columns`` holds (heading, images) pairs
+    of equal length, each image (H, W, 1 or 3) float in [-1, 1] or uint8; ``row_labels`` names the
+    rows on the left (optional)."""
+    rows = len(columns[0][1])
+    figure, axes = plt.subplots(rows, len(columns), figsize=(2 * len(columns), 2 * rows + 0.4), squeeze=False)
+    for column, (heading, images) in enumerate(columns):
+        for row in range(rows):
+            image = np.asarray(images[row])
+            image = image if image.dtype == np.uint8 else to_uint8(image).numpy()
             axis = axes[row][column]
             axis.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
             axis.set_xticks([])
             axis.set_yticks([])
-            if row == 0:
-                axis.set_title(name)
+        axes[0][column].set_title(heading, fontsize=9)
+    for row, label in enumerate(row_labels):
+        axes[row][0].set_ylabel(label, fontsize=8)
     save_figure(figure, path, title)
 
 

@@ -7,6 +7,7 @@ import html.parser
 import json
 import pathlib
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO, run_cli, tiny_config, write_dataset
@@ -148,14 +149,16 @@ def test_the_quality_curve_scores_every_kept_checkpoint_with_the_fcn_score(train
     assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "curve.png"))).shape[1] > 500
 
 
-def test_compare_runs_adds_the_fcn_score_and_the_real_photos_ceiling_with_a_segmenter(trained_run):
-    """benchmarks/compare_runs.py --segmenter: FCN columns per run and a last row for the real photos."""
+def test_compare_runs_adds_the_fcn_score_and_the_real_photos_ceiling_with_a_segmenter(trained_run, tmp_path):
+    """benchmarks/compare_runs.py --segmenter: FCN columns per run and a last row for the real photos;
+    --grid: input | each run | target, a row per val image."""
     import subprocess
     import sys
 
     script = REPO / "benchmarks" / "compare_runs.py"
     result = subprocess.run([sys.executable, str(script), f"--runs=a:{trained_run},b:{trained_run}",
-                             f"--segmenter={trained_run}", "--palette=facades"],
+                             f"--segmenter={trained_run}", "--palette=facades", f"--grid={tmp_path / 'grid.png'}",
+                             "--grid_images=2"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
@@ -163,6 +166,20 @@ def test_compare_runs_adds_the_fcn_score_and_the_real_photos_ceiling_with_a_segm
     assert set(figures["real_photos"]) == {"fcn_pixel_accuracy", "fcn_class_iou"}
     table = [line for line in result.stdout.splitlines() if line.startswith("|")]
     assert "fcn_class_iou" in table[0] and table[-1].startswith("| real photos |")
+    assert tf.io.decode_png(tf.io.read_file(str(tmp_path / "grid.png"))).shape[:2] == (2 * 200 + 40, 4 * 200)
+
+
+def test_an_image_grid_has_a_column_per_heading_and_a_row_per_image_float_or_uint8(tmp_path):
+    from pix2pix_tf.evaluation import plots
+
+    floats = np.linspace(-1, 1, 3 * 8 * 8 * 3, dtype=np.float32).reshape(3, 8, 8, 3)
+    grays = np.full((3, 8, 8, 1), 200, np.uint8)
+    plots.save_image_grid(tmp_path / "grid.png", [("float", floats), ("uint8", list(grays))], "a title",
+                          row_labels=["a", "b", "c"])
+    grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "grid.png"))).numpy()
+    assert grid.shape[:2] == (3 * 200 + 40, 2 * 200)
+    assert (grid[:, 200:, :3] == 200).all(axis=-1).sum() > 3 * 100 * 100  # the uint8 column shown as is
+    assert not list(tmp_path.glob("*.tmp.png"))
 
 
 @pytest.fixture(scope="module")
