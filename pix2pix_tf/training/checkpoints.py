@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import pathlib
+import re
 import shutil
 import tempfile
 
@@ -107,8 +108,9 @@ def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int
     existing = run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS)  # a resume rotates these out
     to_come = max(checkpoints_kept - len(existing), 0) + 1
     if last_step is not None:
-        start = max((int(path.rsplit("-", 1)[1]) for path in existing if path.rsplit("-", 1)[1].isdigit()), default=0)
-        to_come = min(to_come, saves_between(start, last_step, checkpoint_every))
+        # From the oldest one: a damaged newer checkpoint makes the run resume from an older one.
+        steps = [int(match[1]) for path in existing if (match := re.fullmatch(r".*-(\d+)", pathlib.Path(path).name))]
+        to_come = min(to_come, saves_between(min(steps, default=0), last_step, checkpoint_every))
     to_come += 1  # the best checkpoint
     needed = to_come * checkpoint_size
     free = shutil.disk_usage(workdir).free

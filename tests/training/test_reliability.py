@@ -170,7 +170,6 @@ def test_preflight_names_an_unwritable_workdir_and_a_full_disk(tmp_path, monkeyp
         checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3)
 
 
-
 def test_preflight_asks_a_short_run_for_room_for_the_checkpoints_it_writes_only(tmp_path, monkeypatch):
     """A 2-step run writes one checkpoint (and a best one): a disk with room for two does not stop
     it, though --keep_checkpoints=3 would need five on a long run."""
@@ -182,9 +181,18 @@ def test_preflight_asks_a_short_run_for_room_for_the_checkpoints_it_writes_only(
     checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=2, checkpoint_every=1000)
     with pytest.raises(ValueError, match="MiB free; 3 checkpoints"):  # saves at 1000 and 1500
         checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=1500, checkpoint_every=1000)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "ckpt-2000.index").write_bytes(b"")  # a resume to 2500: one save and the best
+    checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=3, last_step=2500, checkpoint_every=1000)
+    (tmp_path / "checkpoints" / "checkpoint").write_text(  # an index naming a checkpoint that is not ckpt-N
+        'model_checkpoint_path: "model"\nall_model_checkpoint_paths: "model"\n')
+    (tmp_path / "checkpoints" / "model.index").write_bytes(b"")
+    with pytest.raises(ValueError, match="MiB free; 3 checkpoints"):  # from step 0: one more save to budget
+        checkpoints.preflight(tmp_path, checkpoint_size=1000, checkpoints_kept=4, last_step=1500, checkpoint_every=1000)
     assert [checkpoints.saves_between(start, last, every) for start, last, every in
             [(0, 2, 1000), (0, 1000, 1000), (0, 2500, 1000), (1000, 3000, 1000), (0, 300, 0), (3000, 3000, 1000)]] \
         == [1, 1, 3, 2, 1, 1]
+
 
 def test_data_without_a_single_readable_pair_is_one_line(tmp_path):
     data = tmp_path / "data" / "train"
