@@ -61,12 +61,12 @@ def uploaded_image(content_type: str | None, body: bytes) -> bytes:
     return image
 
 
-def _model_path(path: str) -> tuple[str, str] | None:
-    """(NAME, ACTION) of a ``/v1/models/NAME[:ACTION]`` path (ACTION "" without one), None for another path."""
+def _model_path(path: str) -> tuple[str, str | None] | None:
+    """(NAME, ACTION) of a ``/v1/models/NAME[:ACTION]`` path (ACTION None without a colon), None for another path."""
     if not path.startswith("/v1/models/"):
         return None
-    name, _, action = path.removeprefix("/v1/models/").partition(":")
-    return name, action
+    name, colon, action = path.removeprefix("/v1/models/").partition(":")
+    return name, action if colon else None
 
 
 def _refusal(status: int, message: str):
@@ -118,7 +118,7 @@ class _Handler(DrainingHandler):
             listing = {**server.service.status(), "models": list(server.services)}
             return 200, "application/json", json.dumps(listing).encode()
         model = _model_path(self.path)
-        if model and not model[1] and model[0] in server.services:
+        if model and model[1] is None and model[0] in server.services:
             return 200, "application/json", json.dumps(server.services[model[0]].status()).encode()
         file = server.files.get(self.path.removeprefix("/"))
         if file is not None:
@@ -150,16 +150,16 @@ class _Handler(DrainingHandler):
             raise RequestError(400, "the body's JSON is nested too deeply") from None
         return 200, "application/json", json.dumps(service.predict(request)).encode()
 
-    def _no_route(self, model: tuple[str, str] | None) -> RequestError:
+    def _no_route(self, model: tuple[str, str | None] | None) -> RequestError:
         """The refusal of a path no route of this method takes (``model``: its ``_model_path``): 404
         naming the served models for a model that is not served, 405 for a path the other method
         takes, 404 else."""
         served = self.server.services
         if model and model[0] not in ("", *served):
             return RequestError(404, self.server.unknown_model(model[0]))
-        name, action = model or ("", "")
+        name, action = model or ("", None)
         other_method = {"GET": self.path == "/translate" or (name in served and action == "predict"),
-                        "POST": name in served and not action}[self.command]
+                        "POST": name in served and action is None}[self.command]
         return RequestError(405 if other_method else 404, f"no {self.command} {self.path[:200]}")
 
     def _body(self) -> bytes:

@@ -130,6 +130,8 @@ BAD_REQUESTS = [
     ("GET", "/v1/models/pix2pix:explain", None, 404, "no GET /v1/models/pix2pix:explain"),
     ("POST", "/v1/models/pix2pix:explain", b"{}", 404, "no POST /v1/models/pix2pix:explain"),
     ("GET", "/v1/models/", None, 404, "no GET /v1/models/"),
+    ("GET", "/v1/models/pix2pix:", None, 404, "no GET /v1/models/pix2pix:"),
+    ("POST", "/v1/models/pix2pix:", b"{}", 404, "no POST /v1/models/pix2pix:"),
     ("POST", "/v1/models/other:predict", b"{}", 404, "no model 'other': this server serves 'pix2pix'"),
     ("GET", "/v1/models/other", None, 404, "no model 'other': this server serves 'pix2pix'"),
     ("POST", "/translate", b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n--x--\r\n", 400,
@@ -214,7 +216,6 @@ def test_a_full_queue_answers_503_at_once_and_the_server_carries_on(monkeypatch)
         model_server.server_close()
 
 
-
 def test_the_models_of_one_server_share_its_queue(monkeypatch, shipped_models):
     """Two models, 1 running + 1 waiting: with a request running on one model, two more (one per
     model) find one place between them, and the other is refused at once (not 1 + 1 per model)."""
@@ -245,6 +246,7 @@ def test_the_models_of_one_server_share_its_queue(monkeypatch, shipped_models):
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
     services = shipped_services()
     assert len(services) == 2 and services[0].admission is services[1].admission
+
 
 @pytest.mark.slow
 def test_bounded_load_from_8_clients_has_no_failures_and_flat_memory(server):
@@ -290,7 +292,6 @@ def test_the_serve_command_answers_and_stops_cleanly_on_sigterm(run):
         stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     assert "stopped by SIGTERM" in stdout and "Traceback" not in stderr
-
 
 
 def test_serve_without_a_model_serves_every_shipped_model_under_its_own_name(shipped_models, monkeypatch):
