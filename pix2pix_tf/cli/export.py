@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Run folder to export (its config.json and latest checkpoint).")
 flags.DEFINE_list("model", None, "Instead of --workdir, with --formats=web: exported models to put in a web site, "
                   "comma-separated (each a folder holding model_<precision>.tflite and config.json, the .tflite "
-                  "file, or a shipped model's name); the page opens on the first and offers the others.")
+                  "file, or a shipped model's name; a path holding a comma cannot be given here); the page opens "
+                  "on the first and offers the others.")
 define_output_flag("Output folder; default saved_models/<workdir name>.")
 flags.DEFINE_list("formats", ["saved_model", "tflite_fp16", "tflite_int8"],
                   "Any of saved_model, tflite_fp32, tflite_fp16, tflite_dynamic_int8, tflite_int8, web (the "
@@ -53,7 +54,7 @@ def main(argv: list[str]) -> None:
         from pix2pix_tf.deploy import export as exporter
 
         if FLAGS.model:
-            report = exporter.export_site(FLAGS.model, out)
+            report = exporter.export_site([model for model in FLAGS.model if model], out)
         else:
             report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                        FLAGS.representative_images, FLAGS.verify_images,

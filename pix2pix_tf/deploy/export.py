@@ -4,8 +4,8 @@
 (the architecture comes from ``workdir/config.json``), writes every requested format of its
 deterministic, batch-independent inference graph (``models.inference``; by default in the mode
 the run was scored in), and ends with the parity check of each TFLite model against the float
-graph on real validation images. ``export_site(model, output)`` puts an exported model into a
-static web site (``--formats=web --model=...``).
+graph on real validation images. ``export_site(models, output)`` puts exported models (one or
+several, to choose from) into a static web site (``--formats=web --model=...``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import pathlib
 import shutil
+import urllib.parse
 from collections.abc import Sequence
 
 from pix2pix_tf import palettes, run_folder
@@ -236,16 +237,17 @@ def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dic
         target = out / (url or "index.html")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    folders = ["", *(f"models/{page.name}/" for page in pages[1:])]  # URLs relative to the page
-    listing = [{"name": page.name, "title": page.title, "page": folder + PAGE_CONFIG}
-               for page, folder in zip(pages, folders)] if len(pages) > 1 else []
-    for page, folder in zip(pages, folders):
+    folders = ["", *(f"models/{page.name}/" for page in pages[1:])]
+    urls = [urllib.parse.quote(folder) for folder in folders]  # relative to the page
+    listing = [{"name": page.name, "title": page.title, "page": url + PAGE_CONFIG}
+               for page, url in zip(pages, urls)] if len(pages) > 1 else []
+    for page, folder, url in zip(pages, folders, urls):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for path in page.model_files():
             if path.parent.resolve() != (out / folder).resolve():
                 shutil.copyfile(path, out / folder / path.name)
         # On a static host the model's files are beside its page.json and there is no server to ask.
-        page_json = {**page.page_json(folder, None), "name": page.name, "models": listing}
+        page_json = {**page.page_json(url, None), "name": page.name, "models": listing}
         (out / folder / PAGE_CONFIG).write_text(json.dumps(page_json, indent=2) + "\n", encoding="utf-8")
     page_bytes = sum(path.stat().st_size for url, path in page_files().items() if not url.startswith("static/litert/"))
     return {"page": page_bytes, "runtime": runtime_bytes(), "model": pages[0].tflite.stat().st_size,

@@ -243,10 +243,12 @@ def test_a_static_site_of_two_models_offers_both_and_switches_with_no_server(shi
         assert _open(browser, browser.current_url) == "browser"
         assert Select(browser.find_element(By.ID, "models")).first_selected_option.text == "Toy shoes"
         _assert_shows_the_translation(browser, Translator.load(shipped_models / "toy_sketch2photo"))
-        browser.get(url + "?model=toy_shoes")
-        WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "error").text)
+        browser.get(url + "?model=toy_shoes")  # a stale link: the first model, with its list, and a word
+        WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "error").text and driver.find_element(
+            By.ID, "output").get_attribute("data-model") == "toy_labels2photo")
         assert "no model 'toy_shoes': this site has 'toy_labels2photo', 'toy_sketch2photo'" in \
             browser.find_element(By.ID, "error").text
+        assert browser.find_element(By.ID, "models-choice").is_displayed()
 
 
 def test_the_server_computes_when_the_browser_has_no_webassembly_or_the_model_is_too_large(

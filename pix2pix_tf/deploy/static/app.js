@@ -27,6 +27,7 @@ let running = Promise.resolve(); // settles when the picture being computed is d
 let pending = false;
 let timer = null;
 let pictures = 0;
+let notice = ""; // what the error line says while all is well (a model asked for that the site lacks)
 
 // Shows model ``name`` (or the one the server or static site opens on, when null): its
 // page.json, tools and first input, then its pictures, from the server until the browser can.
@@ -35,19 +36,21 @@ async function open(name) {
   retire(engine);
   engine = null;
   delete output.dataset.engine;
-  errorLine.textContent = "";
+  errorLine.textContent = notice = "";
   let next;
+  let missing = ""; // a model the static site does not have: the page opens on its first one and says so
   try {
     next = await readJson(name ? `page.json?model=${encodeURIComponent(name)}` : "page.json");
     // A static host ignores the query and answers the page.json of the model it opens on, which
     // says where each other model's is.
     if (name && next.name !== name) {
       const listed = (next.models || []).find((model) => model.name === name);
-      if (!listed || !listed.page) {
+      if (listed && listed.page) {
+        next = await readJson(listed.page);
+      } else {
         const names = (next.models || []).map((model) => `'${model.name}'`).join(", ") || `'${next.name}'`;
-        throw new Error(`no model '${name}': this site has ${names}`);
+        missing = `no model '${name}': this site has ${names}`;
       }
-      next = await readJson(listed.page);
     }
   } catch (error) {
     errorLine.textContent = `the page could not read page.json (${error.message})`;
@@ -56,6 +59,7 @@ async function open(name) {
   if (opened !== opening) return;
   page = next;
   showModels();
+  errorLine.textContent = notice = missing;
   canvas.width = canvas.height = output.width = output.height = page.input_size;
   const classes = page.input === "label_map" && page.palette.length ? `, ${page.palette.length} classes` : "";
   document.getElementById("model").textContent = `${page.description} · ${page.input_size} px${classes}`;
@@ -147,7 +151,7 @@ async function refresh() {
     pictures += 1;
     output.dataset.pictures = String(pictures);
     if (pictures === 1) output.dataset.firstPictureMs = performance.now().toFixed(0); // since the page was asked for
-    errorLine.textContent = "";
+    errorLine.textContent = notice;
   } catch (error) {
     if (computing !== engine) return;
     errorLine.textContent = computing.where === "server" ? `the server did not answer (${error.message})`
