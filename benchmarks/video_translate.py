@@ -42,7 +42,7 @@ from pix2pix_tf.images import to_uint8  # noqa: E402
 from pix2pix_tf.models.inference import inference_generator  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("data", None, "Paired dataset whose val images the clips are made of.")
+flags.DEFINE_string("data", "", "Paired dataset whose val images the clips are made of; default the built-in façades.")
 flags.DEFINE_enum("direction", "AtoB", ["AtoB", "BtoA"], "Which side of the pairs is the models' input.")
 flags.DEFINE_list("models", [], "NAME:PATH of run folders, SavedModels or .tflite files to time.")
 flags.DEFINE_string("flicker_model", None, "Run folder whose generator the flicker is measured with.")

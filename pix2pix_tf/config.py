@@ -80,7 +80,8 @@ class _Validated:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, _FIELD_TYPES[field.type]) or (isinstance(value, bool) and field.type != "bool"):
+            expected = _FIELD_TYPES.get(field.type, object)
+            if not isinstance(value, expected) or (isinstance(value, bool) and field.type != "bool"):
                 raise ValueError(f"{field.name}={value!r} is not valid; expected {_FIELD_KINDS[field.type]}")
             if "choices" in field.metadata:
                 check_choice(field.name, value, field.metadata["choices"])
