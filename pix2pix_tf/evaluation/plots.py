@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pathlib
 from collections.abc import Sequence
 
 import matplotlib
@@ -16,11 +17,12 @@ from pix2pix_tf.images import to_uint8  # noqa: E402
 
 
 def save_figure(figure, path: str | os.PathLike, title: str = "") -> None:
-    """Writes a matplotlib figure as PNG atomically (temp file, then rename) and closes it."""
+    """Writes a matplotlib figure atomically (temp file, then rename) and closes it, in the format its
+    suffix names (PNG for .png or none; .jpg, .svg and .pdf as matplotlib writes them)."""
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    temp_path = f"{os.fspath(path)}.tmp.png"
+    temp_path = f"{os.fspath(path)}.tmp{pathlib.Path(path).suffix or '.png'}"
     figure.savefig(temp_path, dpi=100)
     plt.close(figure)
     os.replace(temp_path, path)
