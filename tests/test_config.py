@@ -43,7 +43,6 @@ def test_unknown_keys_in_a_config_file_are_named(tmp_path):
         Config.load(path)
 
 
-
 @pytest.mark.parametrize("section, value, message", [
     ("train", '{"steps": "100"}', "steps='100' is not valid; expected a whole number"),
     ("data", '{"image_size": 2.5}', "image_size=2.5 is not valid; expected a whole number"),
@@ -58,6 +57,7 @@ def test_a_config_file_value_of_the_wrong_type_is_named_with_the_file(tmp_path, 
     with pytest.raises(ValueError, match=f"^{re.escape(f'{path}: {message}')}$"):
         Config.load(path)
     assert Config.from_json('{"train": {"learning_rate": 1}}').train.learning_rate == 1  # a whole number is a number
+
 
 @pytest.mark.parametrize(
     "build, message",

@@ -12,7 +12,6 @@ import numpy as np
 import tensorflow as tf
 
 from pix2pix_tf.evaluation import plots, realism
-from pix2pix_tf.files import write_text_atomically
 from pix2pix_tf.evaluation.scoring import HIGHER_IS_BETTER, Evaluation
 from pix2pix_tf.files import write_text_atomically
 from pix2pix_tf.images import to_uint8

@@ -162,7 +162,6 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
         web.write_site(tmp_path / "nothing", web.PageModel.of(tmp_path / "run", tiny_config(), "eval"))
 
 
-
 def test_a_web_site_of_several_models_opens_on_the_first_and_lists_each_ones_page(shipped_models, tmp_path):
     names = ["toy_sketch2photo", "toy_labels2photo"]
     report = exporter.export_site([shipped_models / name for name in names], tmp_path / "site")
@@ -190,6 +189,7 @@ def test_a_web_site_of_several_models_opens_on_the_first_and_lists_each_ones_pag
         exporter.export_site([shipped_models / names[0]] * 2, tmp_path / "twice")
     with pytest.raises(ValueError, match="is the folder of model toy_labels2photo"):
         exporter.export_site([shipped_models / names[0], shipped_models / names[1]], shipped_models / names[1])
+
 
 @pytest.mark.slow
 def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, shipped_models, tmp_path):
