@@ -193,6 +193,17 @@ def test_the_browser_computes_what_the_servers_tflite_computes_and_goes_on_with_
     assert browser.find_element(By.ID, "error").text == ""
 
 
+def _choose_in_place(browser, choice: Select, name: str) -> None:
+    """Chooses model ``name`` in the page's list and waits for its first picture; the page must not reload."""
+    before = _pictures(browser)
+    browser.execute_script("window.notReloaded = true;")
+    choice.select_by_value(name)
+    WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "output").get_attribute(
+        "data-model") == name and driver.find_element(By.ID, "output").get_attribute("data-engine"))
+    _wait_for_picture(browser, before)
+    assert browser.execute_script("return window.notReloaded;")  # switched in place
+
+
 @contextlib.contextmanager
 def static_server(folder: pathlib.Path):
     """Python's ``http.server`` serving ``folder`` on 127.0.0.1, as any static host would: yields its URL."""
@@ -227,13 +238,7 @@ def test_a_static_site_of_two_models_offers_both_and_switches_with_no_server(shi
         assert [option.text for option in choice.options] == ["Toy façades", "Toy shoes"]
         assert len(browser.find_elements(By.CSS_SELECTOR, "#swatches button")) == 12
 
-        before = _pictures(browser)
-        browser.execute_script("window.notReloaded = true;")
-        choice.select_by_value("toy_sketch2photo")
-        WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "output").get_attribute(
-            "data-model") == "toy_sketch2photo" and driver.find_element(By.ID, "output").get_attribute("data-engine"))
-        _wait_for_picture(browser, before)
-        assert browser.execute_script("return window.notReloaded;")  # switched in place
+        _choose_in_place(browser, choice, "toy_sketch2photo")
         assert browser.find_element(By.ID, "model").text == "sketch → toy photo · 32 px"
         assert _tools(browser) == ["pen", "eraser"]
         np.testing.assert_array_equal(_png_of(browser, "input"), sketch())
@@ -339,13 +344,7 @@ def test_the_page_offers_the_shipped_models_and_choosing_one_brings_its_tools_ex
     labels = tf.io.decode_png((shipped_models / "toy_labels2photo" / "example_1.png").read_bytes()).numpy()
     np.testing.assert_array_equal(_png_of(browser, "input"), labels)
 
-    before = _pictures(browser)
-    browser.execute_script("window.notReloaded = true;")
-    choice.select_by_value("toy_sketch2photo")
-    WebDriverWait(browser, 60).until(lambda driver: driver.find_element(By.ID, "output").get_attribute(
-        "data-model") == "toy_sketch2photo" and driver.find_element(By.ID, "output").get_attribute("data-engine"))
-    _wait_for_picture(browser, before)
-    assert browser.execute_script("return window.notReloaded;")  # switched in place
+    _choose_in_place(browser, choice, "toy_sketch2photo")
     assert browser.find_element(By.ID, "output").get_attribute("data-engine") == "browser"  # LiteRT.js loaded once
     assert browser.current_url.endswith("/?model=toy_sketch2photo")
     assert browser.find_element(By.ID, "model").text == "sketch → toy photo · 32 px"
