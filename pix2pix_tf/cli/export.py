@@ -4,7 +4,8 @@
   pix2pix-tf export --workdir=runs/facades --formats=saved_model,tflite_fp32,tflite_fp16,tflite_int8
   pix2pix-tf export --workdir=runs/facades --formats=web --output=site     # the drawing page, any static host
   pix2pix-tf export --model=saved_models/facades --formats=web --output=site
-  pix2pix-tf export --model=facades_label2photo,edges2shoes_bags --formats=web --output=site  # the shipped models
+  pix2pix-tf export --model=facades_label2photo,edges2shoes_bags --formats=web --output=site  # these two
+  pix2pix-tf export --formats=web --output=site                  # every model shipped in the package, to choose from
 """
 
 from __future__ import annotations
@@ -43,18 +44,27 @@ flags.DEFINE_string("checkpoint", None, "latest (default), best (the best by val
 def main(argv: list[str]) -> None:
     if FLAGS.model and (FLAGS.workdir or FLAGS.formats != ["web"]):
         errors.fail("export", "--model goes with --formats=web (and no --workdir): it puts an exported model in a web site")
-    if not (FLAGS.workdir or FLAGS.model):
-        errors.fail("export", "--workdir is required: the training run to export")
-    if FLAGS.model:
-        model = pathlib.Path(FLAGS.model[0]).resolve()
+    models = [model for model in FLAGS.model or [] if model]
+    if not (FLAGS.workdir or models):
+        if FLAGS.formats != ["web"]:
+            errors.fail("export", "--workdir is required: the training run to export (--formats=web alone makes "
+                                  "a web site of the models shipped in the package)")
+        from pix2pix_tf.deploy import pretrained
+
+        models = [str(pretrained.folder(name)) for name in pretrained.names_default_first()]
+        if not models:
+            errors.fail("export", f"no model is shipped in {pretrained.FOLDER}: give --workdir or --model")
+        out = pathlib.Path(output_flag("export") or "saved_models/shipped_web")
+    elif models:
+        model = pathlib.Path(models[0]).resolve()
         out = pathlib.Path(output_flag("export") or f"saved_models/{(model.parent if model.is_file() else model).name}_web")
     else:
         out = pathlib.Path(output_flag("export") or f"saved_models/{pathlib.Path(FLAGS.workdir).resolve().name}")
     with errors.reported_errors("export"):
         from pix2pix_tf.deploy import export as exporter
 
-        if FLAGS.model:
-            report = exporter.export_site([model for model in FLAGS.model if model], out)
+        if models:
+            report = exporter.export_site(models, out)
         else:
             report = exporter.export_run(FLAGS.workdir, out, FLAGS.formats, FLAGS.mode,
                                        FLAGS.representative_images, FLAGS.verify_images,

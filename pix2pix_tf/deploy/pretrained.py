@@ -31,6 +31,11 @@ def names() -> list[str]:
     return sorted(folder.name for folder in FOLDER.iterdir() if (folder / CARD).is_file())
 
 
+def names_default_first() -> list[str]:
+    """``names()`` with ``DEFAULT`` first: the order ``serve`` and a web site of the shipped models offer them in."""
+    return sorted(names(), key=lambda name: name != DEFAULT)
+
+
 def is_name(model: str | os.PathLike) -> bool:
     """Whether ``model`` is a shipped model's name and not a path that exists."""
     text = os.fspath(model)

@@ -168,7 +168,7 @@ def shipped_services(mode: str | None = None, tile_size: int | None = None) -> l
     """Every model shipped in the package (``pretrained.names()``), each under its own name, loaded now
     (a .tflite file each: a fraction of a second), ``pretrained.DEFAULT`` first; they share one
     ``Admission``, so the server's limits hold whichever models the requests ask for."""
-    names = sorted(pretrained.names(), key=lambda name: name != pretrained.DEFAULT)
+    names = pretrained.names_default_first()
     if not names:
         raise ValueError(f"no model is shipped in {pretrained.FOLDER}; serve one with --model")
     admission = Admission()

@@ -210,6 +210,18 @@ def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, ship
     assert f"{tmp_path / 'both' / 'models' / 'toy_sketch2photo' / 'model_float16.tflite'}:" in both.stdout
     assert json.loads((tmp_path / "both" / web.PAGE_CONFIG).read_text())["models"][1]["name"] == "toy_sketch2photo"
 
+    def run(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pix2pix_tf", "export", *flags],
+                              capture_output=True, text=True, timeout=600)
+
+    shipped = run("--formats=web", f"--output={tmp_path / 'shipped'}")  # no --model: the package's own models
+    assert shipped.returncode == 0, shipped.stderr
+    listing = json.loads((tmp_path / "shipped" / web.PAGE_CONFIG).read_text())["models"]
+    assert [model["name"] for model in listing] == pretrained.names_default_first() and len(listing) >= 2
+    assert listing[0]["name"] == pretrained.DEFAULT
+    nothing = run()
+    assert nothing.returncode != 0 and "--workdir is required" in nothing.stderr and "--formats=web alone" in nothing.stderr
+
 
 def test_serve_of_the_shipped_models_tells_the_page_each_ones_input_files_and_the_choice(shipped_models, monkeypatch):
     monkeypatch.setattr(pretrained, "FOLDER", shipped_models)
