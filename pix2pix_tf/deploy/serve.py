@@ -42,6 +42,7 @@ from pix2pix_tf.deploy.service import ModelService, RequestError
 # Limits of the HTTP side (the model's are in service.py).
 MAX_BODY_BYTES = 16 * 2**20  # a request body (413)
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
+LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them; a burst beyond may be reset
 
 
 def uploaded_image(content_type: str | None, body: bytes) -> bytes:
@@ -223,6 +224,8 @@ class ModelServer(DrainingServer):
       service: the default model: the page opens on it, ``/translate`` and ``/v1/models`` answer for it.
       pages: what the page is told about each model, by name.
     """
+
+    request_queue_size = LISTEN_BACKLOG  # the standard library's 5 reset a burst of 30 clients' connections
 
     def __init__(self, services: ModelService | Sequence[ModelService], host: str = "127.0.0.1", port: int = 8000):
         services = [services] if isinstance(services, ModelService) else list(services)

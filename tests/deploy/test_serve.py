@@ -216,6 +216,30 @@ def test_a_full_queue_answers_503_at_once_and_the_server_carries_on(monkeypatch)
         model_server.server_close()
 
 
+def test_a_burst_of_60_clients_gets_answers_never_a_reset_connection():
+    """60 clients at once on 127.0.0.1: each gets 200 or 503 with a JSON error; with the standard
+    library's backlog of 5 connections, the kernel reset some of them before the server saw them."""
+    model_server = serve.ModelServer(ModelService(_SlowTranslator()), "127.0.0.1", 0)
+    threading.Thread(target=model_server.serve_forever, daemon=True).start()
+    start = threading.Barrier(60)
+
+    def client(_):
+        start.wait(timeout=30)
+        try:
+            return _request(model_server, "POST", "/translate", _png(IMAGE))[0]
+        except OSError as error:
+            return repr(error)
+
+    try:
+        with ThreadPoolExecutor(60) as pool:
+            answers = list(pool.map(client, range(60)))
+        assert set(answers) <= {200, 503}, sorted(map(str, answers))
+        assert answers.count(200) >= MAX_RUNNING
+    finally:
+        model_server.shutdown()
+        model_server.server_close()
+
+
 def test_the_models_of_one_server_share_its_queue(monkeypatch, shipped_models):
     """Two models, 1 running + 1 waiting: with a request running on one model, two more (one per
     model) find one place between them, and the other is refused at once (not 1 + 1 per model)."""
