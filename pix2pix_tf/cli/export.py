@@ -45,6 +45,8 @@ def main(argv: list[str]) -> None:
     if FLAGS.model and (FLAGS.workdir or FLAGS.formats != ["web"]):
         errors.fail("export", "--model goes with --formats=web (and no --workdir): it puts an exported model in a web site")
     models = [model for model in FLAGS.model or [] if model]
+    if FLAGS.model is not None and not models:
+        errors.fail("export", f"--model={','.join(FLAGS.model)} names no model: give one or more, comma-separated")
     if not (FLAGS.workdir or models):
         if FLAGS.formats != ["web"]:
             errors.fail("export", "--workdir is required: the training run to export (--formats=web alone makes "

@@ -150,7 +150,7 @@ def export_site(models: str | os.PathLike | Sequence[str | os.PathLike], out: st
     for page in pages:
         if page.folder is not None and page.folder.resolve() == pathlib.Path(out).expanduser().resolve():
             raise ValueError(f"--output {out} is the folder of model {page.name}; write the site into another folder")
-    out = output_folder(out)
+    out = output_folder(out, site=True)
     first = translators[0]
     report = {"mode": first.mode, "image_size": first.config.data.image_size, "passed": True}
     staging = _staging_folder(out)
@@ -213,16 +213,31 @@ def _write_export(generator, config: Config, data_dir, mode: str, formats: list[
     return report
 
 
-def output_folder(out: str | os.PathLike) -> pathlib.Path:
+def output_folder(out: str | os.PathLike, site: bool = False) -> pathlib.Path:
     """The folder an export to ``out`` replaces: ``out`` itself, or where it links to (the link is
-    kept). ValueError when it holds something that is not an export."""
+    kept). ValueError when it is a file or holds something that is not an export, or, for a web
+    ``site`` made of exported models, an export that is not a site (the models it is made of, say)."""
     out = pathlib.Path(out).expanduser().absolute()
     if out.is_symlink():
         out = pathlib.Path(os.path.realpath(out))
-    if out.exists() and any(out.iterdir()) and not (out / saved_model.EXPORT_RECORD).exists():
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {out} is a file; give a folder to write the export into")
+    record = out / saved_model.EXPORT_RECORD
+    if out.exists() and any(out.iterdir()) and not record.exists():
         raise ValueError(f"--output {out} exists and is not an export folder (no {saved_model.EXPORT_RECORD}); "
                          "choose a new or empty folder")
+    if site and record.exists() and "web" not in _read_record(record):
+        raise ValueError(f"--output {out} holds an exported model, not a web site; choose a new or empty folder")
     return out
+
+
+def _read_record(path: pathlib.Path) -> dict:
+    """An export.json as data ({} when it is not a JSON object: damaged, so not to be trusted as a site)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _staging_folder(out: pathlib.Path) -> pathlib.Path:

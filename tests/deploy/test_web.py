@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -155,6 +156,16 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
 
     with pytest.raises(ValueError, match="is the folder of model "):
         exporter.export_site(model_folder, model_folder)
+    other_export = tmp_path / "other_export"  # an exported model (export.json, no site): not replaced
+    shutil.copytree(model_folder, other_export)
+    (other_export / "export.json").write_text('{"mode": "eval", "files": {}}')
+    with pytest.raises(ValueError, match="holds an exported model, not a web site"):
+        exporter.export_site(model_folder, other_export)
+    assert (other_export / "model_float16.tflite").read_bytes() == (model_folder / "model_float16.tflite").read_bytes()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="a_file is a file; give a folder"):
+        exporter.export_site(model_folder, tmp_path / "a_file")
+    exporter.export_site(model_folder, site)  # a site is replaced by the new one
     monkeypatch.setattr(web, "MAX_BROWSER_MODEL_BYTES", 1000)  # `serve` would compute; a static site has no server
     exporter.export_site(model_folder, tmp_path / "large")
     assert json.loads((tmp_path / "large" / web.PAGE_CONFIG).read_text())["model"]["file"] == "model_float16.tflite"
@@ -219,6 +230,8 @@ def test_export_command_writes_a_web_site_from_a_model_folder(model_folder, ship
     listing = json.loads((tmp_path / "shipped" / web.PAGE_CONFIG).read_text())["models"]
     assert [model["name"] for model in listing] == pretrained.names_default_first() and len(listing) >= 2
     assert listing[0]["name"] == pretrained.DEFAULT
+    empty = run("--formats=web", "--model=,", f"--output={tmp_path / 'empty'}")
+    assert empty.returncode != 0 and "names no model" in empty.stderr and not (tmp_path / "empty").exists()
     nothing = run()
     assert nothing.returncode != 0 and "--workdir is required" in nothing.stderr and "--formats=web alone" in nothing.stderr
 
