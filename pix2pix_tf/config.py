@@ -406,9 +406,13 @@ class Config:
     def from_dict(cls, values: dict[str, dict[str, Any]]) -> Config:
         """Builds a config; unknown sections or keys raise ValueError naming them."""
         sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "distill": DistillConfig}
-        if not isinstance(values, dict) or not all(isinstance(section, dict) for section in values.values()):
+        if not isinstance(values, dict):
             raise ValueError(f"expected a JSON object of sections ({', '.join(sections)}), each an object of "
                              f"settings; got {json.dumps(values)[:80]}")
+        for name, section in values.items():
+            if not isinstance(section, dict):
+                raise ValueError(f"config section {name!r} is {json.dumps(section)[:40]}; expected an object of "
+                                 "settings such as {\"image_size\": 256}")
         unknown = set(values) - set(sections)
         if unknown:
             raise ValueError(f"unknown config sections: {sorted(unknown)}")

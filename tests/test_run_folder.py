@@ -174,15 +174,17 @@ def test_a_damaged_bookkeeping_file_is_named(paired_folder, tmp_path, name, text
         train_and_evaluate(tiny_config(paired_folder, steps=1, val_every=1), workdir)
 
 
-@pytest.mark.parametrize("text", ["[]", '{"model": []}', "null"])
-def test_a_config_json_that_is_not_an_object_of_sections_is_named(tmp_path, text):
+@pytest.mark.parametrize("text, message", [("[]", "expected a JSON object of sections"),
+                                           ("null", "expected a JSON object of sections"),
+                                           ('{"model": []}', "config section 'model' is \\[\\]; expected an object")])
+def test_a_config_json_that_is_not_an_object_of_sections_is_named(tmp_path, text, message):
     from pix2pix_tf.config import Config
     from pix2pix_tf.run_folder import load_config
 
     (tmp_path / "config.json").write_text(text)
-    with pytest.raises(ValueError, match=rf"{tmp_path / 'config.json'}: expected a JSON object of sections"):
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'config.json'}: {message}"):
         load_config(tmp_path)
-    with pytest.raises(ValueError, match="expected a JSON object of sections"):
+    with pytest.raises(ValueError, match=message):
         Config.load(tmp_path / "config.json")
 
 

@@ -247,8 +247,11 @@ def _staging_folder(out: pathlib.Path) -> pathlib.Path:
         pid = stale.name[len(prefix):].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    folder = pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=out.parent))
+    except OSError as error:  # the export is written beside --output, then renamed onto it
+        raise ValueError(f"--output {out}: cannot write in {out.parent} ({error.strerror or error})") from None
     umask = os.umask(0)
     os.umask(umask)
     folder.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become the export's: a web server could not read the site

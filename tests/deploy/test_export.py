@@ -284,6 +284,18 @@ def test_a_symlinked_output_keeps_its_link_and_its_target_is_replaced(tmp_path):
     assert (tmp_path / "current").is_symlink() and ((tmp_path / "current") / "label.txt").read_text() == "new"
 
 
+def test_an_output_whose_folder_cannot_be_written_is_named_not_the_temporary_folder(tmp_path, monkeypatch):
+    from pix2pix_tf.deploy import export
+
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export.tempfile, "mkdtemp", refuse)
+    with pytest.raises(ValueError, match=f"^--output {tmp_path / 'site'}: cannot write in {tmp_path} "
+                                         r"\(Permission denied\)$"):
+        export._staging_folder(tmp_path / "site")
+
+
 def test_an_export_gets_the_permissions_of_a_new_folder_not_a_private_temporary_ones(tmp_path):
     """Staged in a temporary folder (mode 0700): an exported site was unreadable to a web server."""
     import os
