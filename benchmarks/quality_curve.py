@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import re
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,12 +41,8 @@ COLUMNS = ("l1", "ssim", "fcn_pixel_accuracy", "fcn_class_iou")
 
 def checkpoints(workdir: pathlib.Path, every: int) -> list[tuple[int, str]]:
     """(step, path) of the run's kept checkpoints, oldest first, thinned to multiples of ``every``."""
-    found = []
-    for path in run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS):
-        match = re.search(r"-(\d+)$", path)
-        if match:
-            found.append((int(match.group(1)), path))
-    found.sort()
+    paths = run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS)
+    found = sorted((step, path) for step, path in zip(map(run_folder.checkpoint_step, paths), paths) if step is not None)
     if not found:
         raise app.UsageError(f"{workdir} holds no checkpoints")
     return [(step, path) for step, path in found if not every or step % every == 0 or step == found[-1][0]]

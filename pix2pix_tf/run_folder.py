@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from typing import TYPE_CHECKING
 
 from pix2pix_tf.config import Config
@@ -61,6 +62,12 @@ def indexed_checkpoints(folder: pathlib.Path) -> list[str] | None:
     return paths
 
 
+def checkpoint_step(path: str | os.PathLike) -> int | None:
+    """The number N of a checkpoint ``.../PREFIX-N`` (the step it was saved at), None for another name."""
+    match = re.fullmatch(r".*-([0-9]+)", pathlib.Path(path).name)
+    return int(match[1]) if match else None
+
+
 def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
     """The checkpoints in ``folder``, newest first: from its ``checkpoint`` index file or, where
     that is missing or damaged (only the ckpt-N files were copied, say), from the
@@ -70,9 +77,9 @@ def checkpoint_paths(folder: pathlib.Path, prefix: str = "ckpt") -> list[str]:
         return indexed
     numbered = []
     for index_file in folder.glob(f"{prefix}-*.index") if folder.is_dir() else ():
-        number = index_file.stem.rsplit("-", 1)[1]
-        if number.isdigit():
-            numbered.append((int(number), str(index_file.with_suffix(""))))
+        number = checkpoint_step(index_file.with_suffix(""))
+        if number is not None:
+            numbered.append((number, str(index_file.with_suffix(""))))
     return [path for _, path in sorted(numbered, reverse=True)]
 
 

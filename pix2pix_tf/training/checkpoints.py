@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import math
 import pathlib
-import re
 import shutil
 import tempfile
 
@@ -109,7 +108,7 @@ def preflight(workdir: pathlib.Path, checkpoint_size: int, checkpoints_kept: int
     to_come = max(checkpoints_kept - len(existing), 0) + 1
     if last_step is not None:
         # From the oldest one: a damaged newer checkpoint makes the run resume from an older one.
-        steps = [int(match[1]) for path in existing if (match := re.fullmatch(r".*-(\d+)", pathlib.Path(path).name))]
+        steps = [step for step in map(run_folder.checkpoint_step, existing) if step is not None]
         to_come = min(to_come, saves_between(min(steps, default=0), last_step, checkpoint_every))
     to_come += 1  # the best checkpoint
     needed = to_come * checkpoint_size
