@@ -156,8 +156,8 @@ def export_site(models: str | os.PathLike | Sequence[str | os.PathLike], out: st
     staging = _staging_folder(out)
     try:
         report["web"] = web.write_site(staging, pages)
-        report["files"] = {(f"models/{page.name}/" if index else "") + path.name: path.stat().st_size
-                           for index, page in enumerate(pages) for path in page.model_files()}
+        report["files"] = {folder + path.name: path.stat().st_size
+                           for page, folder in zip(pages, web.site_folders(pages)) for path in page.model_files()}
         write_text_atomically(staging / saved_model.EXPORT_RECORD, json.dumps(report, indent=2, sort_keys=True) + "\n")
         replace_folder(staging, out)
     finally:

@@ -218,6 +218,12 @@ class PageModel:
         return [path for path in named if path is not None and path.is_file()]
 
 
+def site_folders(pages: Sequence[PageModel]) -> list[str]:
+    """Where each model's files are in a static site, relative to the page: "" (beside it) for the
+    first, ``models/NAME/`` for each other."""
+    return ["", *(f"models/{page.name}/" for page in pages[1:])]
+
+
 def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dict:
     """Writes the static site of one model or several into the folder ``out``: index.html,
     favicon.ico, static/ (the page and LiteRT.js with its LICENSE), and page.json with the model's
@@ -237,7 +243,7 @@ def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dic
         target = out / (url or "index.html")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    folders = ["", *(f"models/{page.name}/" for page in pages[1:])]
+    folders = site_folders(pages)
     urls = [urllib.parse.quote(folder) for folder in folders]  # relative to the page
     listing = [{"name": page.name, "title": page.title, "page": url + PAGE_CONFIG}
                for page, url in zip(pages, urls)] if len(pages) > 1 else []
