@@ -81,7 +81,7 @@ class _Validated:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             expected = _FIELD_TYPES.get(field.type, object)
-            if not isinstance(value, expected) or (isinstance(value, bool) and field.type != "bool"):
+            if not isinstance(value, expected) or (isinstance(value, bool) and field.type in ("int", "float")):
                 raise ValueError(f"{field.name}={value!r} is not valid; expected {_FIELD_KINDS[field.type]}")
             if "choices" in field.metadata:
                 check_choice(field.name, value, field.metadata["choices"])
