@@ -26,7 +26,7 @@ from model_spec import load_model  # noqa: E402
 from pix2pix_tf.config import INFERENCE_MODES  # noqa: E402
 from pix2pix_tf.data import freehand, pipeline  # noqa: E402
 from pix2pix_tf.deploy.translator import Translator  # noqa: E402
-from pix2pix_tf.evaluation import metrics  # noqa: E402
+from pix2pix_tf.evaluation import scoring  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", None, "NAME:RUN_FOLDER[@CHECKPOINT] pairs (CHECKPOINT: a file name in its checkpoints/).")
@@ -44,10 +44,8 @@ def score(translator: Translator, redraw: bool, seed: int) -> dict[str, float]:
     for index, (inputs, targets) in enumerate(dataset):
         if redraw:
             inputs = freehand.augment(inputs[0], tf.constant([seed, index], tf.int64))[tf.newaxis]
-        outputs = tf.constant(translator.translate_float(inputs))
-        totals["l1"].append(float(metrics.per_image_l1(targets, outputs)[0]))
-        totals["psnr"].append(float(metrics.per_image_psnr(targets, outputs)[0]))
-        totals["ssim"].append(float(metrics.per_image_ssim(targets, outputs)[0]))
+        for name, values in scoring.image_scores(targets, translator.translate_float(inputs)).items():
+            totals[name].extend(values)
     return {name: float(np.mean(values)) for name, values in totals.items()} | {"images": len(totals["l1"])}
 
 
