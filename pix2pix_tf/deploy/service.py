@@ -3,8 +3,8 @@
 ``ModelService`` is one served model as the HTTP side (``serve.py``) calls it: it admits a request
 or refuses it at once with 503, decodes its images with the same checks as training, translates
 them and answers PNG bytes. The models of one server share one ``Admission``: its limits are the
-machine's, whichever model a request asks for. Every refusal is a ``RequestError``: an HTTP status and a one-line
-message, which ``serve.py`` sends as ``{"error": "..."}``.
+machine's, whichever model a request asks for. Every refusal is a ``RequestError``: an HTTP status
+and a one-line message, which ``serve.py`` sends as ``{"error": "..."}``.
 """
 
 from __future__ import annotations
