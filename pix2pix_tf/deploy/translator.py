@@ -247,7 +247,8 @@ class Translator:
 
         One model call for the batch where images go whole (a run or SavedModel below
         ``tile_size``); each image is still translated alone, as by ``translate``: the inference
-        modes make an output depend on its image only. Beyond ``tile_size``, image by image.
+        modes make an output depend on its image only (the kernels a batch takes may round
+        differently: a value can differ by 1 level). Beyond ``tile_size``, image by image.
         """
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] not in (1, 3) or images.dtype != np.uint8:

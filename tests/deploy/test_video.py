@@ -97,8 +97,12 @@ def test_frames_stream_through_in_batches(tmp_path):
 def test_translator_batches_equal_frame_by_frame(translators):  # noqa: F811
     frames = np.stack([scene(index, 40, 52) for index in range(3)])
     for kind, translator in translators.items():
-        expected = np.stack([translator.translate(frame) for frame in frames])
-        np.testing.assert_array_equal(translator.translate_batch(frames), expected, err_msg=kind)
+        expected = np.stack([translator.translate(frame) for frame in frames]).astype(int)
+        batched = translator.translate_batch(frames).astype(int)
+        # A batch of 3 may take other oneDNN kernels than a batch of 1: float round-off can move a value
+        # across a rounding boundary (1 level, a handful of values); batch statistics would move thousands.
+        np.testing.assert_allclose(batched, expected, atol=1, rtol=0, err_msg=kind)
+        assert (batched != expected).mean() < 1e-3, kind
 
 
 def _truncated(tmp_path: pathlib.Path) -> pathlib.Path:
