@@ -229,8 +229,8 @@ def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dic
     favicon.ico, static/ (the page and LiteRT.js with its LICENSE), and page.json with the model's
     files beside it (copied unless already in ``out``). With several, the first is the one the page
     opens on and each other's page.json and files are in ``models/NAME/`` (NAME: its folder's name);
-    every page.json lists them all (``models``: name, title and page.json URL), so the page offers
-    the choice with no server. Returns the bytes a browser downloads: {"page", "runtime", "model"}
+    every page.json lists them all (``models``: name, title and page.json URL; one model lists
+    itself, as a server does), so the page offers the choice with no server. Returns the bytes a browser downloads: {"page", "runtime", "model"}
     (the model the page opens on) and "models" (each model's file, by name)."""
     pages = [pages] if isinstance(pages, PageModel) else list(pages)
     names = [page.name for page in pages]
@@ -246,7 +246,7 @@ def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dic
     folders = site_folders(pages)
     urls = [urllib.parse.quote(folder) for folder in folders]  # relative to the page
     listing = [{"name": page.name, "title": page.title, "page": url + PAGE_CONFIG}
-               for page, url in zip(pages, urls)] if len(pages) > 1 else []
+               for page, url in zip(pages, urls)]
     for page, folder, url in zip(pages, folders, urls):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for path in page.model_files():

@@ -150,6 +150,7 @@ def test_export_of_a_model_folder_as_a_web_site(model_folder, tmp_path, monkeypa
     page = json.loads((site / web.PAGE_CONFIG).read_text())
     assert page["predict"] is None and page["model"]["url"] == "model_float16.tflite"
     assert page["example"] == "example_1.png" and page["description"] == "label map → toy photo"
+    assert page["models"] == [{"name": page["name"], "title": page["title"], "page": web.PAGE_CONFIG}]
     report = json.loads((site / "export.json").read_text())
     assert report["web"]["model"] == (model_folder / "model_float16.tflite").stat().st_size
     assert report["web"]["runtime"] > 5e6
