@@ -3,18 +3,51 @@ that names the file."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import uuid
 from typing import Any
 
 
+def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to a temporary file beside ``path`` (a name of its own: two writers never
+    share one), then renames it over ``path``: a crash never leaves half a file, and a failed
+    write (a full disk) removes its temporary file. OSError names ``path``."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(temp_path, "xb") as file:
+            file.write(data)
+        os.replace(temp_path, path)
+    except OSError as error:
+        try:
+            os.remove(temp_path)
+        except OSError:
+            pass
+        raise OSError(error.errno, f"writing {path}: {error.strerror or error}") from error
+
+
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` to a temporary file beside ``path``, then renames it over ``path``: a crash
-    never leaves half a file."""
-    temp_path = f"{os.fspath(path)}.tmp"
-    with open(temp_path, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temp_path, path)
+    """``write_bytes_atomically`` of ``text`` in UTF-8."""
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (an OSError, or a TensorFlow op's error) says the disk or quota is full."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return type(error).__module__.startswith("tensorflow") and "No space left on device" in str(error)
+
+
+def op_error_text(error: BaseException) -> str:
+    """The first line of an error's message without TensorFlow's decorations (``{{function_node
+    ...}}``, `` [Op:SaveV2]``): what a person needs, e.g. ``PATH; No space left on device``."""
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*\[Op:\w+\]\s*$", "", text).strip() or type(error).__name__
 
 
 def read_json(path: str | os.PathLike) -> Any:

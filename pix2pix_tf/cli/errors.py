@@ -10,6 +10,8 @@ from typing import Iterator, NoReturn
 
 from absl import logging
 
+from pix2pix_tf import files
+
 
 def fail(command: str, message: object, exit_code: int = 2) -> NoReturn:
     """Prints ``pix2pix-tf COMMAND: error: MESSAGE`` to stderr and exits."""
@@ -27,8 +29,8 @@ def _terminate(signum, frame) -> None:
 
 @contextlib.contextmanager
 def reported_errors(command: str, exit_code: int = 2) -> Iterator[None]:
-    """Turns ValueError/OSError (bad flags, files, data) into ``fail``; Ctrl-C exits 130 quietly;
-    SIGTERM exits 143 with one line saying the command stopped before it finished (commands that
+    """Turns ValueError/OSError (bad flags, files, data) and a full disk into ``fail``; Ctrl-C exits
+    130 quietly; SIGTERM exits 143 with one line saying the command stopped before it finished (commands that
     handle SIGTERM themselves, as training does, install their own handler inside).
 
     The traceback is still logged at debug level (``--verbosity=1`` shows it).
@@ -37,7 +39,13 @@ def reported_errors(command: str, exit_code: int = 2) -> Iterator[None]:
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         yield
-    except (ValueError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 - what is not a user's mistake is raised again below
+        if files.is_disk_full(error):  # an OSError, or a TensorFlow op writing a file
+            logging.debug("details", exc_info=True)
+            fail(command, f"the disk is full ({files.op_error_text(error)}); free space there and run the "
+                          "same command again", exit_code)
+        if not isinstance(error, (ValueError, OSError)):
+            raise
         logging.debug("details", exc_info=True)
         fail(command, error, exit_code)
     except KeyboardInterrupt:

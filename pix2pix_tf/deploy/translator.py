@@ -13,7 +13,6 @@ import difflib
 import json
 import os
 import pathlib
-import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -21,7 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from pix2pix_tf import images as image_ops
-from pix2pix_tf import run_folder
+from pix2pix_tf import files, run_folder
 from pix2pix_tf.config import TFLITE_PRECISIONS, Config
 from pix2pix_tf.data import checks, layout
 from pix2pix_tf.deploy import pretrained, saved_model
@@ -310,10 +309,7 @@ class Translator:
                 logging.warning("skipping %s", bad[-1])
                 continue
             encoded = OUTPUT_ENCODERS[output.suffix.lower()](self.translate(pixels.numpy())).numpy()
-            temporary = output.with_name(f".{output.name}.{uuid.uuid4().hex[:12]}.tmp")  # two runs never share one
-            with open(temporary, "xb") as file:
-                file.write(encoded)
-            os.replace(temporary, output)
+            files.write_bytes_atomically(output, encoded)  # two runs never share a temporary file
             written.append(output)
             if on_image is not None:
                 on_image(len(written) - 1, output)

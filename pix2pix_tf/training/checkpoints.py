@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import math
 import pathlib
 import shutil
@@ -11,7 +10,7 @@ import tempfile
 import tensorflow as tf
 from absl import logging
 
-from pix2pix_tf import run_folder
+from pix2pix_tf import files, run_folder
 from pix2pix_tf.config import Config
 from pix2pix_tf.training import distribute, health
 
@@ -61,19 +60,12 @@ def remove_stale_temp_folders(workdir: pathlib.Path) -> None:
                 logging.warning("removed %s, left by an interrupted checkpoint write (%.0f MiB)", temp, size / 2**20)
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error`` says the disk (or the user's quota) is full."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return isinstance(error, tf.errors.OpError) and "No space left on device" in str(error)
-
-
 def disk_full_error(workdir: pathlib.Path, error: BaseException) -> ValueError:
     """One line for a full disk: which disk, how much is free, what to free, where the run resumes."""
     free = shutil.disk_usage(workdir).free if workdir.exists() else 0
     found = run_folder.checkpoint_paths(workdir / run_folder.CHECKPOINTS)
     resume = f"it resumes from {found[0]}" if found else "it starts over: no checkpoint was written"
-    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    detail = files.op_error_text(error)
     return ValueError(f"the disk holding {workdir} is full ({free / 2**20:.0f} MiB free; {detail}); free space "
                       "there (old runs, exports) or lower --keep_checkpoints, then run the same command: " + resume)
 
@@ -212,7 +204,7 @@ class RunCheckpoints:
         try:
             path = self.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as error:
-            if is_disk_full(error):
+            if files.is_disk_full(error):
                 remove_stale_temp_folders(self.folder.parent)  # the half-written checkpoint frees its space
                 raise disk_full_error(self.folder.parent, error) from error
             raise

@@ -20,7 +20,7 @@ from pix2pix_tf import hardware, run_folder
 from pix2pix_tf.config import Config
 from pix2pix_tf.data import pipeline
 from pix2pix_tf.evaluation import realism, scoring
-from pix2pix_tf.files import read_json, write_text_atomically
+from pix2pix_tf.files import is_disk_full, read_json, write_text_atomically
 from pix2pix_tf.models import inference
 from pix2pix_tf.progress import Progress
 from pix2pix_tf.training import (
@@ -162,7 +162,7 @@ def _train_in_folder(config: Config, workdir: pathlib.Path) -> TrainResult:
         try:
             return _train(config, workdir, data_dir, strategy, chief)
         except (OSError, tf.errors.ResourceExhaustedError) as error:
-            if checkpoints.is_disk_full(error):
+            if is_disk_full(error):
                 raise checkpoints.disk_full_error(workdir, error) from error
             raise
 

@@ -188,3 +188,24 @@ def test_sigterm_stops_a_command_with_one_line_and_exit_143(capsys):
     assert capsys.readouterr().err.strip() == (
         "pix2pix-tf evaluate: error: stopped by SIGTERM before it finished; run the same command again")
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_full_disk_is_one_line_from_any_command_and_other_errors_still_raise(capsys):
+    """export and evaluate write through TensorFlow ops: a full disk there was a traceback; it is one
+    line without TensorFlow's decorations. An error that is not the user's is not hidden."""
+    import tensorflow as tf
+
+    from pix2pix_tf.cli import errors
+
+    message = ("{{function_node __wrapped__SaveV2_dtypes_139_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+               "out/variables/variables.data-00000-of-00001.tempstate1; No space left on device [Op:SaveV2]")
+    with pytest.raises(SystemExit) as exited:
+        with errors.reported_errors("export"):
+            raise tf.errors.ResourceExhaustedError(None, None, message)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "pix2pix-tf export: error: the disk is full (out/variables/variables.data-00000-of-00001.tempstate1; "
+        "No space left on device); free space there and run the same command again")
+    with pytest.raises(tf.errors.ResourceExhaustedError, match="OOM when allocating"):
+        with errors.reported_errors("export"):
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
