@@ -91,8 +91,13 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
 
     Problems: missing or unreadable (including dangling or looping links), empty, more than
     ``MAX_PIXELS`` declared in its header, truncated, a format TensorFlow cannot decode (named
-    where its header tells it: TIFF, HEIC, AVIF, PSD, ICO, SVG), or not an image at all.
+    where its header tells it: TIFF, HEIC, AVIF, PSD, ICO, SVG), not an image at all, or a name
+    that is not UTF-8 (TensorFlow's file names are UTF-8 strings).
     """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # a name in another encoding (Latin-1 from an old archive) reaches Python escaped
+        return None, "its name is not UTF-8, which TensorFlow's file reading needs; rename the file"
     try:
         if os.path.getsize(path) == 0:
             return None, "empty file (0 bytes)"

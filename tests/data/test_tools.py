@@ -190,3 +190,18 @@ def test_check_on_a_flat_folder_of_photos_tells_about_task(tmp_path):
     assert report.problems == [(str(tmp_path), "no split folders (train, val, test) and no A/ and B/ folders; it "
                                 "holds 2 image(s) directly: to train on plain photos pass "
                                 "--task=colorize|edges|inpaint|superres, or put A|B pairs in train/ and val/")]
+
+
+def test_a_file_name_that_is_not_utf8_is_named_as_a_problem_of_that_file(tmp_path):
+    """A Latin-1 name from an old archive stopped check, train and translate with TensorFlow's
+    "Error converting unicode string", naming no file; it is now one bad file among good ones."""
+    import os
+
+    root = tmp_path / "data"
+    write_image(root / "train" / "good.png", noise(32, 64))
+    latin1 = root / "train" / os.fsdecode(b"caf\xe9.png")
+    latin1.write_bytes((root / "train" / "good.png").read_bytes())
+    report = data_tools.check_dataset(root, image_size=32, preprocess="crop")
+    assert dict(report.problems) == {str(latin1): "its name is not UTF-8, which TensorFlow's file reading needs; "
+                                                  "rename the file"}
+    assert report.pairs_per_split == {"train": 1}

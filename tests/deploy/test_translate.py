@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -187,3 +188,15 @@ def test_one_image_goes_to_the_file_named_by_output(translators, tmp_path):
     (tmp_path / "folder.png").mkdir()  # an existing folder stays a folder, whatever its name
     assert translator.translate_files([tmp_path / "in" / "a.png"], tmp_path / "folder.png") == [
         tmp_path / "folder.png" / "a.png"]
+
+
+def test_a_file_name_that_is_not_utf8_is_left_out_and_named_the_others_translated(translators, tmp_path):
+    from pix2pix_tf.deploy.inputs import find_inputs
+
+    write_images(tmp_path / "in")
+    shutil.copyfile(tmp_path / "in" / "a.png", tmp_path / "in" / os.fsdecode(b"caf\xe9.png"))
+    images, _ = find_inputs(tmp_path / "in")
+    with pytest.raises(ValueError, match=r"1 unreadable image\(s\) left out .*the other 2 were translated(.|\n)*"
+                                         r"its name is not UTF-8"):
+        translators["tflite"].translate_files(images, tmp_path / "out")
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
