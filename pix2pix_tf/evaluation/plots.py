@@ -66,7 +66,7 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
     A step logged twice (a resumed run repeats the steps after its last checkpoint) keeps its latest value.
     A file that ends in a truncated or damaged record (a run killed mid-write, or still writing) gives
     the events before it, with a warning naming it; one that cannot be read at all (a folder, a dangling
-    link) is left out with a warning.
+    link, a FIFO) is left out with a warning.
     """
     import pathlib
 
@@ -78,6 +78,9 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
 
     series: dict[str, dict[int, float]] = {}
     for path in sorted(pathlib.Path(logdir).expanduser().rglob("events.out.tfevents.*")):
+        if path.exists() and not path.is_file() and not path.is_dir():  # reading a FIFO blocks, even SIGTERM
+            logging.warning("%s cannot be read (not a regular file: a FIFO, socket or device): leaving it out", path)
+            continue
         records = iter(tf.data.TFRecordDataset(str(path)))
         for count in itertools.count():
             try:

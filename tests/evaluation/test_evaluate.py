@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html.parser
 import json
+import os
 import pathlib
+import threading
 
 import numpy as np
 import pytest
@@ -303,14 +306,26 @@ def test_plot_reads_an_event_file_cut_mid_record_up_to_the_cut(tmp_path, caplog)
 
 
 def test_plot_leaves_out_an_event_file_it_cannot_read_and_names_it(tmp_path, caplog):
-    """A dangling link or a folder named like an event file was a FailedPreconditionError traceback."""
+    """A dangling link or a folder named like an event file was a FailedPreconditionError traceback;
+    a FIFO blocked plot for good (SIGTERM too)."""
     writer = tf.summary.create_file_writer(str(tmp_path))
     with writer.as_default():
         tf.summary.scalar("train/d_loss", 0.5, step=1)
     writer.close()
     (tmp_path / "events.out.tfevents.0.gone.v2").symlink_to(tmp_path / "nowhere")
     (tmp_path / "events.out.tfevents.1.folder.v2").mkdir()
+    fifo = tmp_path / "events.out.tfevents.2.fifo.v2"
+    os.mkfifo(fifo)  # reading it blocks until a writer comes
+
+    def unblock() -> None:  # were it read, a writer opening and closing it ends the read: the test fails, not hangs
+        with contextlib.suppress(OSError):  # ENXIO: nobody reads it, as it should be
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    timer = threading.Timer(20, unblock)
+    timer.start()
     with caplog.at_level("WARNING"):
         assert list(plots.read_scalars(tmp_path)["train/d_loss"][1]) == [0.5]
+    timer.cancel()
+    assert f"{tmp_path / 'events.out.tfevents.2.fifo.v2'} cannot be read (not a regular file" in caplog.text
     assert f"{tmp_path / 'events.out.tfevents.0.gone.v2'} cannot be read (No such file or directory)" in caplog.text
     assert f"{tmp_path / 'events.out.tfevents.1.folder.v2'} cannot be read (Is a directory)" in caplog.text
