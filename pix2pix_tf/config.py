@@ -322,6 +322,7 @@ class TrainConfig(_Validated):
             "nothing to train: epochs + decay_epochs is 0 and steps is 0",
         )
         _require(self.val_images >= 1, f"val_images must be >= 1, got {self.val_images}")
+        _require(0 <= self.seed < 2**32, f"seed must be from 0 to 2**32 - 1, got {self.seed}")
         _require(not self.best_metric.startswith("fcn_") or bool(self.val_segmenter),
                  f"best_metric={self.best_metric} is measured by a segmenter: set val_segmenter too")
         _require(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}")

@@ -74,6 +74,7 @@ def test_a_command_prints_none_of_tensorflows_start_up_lines():
         ("--norm=group", "--norm=group: value should be one of <batch|sync_batch|instance|none>"),
         ("--image_size=100", "--image_size must be a power of two from 32 to 1024, got 100"),
         ("--batch_size=0", "--batch_size must be >= 1, got 0"),
+        ("--seed=-1", "--seed must be from 0 to 2**32 - 1, got -1"),
         ("--steps=many", "--steps=many"),
         ("--data=/no/such/folder", "--data: /no/such/folder is not a folder"),
     ],
