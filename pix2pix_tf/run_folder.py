@@ -18,10 +18,13 @@ Training writes the folder (``training/``); evaluation, export and translation r
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import logging as python_logging
 import os
 import pathlib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from pix2pix_tf.config import Config
 
@@ -124,22 +127,44 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
         if found == path:
             break  # the same checkpoint again: its files are missing, not rotated out
         path = found
-        try:
-            status = tf.train.Checkpoint(generator=generator).restore(path)
-            status.expect_partial().assert_existing_objects_matched()
-            return generator, config
-        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
-            if _exists(path):
-                # A truncated file surfaces as IndexError or DataLossError, a config that does not
-                # fit the weights as a shape ValueError: either way, name both files.
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
-                                 f"(damaged checkpoint, or a {CONFIG} of another run): {reason}") from error
-            if checkpoint not in (None, "latest", "best"):
-                break
-            # Rotated out by a run training in workdir between finding and reading it: the newest again.
+        reason = None
+        # A failed restore's bookkeeping logs each value it did not restore (some 200 lines after the
+        # one-line error) when it is deleted: here, quietly, not kept alive by the error raised.
+        with _tensorflow_warnings_off():
+            try:
+                status = tf.train.Checkpoint(generator=generator).restore(path)
+                status.expect_partial().assert_existing_objects_matched()
+                return generator, config
+            except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
+                if _exists(path):
+                    # A truncated file surfaces as IndexError or DataLossError, a config that does not
+                    # fit the weights as a shape ValueError: either way, name both files.
+                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            if reason is not None:
+                del generator
+                gc.collect()
+        if reason is not None:
+            raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
+                             f"(damaged checkpoint, or a {CONFIG} of another run): {reason}")
+        if checkpoint not in (None, "latest", "best"):
+            break
+        # Rotated out by a run training in workdir between finding and reading it: the newest again.
     raise ValueError(f"checkpoint {path} is missing files, or was rotated out while being read by a run training in "
                      f"{workdir} (it keeps its newest --keep_checkpoints); try again, or read checkpoints/best")
+
+
+@contextlib.contextmanager
+def _tensorflow_warnings_off() -> Iterator[None]:
+    """TensorFlow's Python logger at ERROR inside (its warnings are dropped), as before after."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(python_logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 # How often load_generator takes the newest checkpoint again when a training run rotated out the one it found.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -150,13 +151,17 @@ def test_damaged_checkpoint_is_named_not_a_traceback(paired_folder, tmp_path):
 
 
 @pytest.mark.slow
-def test_config_of_another_run_is_named(paired_folder, tmp_path):
+def test_config_of_another_run_is_named(paired_folder, tmp_path, caplog):
     """A config.json that does not fit the checkpoint's weights is refused, naming both files."""
     workdir = _trained_copy(paired_folder, tmp_path)
     config = Config.load(workdir / "config.json")
     config.replace(model=type(config.model)(filters=16, disc_filters=8)).save(workdir / "config.json")
-    with pytest.raises(ValueError, match=r"config.json \(damaged checkpoint, or a config.json of another run\)"):
-        load_generator(workdir)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        with pytest.raises(ValueError, match=r"config.json \(damaged checkpoint, or a config.json of another run\)"):
+            load_generator(workdir)
+        gc.collect()
+    # TensorFlow's list of each value not restored (some 200 lines) no longer follows the one-line error.
+    assert "unrestored values" not in caplog.text and "could not be found" not in caplog.text
 
 
 @pytest.mark.slow
