@@ -1,4 +1,4 @@
-"""Video in, video out: a clip's frames through a Translator, streamed, at the clip's rate and size.
+"""Video in, video out: a clip's frames through a Translator, streamed, at the clip's frame times and size.
 
 Decoding and encoding use PyAV, whose wheels bundle FFmpeg (nothing is downloaded at run time).
 Frames stream through in batches: memory holds one batch, whatever the clip's length. The audio
@@ -256,8 +256,11 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
         video_out.width, video_out.height, video_out.pix_fmt = width, height, pixel_format
         if codec in ("libx264", "libvpx-vp9"):
             video_out.options = {"crf": str(crf), **({"b": "0"} if codec == "libvpx-vp9" else {})}
-        time_base = video_in.time_base or fractions.Fraction(1, 1000)
-        video_out.time_base = time_base
+        time_in = video_in.time_base or fractions.Fraction(1, 1000)
+        # Each frame keeps its own time: the encoder counts in the input's time base (left alone it
+        # counts in 1/rate, where the frames of a variable-rate clip collide); GIF counts in 1/100 s.
+        time_base = fractions.Fraction(1, 100) if codec == "gif" else time_in
+        video_out.time_base = video_out.codec_context.time_base = time_base
         audio_out, audio = None, "none"
         if audio_in is not None:
             name = audio_in.codec_context.name
@@ -284,7 +287,7 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
                     frame.pts = None
                     output.mux(audio_out.encode(frame))
 
-        done, first_pts = 0, None
+        done, first_pts, previous_pts = 0, None, None
         for batch in _frame_batches(container, video_in, batch_size, on_audio):
             pixels = np.stack([frame.to_ndarray(format="rgb24") for frame in batch])
             translated = np.asarray(translate_batch(pixels))
@@ -295,16 +298,14 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             for frame, image in zip(batch, translated):
                 if codec == "gif":  # 256 colours per frame, chosen for the frame (median cut)
                     out_frame = av.VideoFrame.from_ndarray(_palettized(image), format="pal8")
-                    out_frame.pts = frame.pts
-                    out_frame.time_base = time_base
                 else:
                     out_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                    first_pts = frame.pts if first_pts is None and frame.pts is not None else first_pts
-                    out_frame.pts = None if frame.pts is None else frame.pts - first_pts
-                    out_frame.time_base = time_base
+                first_pts = frame.pts if first_pts is None else first_pts
+                out_frame.pts = previous_pts = _output_pts(frame.pts, first_pts, previous_pts, time_in, time_base, rate)
+                out_frame.time_base = time_base
                 output.mux(video_out.encode(out_frame))
                 if frame.pts is not None:
-                    ends["video"] = max(ends["video"], float(frame.pts * time_base + 1 / rate))
+                    ends["video"] = max(ends["video"], float(frame.pts * time_in + 1 / rate))
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, expected)
@@ -324,6 +325,17 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             output.mux(audio_out.encode(None))
     return {"frames": done, "rate": float(rate), "width": width, "height": height, "batch": batch_size,
             "audio": audio}
+
+
+def _output_pts(pts, first, previous, time_in, time_out, rate) -> int:
+    """A frame's timestamp in the output's ``time_out``: its own time since ``first`` (the first
+    frame's pts, in ``time_in``), and at least one unit after ``previous`` (the last frame's, None
+    for the first), as encoders and muxers need; a frame without a pts comes 1/``rate`` after it."""
+    if pts is None or first is None:
+        at = 0 if previous is None else previous + max(1, round(1 / (rate * time_out)))
+    else:
+        at = round((pts - first) * time_in / time_out)
+    return at if previous is None or at > previous else previous + 1
 
 
 def _ends_with_gif_trailer(path: pathlib.Path) -> bool:

@@ -3,6 +3,7 @@ Every clip is made here with PyAV (tiny, a second or two)."""
 
 from __future__ import annotations
 
+import fractions
 import pathlib
 
 import av
@@ -51,6 +52,28 @@ def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64
     return path
 
 
+def make_vfr_clip(path: pathlib.Path, intervals=(3000, 3003, 3600, 4500, 450, 2997) * 2) -> pathlib.Path:
+    """A variable-rate clip as a phone records it: a 90 kHz time base, frames ``intervals`` apart
+    (33.3, 33.4, 40, 50, 5 and 33.3 ms by default), no audio."""
+    time_base = fractions.Fraction(1, 90000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        for index, pts in enumerate(np.cumsum((0, *intervals))):
+            frame = av.VideoFrame.from_ndarray(scene(index), format="rgb24")
+            frame.pts, frame.time_base = int(pts), time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def frame_times(path: pathlib.Path) -> list[float]:
+    """Seconds at which each frame of the clip shows."""
+    with av.open(str(path)) as container:
+        return [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+
+
 def decoded(path: pathlib.Path) -> np.ndarray:
     with av.open(str(path)) as container:
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
@@ -78,6 +101,20 @@ def test_each_container_comes_back_at_its_rate_size_and_frames_with_its_audio(so
     frames_in, frames_out = decoded(clip), decoded(tmp_path / f"out{target}")
     assert len(frames_out) == 20
     assert np.abs(frames_out.astype(int) - (255 - frames_in.astype(int))).mean() < 12  # lossy codecs, both ways
+
+
+@pytest.mark.parametrize("target", [".mp4", ".gif"])
+def test_a_variable_rate_clip_keeps_each_frame_at_its_time(target, tmp_path):
+    """Frames were counted in 1/average rate, where a phone clip's frames collide: MP4, MOV and GIF
+    refused the repeated times. Each frame keeps its own time now (GIF's to its 1/100 s, and never
+    two frames at one time)."""
+    clip = make_vfr_clip(tmp_path / "phone.mp4")
+    result = video.translate_video(invert, clip, tmp_path / f"out{target}", batch_size=4)
+    times_in, times_out = frame_times(clip), frame_times(tmp_path / f"out{target}")
+    assert result["frames"] == len(times_out) == len(times_in) == 13
+    assert times_out == pytest.approx(times_in, abs=0.011 if target == ".gif" else 1e-6)
+    assert all(later > earlier for earlier, later in zip(times_out, times_out[1:]))
+    assert video.probe(tmp_path / f"out{target}").duration_s == pytest.approx(video.probe(clip).duration_s, abs=0.02)
 
 
 def test_frames_stream_through_in_batches(tmp_path):
