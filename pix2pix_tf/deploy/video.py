@@ -270,7 +270,10 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             elif copyable is None or name in copyable:
                 audio_out, audio = output.add_stream_from_template(audio_in), "copied"
             else:
-                audio_out, audio = output.add_stream(_AUDIO_ENCODERS[suffix], rate=audio_in.rate), "re-encoded"
+                encoder = _AUDIO_ENCODERS[suffix]
+                # PyAV resamples each frame to the encoder's rate (and format and layout) as it encodes.
+                audio_out = output.add_stream(encoder, rate=_encoder_rate(av, encoder, audio_in.rate))
+                audio = "re-encoded"
 
         ends = {"audio": 0.0, "video": 0.0}  # seconds each stream reached, for the truncation check
 
@@ -325,6 +328,16 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             output.mux(audio_out.encode(None))
     return {"frames": done, "rate": float(rate), "width": width, "height": height, "batch": batch_size,
             "audio": audio}
+
+
+def _encoder_rate(av, encoder: str, rate: int) -> int:
+    """The sample rate to open the audio ``encoder`` at for audio of ``rate`` Hz: ``rate`` when the
+    encoder takes it, else the lowest rate it takes above (the highest below when none is above):
+    Opus takes 48 kHz for 44.1 kHz audio."""
+    rates = av.Codec(encoder, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    return min((supported for supported in rates if supported > rate), default=max(rates))
 
 
 def _output_pts(pts, first, previous, time_in, time_out, rate) -> int:

@@ -24,9 +24,9 @@ def scene(index: int, height: int = 48, width: int = 64, pan: int = 1) -> np.nda
 
 
 def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64), audio: bool = True,
-              pan: int = 1, codec: str | None = None) -> pathlib.Path:
-    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone when ``audio`` (not for GIF);
-    ``codec``: default by the file's suffix."""
+              pan: int = 1, codec: str | None = None, sample_rate: int = 48000) -> pathlib.Path:
+    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone of ``sample_rate`` Hz samples
+    when ``audio`` (not for GIF); ``codec``: default by the file's suffix."""
     suffix = path.suffix
     codec = codec or {".gif": "gif", ".webm": "libvpx-vp9"}.get(suffix, "libx264")
     with av.open(str(path), "w") as container:
@@ -35,7 +35,7 @@ def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64
         stream.pix_fmt = {"gif": "pal8", "mjpeg": "yuvj420p"}.get(codec, "yuv420p")
         sound = None
         if audio and suffix != ".gif":
-            sound = container.add_stream("libopus" if suffix == ".webm" else "aac", rate=48000)
+            sound = container.add_stream("libopus" if suffix == ".webm" else "aac", rate=sample_rate)
         for index in range(frames):
             image = scene(index, *size, pan=pan)
             frame = (av.VideoFrame.from_ndarray(video._palettized(image), format="pal8") if codec == "gif"
@@ -43,10 +43,10 @@ def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
         if sound is not None:
-            samples = 48000 * frames // rate
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[np.newaxis]
+            samples = sample_rate * frames // rate
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / sample_rate)).astype(np.float32)[np.newaxis]
             chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            chunk.sample_rate = 48000
+            chunk.sample_rate = sample_rate
             container.mux(sound.encode(chunk))
             container.mux(sound.encode(None))
     return path
@@ -72,6 +72,12 @@ def frame_times(path: pathlib.Path) -> list[float]:
     """Seconds at which each frame of the clip shows."""
     with av.open(str(path)) as container:
         return [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+
+
+def audio_seconds(path: pathlib.Path) -> float:
+    """Seconds of sound the clip's audio track decodes to."""
+    with av.open(str(path)) as container:
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
 
 
 def decoded(path: pathlib.Path) -> np.ndarray:
@@ -115,6 +121,17 @@ def test_a_variable_rate_clip_keeps_each_frame_at_its_time(target, tmp_path):
     assert times_out == pytest.approx(times_in, abs=0.011 if target == ".gif" else 1e-6)
     assert all(later > earlier for earlier, later in zip(times_out, times_out[1:]))
     assert video.probe(tmp_path / f"out{target}").duration_s == pytest.approx(video.probe(clip).duration_s, abs=0.02)
+
+
+def test_audio_at_a_rate_the_encoder_does_not_take_is_resampled(tmp_path):
+    """Opus takes 48, 24, 16, 12 or 8 kHz: 44.1 kHz audio (the usual AAC rate) made every .webm
+    output fail to open its encoder. It is encoded at 48 kHz now, PyAV resampling it."""
+    clip = make_clip(tmp_path / "in.mp4", frames=20, rate=20, sample_rate=44100)
+    result = video.translate_video(invert, clip, tmp_path / "out.webm")
+    assert result["audio"] == "re-encoded" and video.probe(tmp_path / "out.webm").audio == "opus"
+    assert audio_seconds(tmp_path / "out.webm") == pytest.approx(audio_seconds(clip), abs=0.05)
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.audio[0].rate == 48000
 
 
 def test_frames_stream_through_in_batches(tmp_path):
