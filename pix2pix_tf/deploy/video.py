@@ -152,6 +152,20 @@ def _palettized(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(quantized, np.uint8), palette
 
 
+def _demuxed(container, streams) -> Iterator:
+    """The packets of ``streams`` in ``container``; ValueError naming the file when FFmpeg cannot read one."""
+    av = _av()
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            raise ValueError(f"{container.name}: damaged data ({_reason(error)})") from error
+        yield packet
+
+
 def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> Iterator[list]:
     """Decoded frames of ``stream`` in lists of ``batch_size``; other streams' packets go to ``on_packet``.
 
@@ -161,7 +175,7 @@ def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> I
     batch = []
     streams = [stream, *container.streams.audio[:1]]
     declared = (stream.codec_context.width, stream.codec_context.height)
-    for packet in container.demux(*streams):
+    for packet in _demuxed(container, streams):
         if packet.stream.index != stream.index:
             on_packet(packet)
             continue
@@ -212,7 +226,8 @@ def translate_video(
     Raises:
       ValueError naming the file: unreadable, truncated or damaged, no video stream, no frames,
       frames over ``MAX_FRAME_PIXELS`` (checked before decoding), an output suffix that is not a
-      video, or an output that would overwrite the input.
+      video, an output that would overwrite the input, or one FFmpeg could not write (naming
+      ``destination`` and the cause, never the temporary file).
       Nothing is left at ``destination`` then (nor a temporary file).
     """
     av = _av()
@@ -233,9 +248,10 @@ def translate_video(
             result = _transcode(av, container, source, temporary, suffix, translate_batch, batch_size,
                                 on_progress, crf)
             os.replace(temporary, destination)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        except av.error.FFmpegError as error:  # reading errors are ValueErrors naming the input by now
+            raise ValueError(f"{destination}: could not write the video ({_reason(error)})") from error
+        finally:
+            temporary.unlink(missing_ok=True)  # gone after the rename; after a failure, nothing is left
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -286,7 +302,12 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
                 packet.stream = audio_out
                 output.mux(packet)
             else:
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as error:
+                    raise ValueError(f"{source}: damaged audio data at {ends['audio']:.2f} s "
+                                     f"({_reason(error)})") from error
+                for frame in frames:
                     frame.pts = None
                     output.mux(audio_out.encode(frame))
 

@@ -296,6 +296,18 @@ def test_output_must_be_a_video_name_and_never_the_input(tmp_path):
     assert len(decoded(clip)) == 4
 
 
+def test_a_video_ffmpeg_cannot_write_is_named_by_its_output_not_the_temporary_file(tmp_path, monkeypatch):
+    """FFmpeg's error named the hidden .NAME.HASH.partial.EXT file, which the user never chose."""
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=False)
+    (tmp_path / "out").mkdir()
+    times = iter(range(100))
+    monkeypatch.setattr(video, "_output_pts", lambda *args: next(times) // 2)  # two frames at each time
+    with pytest.raises(ValueError) as raised:
+        video.translate_video(invert, clip, tmp_path / "out" / "result.mp4")
+    assert str(raised.value) == f"{tmp_path / 'out' / 'result.mp4'}: could not write the video (Invalid argument)"
+    assert list((tmp_path / "out").iterdir()) == []  # no output, no temporary file
+
+
 def test_flicker_is_the_frame_to_frame_change_of_the_output_over_the_input():
     still = [scene(0)] * 4
     pan = [scene(index) for index in range(4)]
