@@ -40,6 +40,10 @@ VIDEO_FORMATS = {
     ".gif": ("gif", "pal8"),
 }
 VIDEO_EXTENSIONS = tuple(VIDEO_FORMATS)
+# Video suffixes FFmpeg knows that translate does not write: an output so named is refused, not
+# taken for a folder's name.
+OTHER_VIDEO_EXTENSIONS = (".avi", ".m4v", ".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".3gp", ".ogv",
+                          ".vob")
 # The audio encoder of each container, when the input's audio codec cannot be copied into it.
 _AUDIO_ENCODERS = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 # Audio codecs each container takes as they are (anything else is re-encoded).

@@ -364,6 +364,18 @@ def test_command_translates_a_video_and_a_folder_of_images_and_videos(models, tm
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["x.avi", "x.png"])
+def test_command_refuses_an_output_named_as_a_file_it_cannot_write_a_video_to(name, models, tmp_path):  # noqa: F811
+    """--output=x.avi (or x.png) for a video became a folder x.avi/ holding the input's name."""
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    result = run_cli("translate", f"--model={models['run']}", f"--input={clip}", f"--output={tmp_path / name}")
+    assert result.returncode == 2
+    assert f"error: --output={tmp_path / name}: videos are written as .mp4, .mov, .mkv, .webm, .gif files" \
+        in result.stderr and "Traceback" not in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+@pytest.mark.slow
 def test_command_names_a_bad_video_unless_told_to_skip_it(models, tmp_path):  # noqa: F811
     (tmp_path / "clips").mkdir()
     make_clip(tmp_path / "clips" / "good.mp4", frames=6, audio=False)
