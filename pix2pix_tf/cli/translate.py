@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "A run folder, a SavedModel or export folder, or a .tflite file.")
 flags.DEFINE_string("input", None, "An image file, or a folder whose image files are all translated.")
 flags.DEFINE_string("output", None, "Folder for the outputs: <input stem>.png, each the input's size. For one "
-                    "image, a .png or .jpg file name writes that file; for one video, a video file name.")
+                    "image, a .png or .jpg file name writes that file; for one video, a .mp4, .mov, .mkv, .webm "
+                    "or .gif file name.")
 flags.DEFINE_enum("mode", None, list(INFERENCE_MODES), "Inference mode of a run folder (default: the run's "
                   "eval_mode, the mode it was scored in); an export keeps the mode it was exported in.")
 flags.DEFINE_integer("tile_size", None, "Translate images larger than this in overlapping tiles of this "
@@ -45,6 +46,8 @@ def main(argv: list[str]) -> None:
             images, videos = find_inputs(FLAGS.input)
         except ValueError as error:
             raise ValueError(f"--input={error}") from error
+        if videos:
+            _check_video_output(FLAGS.output)
         print(f"model: {translator.source} ({translator.mode or 'unknown'} mode), {len(images)} image(s)"
               + (f", {len(videos)} video(s)" if videos else ""))
         start = time.perf_counter()
@@ -78,6 +81,19 @@ def _is_video_output(output: str) -> bool:
     from pix2pix_tf.deploy import video
 
     return video.is_video_name(output)
+
+
+def _check_video_output(output: str) -> None:
+    """ValueError naming --output when it names a file no video can be written to (an image, or a
+    video container translate does not write) rather than a folder; an existing folder is one."""
+    from pix2pix_tf.data import layout
+    from pix2pix_tf.deploy import video
+
+    suffix = pathlib.Path(output).suffix.lower()
+    not_video = (*layout.IMAGE_EXTENSIONS, *layout.UNSUPPORTED_EXTENSIONS, *video.OTHER_VIDEO_EXTENSIONS)
+    if suffix in not_video and not video.is_video_name(output) and not pathlib.Path(output).expanduser().is_dir():
+        raise ValueError(f"--output={output}: videos are written as {', '.join(video.VIDEO_EXTENSIONS)} files "
+                         f"or into a folder; {suffix} is neither")
 
 
 def _video_output(source: pathlib.Path, output: str, count: int) -> pathlib.Path:

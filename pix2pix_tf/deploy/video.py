@@ -1,4 +1,4 @@
-"""Video in, video out: a clip's frames through a Translator, streamed, at the clip's rate and size.
+"""Video in, video out: a clip's frames through a Translator, streamed, at the clip's frame times and size.
 
 Decoding and encoding use PyAV, whose wheels bundle FFmpeg (nothing is downloaded at run time).
 Frames stream through in batches: memory holds one batch, whatever the clip's length. The audio
@@ -40,6 +40,10 @@ VIDEO_FORMATS = {
     ".gif": ("gif", "pal8"),
 }
 VIDEO_EXTENSIONS = tuple(VIDEO_FORMATS)
+# Video suffixes FFmpeg knows that translate does not write: an output so named is refused, not
+# taken for a folder's name.
+OTHER_VIDEO_EXTENSIONS = (".avi", ".m4v", ".wmv", ".flv", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".3gp", ".ogv",
+                          ".vob")
 # The audio encoder of each container, when the input's audio codec cannot be copied into it.
 _AUDIO_ENCODERS = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 # Audio codecs each container takes as they are (anything else is re-encoded).
@@ -152,6 +156,20 @@ def _palettized(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(quantized, np.uint8), palette
 
 
+def _demuxed(container, streams) -> Iterator:
+    """The packets of ``streams`` in ``container``; ValueError naming the file when FFmpeg cannot read one."""
+    av = _av()
+    packets = container.demux(*streams)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            raise ValueError(f"{container.name}: damaged data ({_reason(error)})") from error
+        yield packet
+
+
 def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> Iterator[list]:
     """Decoded frames of ``stream`` in lists of ``batch_size``; other streams' packets go to ``on_packet``.
 
@@ -161,7 +179,7 @@ def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> I
     batch = []
     streams = [stream, *container.streams.audio[:1]]
     declared = (stream.codec_context.width, stream.codec_context.height)
-    for packet in container.demux(*streams):
+    for packet in _demuxed(container, streams):
         if packet.stream.index != stream.index:
             on_packet(packet)
             continue
@@ -212,7 +230,8 @@ def translate_video(
     Raises:
       ValueError naming the file: unreadable, truncated or damaged, no video stream, no frames,
       frames over ``MAX_FRAME_PIXELS`` (checked before decoding), an output suffix that is not a
-      video, or an output that would overwrite the input.
+      video, an output that would overwrite the input, or one FFmpeg could not write (naming
+      ``destination`` and the cause, never the temporary file).
       Nothing is left at ``destination`` then (nor a temporary file).
     """
     av = _av()
@@ -233,9 +252,10 @@ def translate_video(
             result = _transcode(av, container, source, temporary, suffix, translate_batch, batch_size,
                                 on_progress, crf)
             os.replace(temporary, destination)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        except av.error.FFmpegError as error:  # reading errors are ValueErrors naming the input by now
+            raise ValueError(f"{destination}: could not write the video ({_reason(error)})") from error
+        finally:
+            temporary.unlink(missing_ok=True)  # gone after the rename; after a failure, nothing is left
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -256,8 +276,11 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
         video_out.width, video_out.height, video_out.pix_fmt = width, height, pixel_format
         if codec in ("libx264", "libvpx-vp9"):
             video_out.options = {"crf": str(crf), **({"b": "0"} if codec == "libvpx-vp9" else {})}
-        time_base = video_in.time_base or fractions.Fraction(1, 1000)
-        video_out.time_base = time_base
+        time_in = video_in.time_base or fractions.Fraction(1, 1000)
+        # Each frame keeps its own time: the encoder counts in the input's time base (left alone it
+        # counts in 1/rate, where the frames of a variable-rate clip collide); GIF counts in 1/100 s.
+        time_base = fractions.Fraction(1, 100) if codec == "gif" else time_in
+        video_out.time_base = video_out.codec_context.time_base = time_base
         audio_out, audio = None, "none"
         if audio_in is not None:
             name = audio_in.codec_context.name
@@ -267,7 +290,10 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             elif copyable is None or name in copyable:
                 audio_out, audio = output.add_stream_from_template(audio_in), "copied"
             else:
-                audio_out, audio = output.add_stream(_AUDIO_ENCODERS[suffix], rate=audio_in.rate), "re-encoded"
+                encoder = _AUDIO_ENCODERS[suffix]
+                # PyAV resamples each frame to the encoder's rate (and format and layout) as it encodes.
+                audio_out = output.add_stream(encoder, rate=_encoder_rate(av, encoder, audio_in.rate))
+                audio = "re-encoded"
 
         ends = {"audio": 0.0, "video": 0.0}  # seconds each stream reached, for the truncation check
 
@@ -280,11 +306,16 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
                 packet.stream = audio_out
                 output.mux(packet)
             else:
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as error:
+                    raise ValueError(f"{source}: damaged audio data at {ends['audio']:.2f} s "
+                                     f"({_reason(error)})") from error
+                for frame in frames:
                     frame.pts = None
                     output.mux(audio_out.encode(frame))
 
-        done, first_pts = 0, None
+        done, first_pts, previous_pts = 0, None, None
         for batch in _frame_batches(container, video_in, batch_size, on_audio):
             pixels = np.stack([frame.to_ndarray(format="rgb24") for frame in batch])
             translated = np.asarray(translate_batch(pixels))
@@ -295,16 +326,14 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             for frame, image in zip(batch, translated):
                 if codec == "gif":  # 256 colours per frame, chosen for the frame (median cut)
                     out_frame = av.VideoFrame.from_ndarray(_palettized(image), format="pal8")
-                    out_frame.pts = frame.pts
-                    out_frame.time_base = time_base
                 else:
                     out_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-                    first_pts = frame.pts if first_pts is None and frame.pts is not None else first_pts
-                    out_frame.pts = None if frame.pts is None else frame.pts - first_pts
-                    out_frame.time_base = time_base
+                first_pts = frame.pts if first_pts is None else first_pts
+                out_frame.pts = previous_pts = _output_pts(frame.pts, first_pts, previous_pts, time_in, time_base, rate)
+                out_frame.time_base = time_base
                 output.mux(video_out.encode(out_frame))
                 if frame.pts is not None:
-                    ends["video"] = max(ends["video"], float(frame.pts * time_base + 1 / rate))
+                    ends["video"] = max(ends["video"], float(frame.pts * time_in + 1 / rate))
             done += len(batch)
             if on_progress is not None:
                 on_progress(done, expected)
@@ -324,6 +353,27 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
             output.mux(audio_out.encode(None))
     return {"frames": done, "rate": float(rate), "width": width, "height": height, "batch": batch_size,
             "audio": audio}
+
+
+def _encoder_rate(av, encoder: str, rate: int) -> int:
+    """The sample rate to open the audio ``encoder`` at for audio of ``rate`` Hz: ``rate`` when the
+    encoder takes it, else the lowest rate it takes above (the highest below when none is above):
+    Opus takes 48 kHz for 44.1 kHz audio."""
+    rates = av.Codec(encoder, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    return min((supported for supported in rates if supported > rate), default=max(rates))
+
+
+def _output_pts(pts, first, previous, time_in, time_out, rate) -> int:
+    """A frame's timestamp in the output's ``time_out``: its own time since ``first`` (the first
+    frame's pts, in ``time_in``), and at least one unit after ``previous`` (the last frame's, None
+    for the first), as encoders and muxers need; a frame without a pts comes 1/``rate`` after it."""
+    if pts is None or first is None:
+        at = 0 if previous is None else previous + max(1, round(1 / (rate * time_out)))
+    else:
+        at = round((pts - first) * time_in / time_out)
+    return at if previous is None or at > previous else previous + 1
 
 
 def _ends_with_gif_trailer(path: pathlib.Path) -> bool:

@@ -3,6 +3,7 @@ Every clip is made here with PyAV (tiny, a second or two)."""
 
 from __future__ import annotations
 
+import fractions
 import pathlib
 
 import av
@@ -23,9 +24,9 @@ def scene(index: int, height: int = 48, width: int = 64, pan: int = 1) -> np.nda
 
 
 def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64), audio: bool = True,
-              pan: int = 1, codec: str | None = None) -> pathlib.Path:
-    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone when ``audio`` (not for GIF);
-    ``codec``: default by the file's suffix."""
+              pan: int = 1, codec: str | None = None, sample_rate: int = 48000) -> pathlib.Path:
+    """A clip of ``frames`` frames at ``rate`` frames/s, with a sine tone of ``sample_rate`` Hz samples
+    when ``audio`` (not for GIF); ``codec``: default by the file's suffix."""
     suffix = path.suffix
     codec = codec or {".gif": "gif", ".webm": "libvpx-vp9"}.get(suffix, "libx264")
     with av.open(str(path), "w") as container:
@@ -34,7 +35,7 @@ def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64
         stream.pix_fmt = {"gif": "pal8", "mjpeg": "yuvj420p"}.get(codec, "yuv420p")
         sound = None
         if audio and suffix != ".gif":
-            sound = container.add_stream("libopus" if suffix == ".webm" else "aac", rate=48000)
+            sound = container.add_stream("libopus" if suffix == ".webm" else "aac", rate=sample_rate)
         for index in range(frames):
             image = scene(index, *size, pan=pan)
             frame = (av.VideoFrame.from_ndarray(video._palettized(image), format="pal8") if codec == "gif"
@@ -42,13 +43,41 @@ def make_clip(path: pathlib.Path, frames: int = 24, rate: int = 24, size=(48, 64
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
         if sound is not None:
-            samples = 48000 * frames // rate
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[np.newaxis]
+            samples = sample_rate * frames // rate
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(samples) / sample_rate)).astype(np.float32)[np.newaxis]
             chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            chunk.sample_rate = 48000
+            chunk.sample_rate = sample_rate
             container.mux(sound.encode(chunk))
             container.mux(sound.encode(None))
     return path
+
+
+def make_vfr_clip(path: pathlib.Path, intervals=(3000, 3003, 3600, 4500, 450, 2997) * 2) -> pathlib.Path:
+    """A variable-rate clip as a phone records it: a 90 kHz time base, frames ``intervals`` apart
+    (33.3, 33.4, 40, 50, 5 and 33.3 ms by default), no audio."""
+    time_base = fractions.Fraction(1, 90000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        for index, pts in enumerate(np.cumsum((0, *intervals))):
+            frame = av.VideoFrame.from_ndarray(scene(index), format="rgb24")
+            frame.pts, frame.time_base = int(pts), time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def frame_times(path: pathlib.Path) -> list[float]:
+    """Seconds at which each frame of the clip shows."""
+    with av.open(str(path)) as container:
+        return [float(frame.pts * frame.time_base) for frame in container.decode(video=0)]
+
+
+def audio_seconds(path: pathlib.Path) -> float:
+    """Seconds of sound the clip's audio track decodes to."""
+    with av.open(str(path)) as container:
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
 
 
 def decoded(path: pathlib.Path) -> np.ndarray:
@@ -78,6 +107,31 @@ def test_each_container_comes_back_at_its_rate_size_and_frames_with_its_audio(so
     frames_in, frames_out = decoded(clip), decoded(tmp_path / f"out{target}")
     assert len(frames_out) == 20
     assert np.abs(frames_out.astype(int) - (255 - frames_in.astype(int))).mean() < 12  # lossy codecs, both ways
+
+
+@pytest.mark.parametrize("target", [".mp4", ".gif"])
+def test_a_variable_rate_clip_keeps_each_frame_at_its_time(target, tmp_path):
+    """Frames were counted in 1/average rate, where a phone clip's frames collide: MP4, MOV and GIF
+    refused the repeated times. Each frame keeps its own time now (GIF's to its 1/100 s, and never
+    two frames at one time)."""
+    clip = make_vfr_clip(tmp_path / "phone.mp4")
+    result = video.translate_video(invert, clip, tmp_path / f"out{target}", batch_size=4)
+    times_in, times_out = frame_times(clip), frame_times(tmp_path / f"out{target}")
+    assert result["frames"] == len(times_out) == len(times_in) == 13
+    assert times_out == pytest.approx(times_in, abs=0.011 if target == ".gif" else 1e-6)
+    assert all(later > earlier for earlier, later in zip(times_out, times_out[1:]))
+    assert video.probe(tmp_path / f"out{target}").duration_s == pytest.approx(video.probe(clip).duration_s, abs=0.02)
+
+
+def test_audio_at_a_rate_the_encoder_does_not_take_is_resampled(tmp_path):
+    """Opus takes 48, 24, 16, 12 or 8 kHz: 44.1 kHz audio (the usual AAC rate) made every .webm
+    output fail to open its encoder. It is encoded at 48 kHz now, PyAV resampling it."""
+    clip = make_clip(tmp_path / "in.mp4", frames=20, rate=20, sample_rate=44100)
+    result = video.translate_video(invert, clip, tmp_path / "out.webm")
+    assert result["audio"] == "re-encoded" and video.probe(tmp_path / "out.webm").audio == "opus"
+    assert audio_seconds(tmp_path / "out.webm") == pytest.approx(audio_seconds(clip), abs=0.05)
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert container.streams.audio[0].rate == 48000
 
 
 def test_frames_stream_through_in_batches(tmp_path):
@@ -242,6 +296,18 @@ def test_output_must_be_a_video_name_and_never_the_input(tmp_path):
     assert len(decoded(clip)) == 4
 
 
+def test_a_video_ffmpeg_cannot_write_is_named_by_its_output_not_the_temporary_file(tmp_path, monkeypatch):
+    """FFmpeg's error named the hidden .NAME.HASH.partial.EXT file, which the user never chose."""
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio=False)
+    (tmp_path / "out").mkdir()
+    times = iter(range(100))
+    monkeypatch.setattr(video, "_output_pts", lambda *args: next(times) // 2)  # two frames at each time
+    with pytest.raises(ValueError) as raised:
+        video.translate_video(invert, clip, tmp_path / "out" / "result.mp4")
+    assert str(raised.value) == f"{tmp_path / 'out' / 'result.mp4'}: could not write the video (Invalid argument)"
+    assert list((tmp_path / "out").iterdir()) == []  # no output, no temporary file
+
+
 def test_flicker_is_the_frame_to_frame_change_of_the_output_over_the_input():
     still = [scene(0)] * 4
     pan = [scene(index) for index in range(4)]
@@ -295,6 +361,18 @@ def test_command_translates_a_video_and_a_folder_of_images_and_videos(models, tm
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["loop.gif", "still.png", "walk.mp4"]
     assert "translated 1 image(s) and 2 video(s)" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["x.avi", "x.png"])
+def test_command_refuses_an_output_named_as_a_file_it_cannot_write_a_video_to(name, models, tmp_path):  # noqa: F811
+    """--output=x.avi (or x.png) for a video became a folder x.avi/ holding the input's name."""
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    result = run_cli("translate", f"--model={models['run']}", f"--input={clip}", f"--output={tmp_path / name}")
+    assert result.returncode == 2
+    assert f"error: --output={tmp_path / name}: videos are written as .mp4, .mov, .mkv, .webm, .gif files" \
+        in result.stderr and "Traceback" not in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clip.mp4"]
 
 
 @pytest.mark.slow
