@@ -29,6 +29,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import sys
 import urllib.parse
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -149,6 +150,9 @@ class _Handler(DrainingHandler):
             raise RequestError(400, f"the body is not JSON ({error})") from None
         except RecursionError:
             raise RequestError(400, "the body's JSON is nested too deeply") from None
+        except ValueError:  # Python reads no integer longer than its int-string limit
+            raise RequestError(400, f"the body's JSON holds an integer of more than "
+                                    f"{sys.get_int_max_str_digits()} digits") from None
         return 200, "application/json", json.dumps(service.predict(request)).encode()
 
     def _no_route(self, model: tuple[str, str | None] | None) -> RequestError:
@@ -167,13 +171,16 @@ class _Handler(DrainingHandler):
         length = self.headers.get("Content-Length")
         if length is None or not (length.isascii() and length.isdigit()):
             raise RequestError(411, "send the body with a Content-Length header")
-        if int(length) > MAX_BODY_BYTES:
-            raise RequestError(413, f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}")
+        digits = length.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:  # no int() of 5000 digits
+            stated = digits if len(digits) <= 20 else f"a {len(digits)}-digit number of"
+            raise RequestError(413, f"the body has {stated} bytes; the limit is {MAX_BODY_BYTES}")
+        length = int(digits)
         try:
-            body = self.rfile.read(int(length))
+            body = self.rfile.read(length)
         except TimeoutError:
             raise RequestError(408, f"the body did not arrive within {self.timeout} s") from None
-        if len(body) < int(length):
+        if len(body) < length:
             raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
         return body
 

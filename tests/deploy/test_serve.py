@@ -153,6 +153,8 @@ BAD_REQUESTS = [
      "signature_name='x'"),
     ("POST", "/v1/models/pix2pix:predict", b"[" * 1000 + b"]" * 1000, 400, "nested too deeply"),
     ("POST", "/v1/models/pix2pix:predict", b'{"instances": ' * 1000 + b"1" + b"}" * 1000, 400, "nested too deeply"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": ' + b"1" * 5000 + b"}", 400,
+     "an integer of more than 4300 digits"),
     ("DELETE", "/translate", None, 405, "no DELETE /translate"),
     ("PUT", "/v1/models/pix2pix", b"{}", 405, "no PUT /v1/models/pix2pix"),
 ]
@@ -178,6 +180,15 @@ def test_oversized_and_unsized_bodies_are_refused_before_reading(server):
     response = connection.getresponse()
     assert response.status == 413 and "the limit is" in json.loads(response.read())["error"]
     connection.close()
+    for length, status, message in [("9" * 5000, 413, "a 5000-digit number of bytes"),  # more than int() reads
+                                    ("0" * 5000 + "2", 400, "expected a JSON object")]:  # 2 bytes: {}
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.putrequest("POST", "/v1/models/pix2pix:predict")
+        connection.putheader("Content-Length", length)
+        connection.endheaders(b"{}")
+        response = connection.getresponse()
+        assert response.status == status and message in json.loads(response.read())["error"]
+        connection.close()
     connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.putrequest("POST", "/translate")
     connection.putheader("Transfer-Encoding", "chunked")
