@@ -29,6 +29,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
 import sys
 import urllib.parse
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from pix2pix_tf.deploy.service import ModelService, RequestError
 MAX_BODY_BYTES = 16 * 2**20  # a request body (413)
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
 LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them; a burst beyond may be reset
+MAX_PORT = 65535  # the largest TCP port (--port)
 
 
 def uploaded_image(content_type: str | None, body: bytes) -> bytes:
@@ -235,6 +237,10 @@ class ModelServer(DrainingServer):
     request_queue_size = LISTEN_BACKLOG  # the standard library's 5 reset a burst of 30 clients' connections
 
     def __init__(self, services: ModelService | Sequence[ModelService], host: str = "127.0.0.1", port: int = 8000):
+        """Listens on ``host`` (an IPv4 address or name) and ``port`` (0: any free port) at once;
+        ValueError or OSError naming --host or --port when it cannot."""
+        if not 0 <= port <= MAX_PORT:
+            raise ValueError(f"--port={port} is not a port: give 0 (any free port) to {MAX_PORT}")
         services = [services] if isinstance(services, ModelService) else list(services)
         names = [service.name for service in services]
         if not names or len(set(names)) < len(names):
@@ -248,7 +254,13 @@ class ModelServer(DrainingServer):
                                                      service.translator.mode) for service in services}
         self.model_files = {self._files_url(name) + path.name: path for name, page in self.pages.items()
                             for path in (page.tflite, page.example) if path}
-        super().__init__((host, port), _Handler)
+        try:
+            super().__init__((host, port), _Handler)
+        except socket.gaierror as error:  # not an IPv4 address, or a name that resolves to none
+            raise ValueError(f"--host={host}: cannot listen there ({error.strerror}); give an IPv4 address or "
+                             "name, such as 127.0.0.1 or 0.0.0.0") from None
+        except OSError as error:
+            raise OSError(f"--host={host} --port={port}: cannot listen there ({error.strerror or error})") from None
 
     def _files_url(self, name: str) -> str:
         """Where the files of model ``name`` are, relative to the page: model/ for the default, models/NAME/ else."""

@@ -558,3 +558,21 @@ def test_an_animated_gif_is_refused_by_all_its_frames_pixels_before_decoding(ser
     two = _animated_gif(2, 64)
     expected = tf.io.decode_image(two, channels=3, expand_animations=False).numpy()
     np.testing.assert_array_equal(service.decode_request_image(two), expected)
+
+
+@pytest.mark.parametrize("host, port, error, message", [
+    ("127.0.0.1", 70000, ValueError, "--port=70000 is not a port: give 0 (any free port) to 65535"),
+    ("127.0.0.1", -1, ValueError, "--port=-1 is not a port"),
+    ("::1", 0, ValueError, "--host=::1: cannot listen there ("),  # the reason is the resolver's words
+])
+def test_a_host_or_port_the_server_cannot_listen_on_is_named(run, host, port, error, message):
+    with pytest.raises(error) as refused:
+        serve.ModelServer(ModelService(Translator.load(run)), host, port)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("flag", ["--port=70000", "--host=::1"])
+def test_the_serve_command_names_a_host_or_port_it_cannot_listen_on(run, flag):
+    result = run_cli("serve", f"--model={run}", flag)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"pix2pix-tf serve: error: {flag}")
