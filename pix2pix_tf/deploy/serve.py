@@ -205,8 +205,11 @@ class _Handler(DrainingHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a malformed request line, headers too long, a method
-        no route takes such as DELETE) as a one-line JSON error too, never its HTML page."""
+        no route takes such as DELETE) as a one-line JSON error too, never its HTML page, and always
+        after a status line (never HTTP/0.9's bare body)."""
         del explain
+        if self.request_version == "HTTP/0.9":  # the standard library's guess for a line it could not parse
+            self.request_version = self.protocol_version  # so the status line and headers are sent too
         if code == HTTPStatus.NOT_IMPLEMENTED and self.command:  # the method: 405, as for the routes' own
             code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"no {self.command[:20]} {self.path[:200]}; use GET or POST"
         body = json.dumps({"error": message or HTTPStatus(code).phrase}).encode()

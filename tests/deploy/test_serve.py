@@ -576,3 +576,16 @@ def test_the_serve_command_names_a_host_or_port_it_cannot_listen_on(run, flag):
     result = run_cli("serve", f"--model={run}", flag)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"pix2pix-tf serve: error: {flag}")
+
+
+@pytest.mark.parametrize("line", [b"GARBAGE", b"GET / HTTP/1.1 extra", b"GET / FTP/1.0"])
+def test_a_malformed_request_line_is_answered_with_a_status_line_and_json(server, line):
+    """The standard library takes a line it cannot parse for HTTP/0.9, which has no status line."""
+    with socket.create_connection(server.server_address[:2], timeout=30) as connection:
+        connection.sendall(line + b"\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head
+    assert "\n" not in json.loads(body)["error"]
