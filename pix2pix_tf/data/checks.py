@@ -141,8 +141,9 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
     cannot be used as an image.
 
     Problems: missing or unreadable (including dangling or looping links), empty, more than
-    ``MAX_PIXELS`` declared in its header (all the frames of an animated GIF together), truncated, a format TensorFlow cannot decode (named
-    where its header tells it: TIFF, HEIC, AVIF, PSD, ICO, SVG), or not an image at all.
+    ``MAX_PIXELS`` declared in its header (all the frames of an animated GIF together), truncated,
+    a format TensorFlow cannot decode (named where its header tells it: TIFF, HEIC, AVIF, PSD, ICO,
+    SVG), or not an image at all.
     """
     try:
         if os.path.getsize(path) == 0:
