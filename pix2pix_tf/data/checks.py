@@ -14,7 +14,8 @@ from pix2pix_tf import images
 from pix2pix_tf.config import TASKS
 
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
-# would make the decoder allocate 2.7 GB whatever the file really holds.
+# would make the decoder allocate 2.7 GB whatever the file really holds. Every frame of an
+# animated GIF counts, as the decoder reads them all before keeping the first.
 MAX_PIXELS = 100_000_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -54,6 +55,56 @@ def declared_size(data: tf.Tensor) -> tuple[int, int] | None:
     return height, width
 
 
+def _after_sub_blocks(data: bytes, position: int) -> int:
+    """The position after the GIF data sub-blocks starting at ``position`` (each a length byte and
+    that many bytes, the last of length 0), or past the end of ``data`` when they are cut off."""
+    while position < len(data):
+        length = data[position]
+        position += 1 + length
+        if length == 0:
+            break
+    return position
+
+
+def _colour_table_bytes(flags: int) -> int:
+    """The bytes of the colour table a GIF screen or image descriptor's flags byte announces."""
+    return 3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0
+
+
+def gif_frames(data: bytes) -> int:
+    """The frames (image descriptors) of the GIF ``data``, counted by walking its blocks without
+    decoding: TensorFlow's decoder reads every frame of an animated GIF into memory, each up to the
+    screen's size, before it keeps the first. The walk stops at the trailer or where the blocks stop
+    making sense (the decoder refuses such a file itself)."""
+    if len(data) < 13:  # no logical screen descriptor
+        return 0
+    position, frames = 13 + _colour_table_bytes(data[10]), 0
+    while position < len(data):
+        if data[position] == 0x21:  # an extension: introducer, label, sub-blocks
+            position = _after_sub_blocks(data, position + 2)
+        elif data[position] == 0x2C and position + 10 <= len(data):  # 10 bytes, a colour table, LZW code size
+            frames += 1
+            position = _after_sub_blocks(data, position + 11 + _colour_table_bytes(data[position + 9]))
+        else:  # the trailer (0x3B), or something no decoder reads on from
+            break
+    return frames
+
+
+def pixels_beyond(data: tf.Tensor, limit: int) -> str | None:
+    """The pixels the decoder would allocate for ``data`` when more than ``limit`` ("6000 x 5000
+    pixels", "150 frames of 4000 x 4000 pixels"), read from its header (and a GIF's blocks) before
+    decoding; None within ``limit`` or for a format whose size ``declared_size`` cannot read.
+
+    Raises tf.errors.InvalidArgumentError for a JPEG whose header cannot be parsed.
+    """
+    height, width = declared_size(data) or (0, 0)
+    encoded = data.numpy()
+    frames = max(gif_frames(encoded), 1) if encoded[:3] == b"GIF" else 1
+    if frames * height * width <= limit:
+        return None
+    return f"{width} x {height} pixels" if frames == 1 else f"{frames} frames of {width} x {height} pixels"
+
+
 # Formats people keep images in that TensorFlow does not decode, by the bytes they start with.
 _UNSUPPORTED_SIGNATURES = (
     (b"II*\x00", 0, "TIFF"), (b"MM\x00*", 0, "TIFF"), (b"8BPS", 0, "Photoshop (PSD)"),
@@ -90,9 +141,9 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
     cannot be used as an image.
 
     Problems: missing or unreadable (including dangling or looping links), empty, more than
-    ``MAX_PIXELS`` declared in its header, truncated, a format TensorFlow cannot decode (named
-    where its header tells it: TIFF, HEIC, AVIF, PSD, ICO, SVG), not an image at all, or a name
-    that is not UTF-8 (TensorFlow's file names are UTF-8 strings).
+    ``MAX_PIXELS`` declared in its header (all the frames of an animated GIF together), truncated,
+    a format TensorFlow cannot decode (named where its header tells it: TIFF, HEIC, AVIF, PSD, ICO,
+    SVG), not an image at all, or a name that is not UTF-8 (TensorFlow's file names are UTF-8).
     """
     try:
         path.encode("utf-8")
@@ -102,9 +153,9 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
         if os.path.getsize(path) == 0:
             return None, "empty file (0 bytes)"
         data = tf.io.read_file(path)
-        height, width = declared_size(data) or (0, 0)
-        if width * height > MAX_PIXELS:
-            return None, f"declares {width} x {height} pixels, more than the {MAX_PIXELS // 10**6} megapixel limit"
+        beyond = pixels_beyond(data, MAX_PIXELS)
+        if beyond:
+            return None, f"declares {beyond}, more than the {MAX_PIXELS // 10**6} megapixel limit"
         unsupported = unsupported_format(data.numpy()[:64])
         if unsupported:
             return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"

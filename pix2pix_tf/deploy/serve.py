@@ -29,6 +29,8 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
+import sys
 import urllib.parse
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -43,6 +45,7 @@ from pix2pix_tf.deploy.service import ModelService, RequestError
 MAX_BODY_BYTES = 16 * 2**20  # a request body (413)
 SOCKET_TIMEOUT_S = 30  # a client that stops sending midway gets 408 after this many seconds (an idle one is closed)
 LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them; a burst beyond may be reset
+MAX_PORT = 65535  # the largest TCP port (--port)
 
 
 def uploaded_image(content_type: str | None, body: bytes) -> bytes:
@@ -149,6 +152,9 @@ class _Handler(DrainingHandler):
             raise RequestError(400, f"the body is not JSON ({error})") from None
         except RecursionError:
             raise RequestError(400, "the body's JSON is nested too deeply") from None
+        except ValueError:  # Python reads no integer longer than its int-string limit
+            raise RequestError(400, f"the body's JSON holds an integer of more than "
+                                    f"{sys.get_int_max_str_digits()} digits") from None
         return 200, "application/json", json.dumps(service.predict(request)).encode()
 
     def _no_route(self, model: tuple[str, str | None] | None) -> RequestError:
@@ -167,13 +173,16 @@ class _Handler(DrainingHandler):
         length = self.headers.get("Content-Length")
         if length is None or not (length.isascii() and length.isdigit()):
             raise RequestError(411, "send the body with a Content-Length header")
-        if int(length) > MAX_BODY_BYTES:
-            raise RequestError(413, f"the body has {length} bytes; the limit is {MAX_BODY_BYTES}")
+        digits = length.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_BODY_BYTES)) or int(digits) > MAX_BODY_BYTES:  # no int() of 5000 digits
+            stated = digits if len(digits) <= 20 else f"a {len(digits)}-digit number of"
+            raise RequestError(413, f"the body has {stated} bytes; the limit is {MAX_BODY_BYTES}")
+        length = int(digits)
         try:
-            body = self.rfile.read(int(length))
+            body = self.rfile.read(length)
         except TimeoutError:
             raise RequestError(408, f"the body did not arrive within {self.timeout} s") from None
-        if len(body) < int(length):
+        if len(body) < length:
             raise RequestError(400, f"the body ended after {len(body)} of {length} bytes")
         return body
 
@@ -196,8 +205,11 @@ class _Handler(DrainingHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own refusals (a malformed request line, headers too long, a method
-        no route takes such as DELETE) as a one-line JSON error too, never its HTML page."""
+        no route takes such as DELETE) as a one-line JSON error too, never its HTML page, and always
+        after a status line (never HTTP/0.9's bare body)."""
         del explain
+        if self.request_version == "HTTP/0.9":  # the standard library's guess for a line it could not parse
+            self.request_version = self.protocol_version  # so the status line and headers are sent too
         if code == HTTPStatus.NOT_IMPLEMENTED and self.command:  # the method: 405, as for the routes' own
             code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"no {self.command[:20]} {self.path[:200]}; use GET or POST"
         body = json.dumps({"error": message or HTTPStatus(code).phrase}).encode()
@@ -228,6 +240,10 @@ class ModelServer(DrainingServer):
     request_queue_size = LISTEN_BACKLOG  # the standard library's 5 reset a burst of 30 clients' connections
 
     def __init__(self, services: ModelService | Sequence[ModelService], host: str = "127.0.0.1", port: int = 8000):
+        """Listens on ``host`` (an IPv4 address or name) and ``port`` (0: any free port) at once;
+        ValueError or OSError naming --host or --port when it cannot."""
+        if not 0 <= port <= MAX_PORT:
+            raise ValueError(f"--port={port} is not a port: give 0 (any free port) to {MAX_PORT}")
         services = [services] if isinstance(services, ModelService) else list(services)
         names = [service.name for service in services]
         if not names or len(set(names)) < len(names):
@@ -241,7 +257,13 @@ class ModelServer(DrainingServer):
                                                      service.translator.mode) for service in services}
         self.model_files = {self._files_url(name) + path.name: path for name, page in self.pages.items()
                             for path in (page.tflite, page.example) if path}
-        super().__init__((host, port), _Handler)
+        try:
+            super().__init__((host, port), _Handler)
+        except socket.gaierror as error:  # not an IPv4 address, or a name that resolves to none
+            raise ValueError(f"--host={host}: cannot listen there ({error.strerror}); give an IPv4 address or "
+                             "name, such as 127.0.0.1 or 0.0.0.0") from None
+        except OSError as error:
+            raise OSError(f"--host={host} --port={port}: cannot listen there ({error.strerror or error})") from None
 
     def _files_url(self, name: str) -> str:
         """Where the files of model ``name`` are, relative to the page: model/ for the default, models/NAME/ else."""

@@ -26,7 +26,7 @@ from pix2pix_tf.deploy import pretrained
 from pix2pix_tf.deploy.translator import Translator
 
 # Limits: a request over one of them is refused before any work is done (serve.py has the HTTP ones).
-MAX_PIXELS = 16 * 2**20  # an image's height x width, read from its header before decoding (413)
+MAX_PIXELS = 16 * 2**20  # an image's height x width (x an animated GIF's frames), read before decoding (413)
 MAX_INSTANCES = 8  # images in one :predict request (413)
 MAX_RUNNING = 2  # requests running a model at once, across the models sharing an Admission
 MAX_WAITING = 8  # requests queued behind them; beyond this a request gets 503 at once
@@ -144,8 +144,9 @@ def public_source(path: pathlib.Path | None) -> str | None:
 
 
 def decode_request_image(encoded: bytes) -> np.ndarray:
-    """An uploaded image as uint8 (H, W, 3); RequestError 413 beyond ``MAX_PIXELS``, 400 when it is
-    no image this package reads (the same decoder and format checks as training)."""
+    """An uploaded image as uint8 (H, W, 3); RequestError 413 beyond ``MAX_PIXELS`` (every frame of an
+    animated GIF counts: the decoder reads them all), 400 when it is no image this package reads
+    (the same decoder and format checks as training)."""
     data = tf.constant(encoded)
     unsupported = checks.unsupported_format(encoded[:64])
     if unsupported:
@@ -154,8 +155,9 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
         size = checks.declared_size(data)
         if size is None:
             raise RequestError(400, "send a PNG, JPEG, GIF, BMP or WebP image (its size is read before decoding)")
-        if size[0] * size[1] > MAX_PIXELS:
-            raise RequestError(413, f"{size[1]} x {size[0]} pixels is more than the {MAX_PIXELS} allowed")
+        beyond = checks.pixels_beyond(data, MAX_PIXELS)
+        if beyond:
+            raise RequestError(413, f"{beyond} is more than the {MAX_PIXELS} allowed")
         pixels = image_ops.decode_pixels(data).numpy()
     except tf.errors.OpError as error:
         raise RequestError(400, f"the body is not a readable image ({checks.decoder_words(error)})") from None

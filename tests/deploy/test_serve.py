@@ -153,6 +153,8 @@ BAD_REQUESTS = [
      "signature_name='x'"),
     ("POST", "/v1/models/pix2pix:predict", b"[" * 1000 + b"]" * 1000, 400, "nested too deeply"),
     ("POST", "/v1/models/pix2pix:predict", b'{"instances": ' * 1000 + b"1" + b"}" * 1000, 400, "nested too deeply"),
+    ("POST", "/v1/models/pix2pix:predict", b'{"instances": ' + b"1" * 5000 + b"}", 400,
+     "an integer of more than 4300 digits"),
     ("DELETE", "/translate", None, 405, "no DELETE /translate"),
     ("PUT", "/v1/models/pix2pix", b"{}", 405, "no PUT /v1/models/pix2pix"),
 ]
@@ -178,6 +180,15 @@ def test_oversized_and_unsized_bodies_are_refused_before_reading(server):
     response = connection.getresponse()
     assert response.status == 413 and "the limit is" in json.loads(response.read())["error"]
     connection.close()
+    for length, status, message in [("9" * 5000, 413, "a 5000-digit number of bytes"),  # more than int() reads
+                                    ("0" * 5000 + "2", 400, "expected a JSON object")]:  # 2 bytes: {}
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.putrequest("POST", "/v1/models/pix2pix:predict")
+        connection.putheader("Content-Length", length)
+        connection.endheaders(b"{}")
+        response = connection.getresponse()
+        assert response.status == status and message in json.loads(response.read())["error"]
+        connection.close()
     connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.putrequest("POST", "/translate")
     connection.putheader("Transfer-Encoding", "chunked")
@@ -521,3 +532,60 @@ def test_an_image_its_decoder_refuses_is_answered_in_the_decoders_words(tmp_path
         decode_request_image(bytes(data))
     assert refused.value.status == 400 and "not a readable image" in str(refused.value)
     assert "function_node" not in str(refused.value) and "[Op:" not in str(refused.value)
+
+
+def _animated_gif(frames: int, side: int) -> bytes:
+    """A GIF of ``frames`` frames of ``side`` x ``side`` pixels, each frame a different gray."""
+    import io
+
+    from PIL import Image
+
+    images = [Image.new("L", (side, side), 40 * index) for index in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10, optimize=False)
+    return buffer.getvalue()
+
+
+def test_an_animated_gif_is_refused_by_all_its_frames_pixels_before_decoding(server, monkeypatch):
+    """The decoder reads every frame of a GIF before keeping the first, so 3 frames of 64 x 64 are
+    12,288 pixels: 413 under a 10,000 limit, before decoding; 2 frames are decoded as TensorFlow does."""
+    from pix2pix_tf.deploy import service
+
+    monkeypatch.setattr(service, "MAX_PIXELS", 10_000)
+    status, kind, body = _request(server, "POST", "/translate", _animated_gif(3, 64))
+    assert (status, kind) == (413, "application/json")
+    assert json.loads(body) == {"error": "3 frames of 64 x 64 pixels is more than the 10000 allowed"}
+    two = _animated_gif(2, 64)
+    expected = tf.io.decode_image(two, channels=3, expand_animations=False).numpy()
+    np.testing.assert_array_equal(service.decode_request_image(two), expected)
+
+
+@pytest.mark.parametrize("host, port, error, message", [
+    ("127.0.0.1", 70000, ValueError, "--port=70000 is not a port: give 0 (any free port) to 65535"),
+    ("127.0.0.1", -1, ValueError, "--port=-1 is not a port"),
+    ("::1", 0, ValueError, "--host=::1: cannot listen there ("),  # the reason is the resolver's words
+])
+def test_a_host_or_port_the_server_cannot_listen_on_is_named(run, host, port, error, message):
+    with pytest.raises(error) as refused:
+        serve.ModelServer(ModelService(Translator.load(run)), host, port)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("flag", ["--port=70000", "--host=::1"])
+def test_the_serve_command_names_a_host_or_port_it_cannot_listen_on(run, flag):
+    result = run_cli("serve", f"--model={run}", flag)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"pix2pix-tf serve: error: {flag}")
+
+
+@pytest.mark.parametrize("line", [b"GARBAGE", b"GET / HTTP/1.1 extra", b"GET / FTP/1.0"])
+def test_a_malformed_request_line_is_answered_with_a_status_line_and_json(server, line):
+    """The standard library takes a line it cannot parse for HTTP/0.9, which has no status line."""
+    with socket.create_connection(server.server_address[:2], timeout=30) as connection:
+        connection.sendall(line + b"\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"Content-Type: application/json" in head
+    assert "\n" not in json.loads(body)["error"]
