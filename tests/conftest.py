@@ -36,6 +36,18 @@ def write_pairs(root: pathlib.Path, split: str, count: int, size: int = 40, seed
         tf.io.write_file(str(folder / f"{index}.png"), tf.io.encode_png(image))
 
 
+def animated_gif(frames: int, side: int) -> bytes:
+    """A GIF of ``frames`` frames of ``side`` x ``side`` pixels, each frame a different gray."""
+    import io
+
+    from PIL import Image
+
+    images = [Image.new("L", (side, side), 40 * index) for index in range(frames)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10, optimize=False)
+    return buffer.getvalue()
+
+
 def write_dataset(root: pathlib.Path, val: int = 3) -> pathlib.Path:
     """A pix2pix-layout folder at ``root`` with 6 train and ``val`` val random pairs of 40x80 px; ``root``."""
     write_pairs(root, "train", 6, seed=1)

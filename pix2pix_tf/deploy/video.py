@@ -170,12 +170,20 @@ def _demuxed(container, streams) -> Iterator:
         yield packet
 
 
+def _decoded(packet, damaged: str) -> list:
+    """The frames FFmpeg decodes from ``packet``; ValueError ``damaged`` (naming the file and the
+    time) with FFmpeg's reason when it cannot."""
+    try:
+        return packet.decode()
+    except _av().error.FFmpegError as error:
+        raise ValueError(f"{damaged} ({_reason(error)})") from error
+
+
 def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> Iterator[list]:
     """Decoded frames of ``stream`` in lists of ``batch_size``; other streams' packets go to ``on_packet``.
 
     Raises ValueError naming the file for a frame whose size is not the stream's (or over
     ``MAX_FRAME_PIXELS``): it is caught after one frame is decoded, never a batch of them."""
-    av = _av()
     batch = []
     streams = [stream, *container.streams.audio[:1]]
     declared = (stream.codec_context.width, stream.codec_context.height)
@@ -183,12 +191,8 @@ def _frame_batches(container, stream, batch_size: int, on_packet: Callable) -> I
         if packet.stream.index != stream.index:
             on_packet(packet)
             continue
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError as error:
-            raise ValueError(f"{container.name}: damaged video data at {float(packet.pts or 0) * stream.time_base:.2f} s "
-                             f"({_reason(error)})") from error
-        for frame in frames:
+        at = float(packet.pts or 0) * stream.time_base
+        for frame in _decoded(packet, f"{container.name}: damaged video data at {at:.2f} s"):
             problem = _frame_size_problem(frame.width, frame.height)
             if problem is None and all(declared) and (frame.width, frame.height) != declared:
                 problem = f"a frame of {frame.width} x {frame.height} pixels in a stream of {declared[0]} x {declared[1]}"
@@ -306,12 +310,7 @@ def _transcode(av, container, source, temporary, suffix, translate_batch, batch_
                 packet.stream = audio_out
                 output.mux(packet)
             else:
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError as error:
-                    raise ValueError(f"{source}: damaged audio data at {ends['audio']:.2f} s "
-                                     f"({_reason(error)})") from error
-                for frame in frames:
+                for frame in _decoded(packet, f"{source}: damaged audio data at {ends['audio']:.2f} s"):
                     frame.pts = None
                     output.mux(audio_out.encode(frame))
 

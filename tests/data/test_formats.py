@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_config, write_pairs
+from conftest import animated_gif, tiny_config, write_pairs
 from PIL import Image
 
 from pix2pix_tf.data import checks, pipeline, tools
@@ -84,21 +84,13 @@ def test_files_of_unsupported_formats_are_named_not_silently_left_out(tmp_path, 
     assert "scan.TIFF (TIFF)" in caplog.text and "shot.HEIC (HEIC)" in caplog.text
 
 
-def _animated_gif(frames: int, side: int) -> bytes:
-    """A GIF of ``frames`` frames of ``side`` x ``side`` pixels, each frame a different gray."""
-    images = [Image.new("L", (side, side), 40 * index) for index in range(frames)]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10, optimize=False)
-    return buffer.getvalue()
-
-
 def test_an_animated_gif_counts_every_frame_against_the_pixel_limit_before_decoding(tmp_path, monkeypatch):
     """TensorFlow's decoder reads every frame of a GIF before keeping the first: 3 frames of 640 x 640
     are 1.2 megapixels to decode, refused by a 1 megapixel limit that two such frames are within."""
     monkeypatch.setattr(checks, "MAX_PIXELS", 1_000_000)
-    (tmp_path / "three.gif").write_bytes(_animated_gif(3, 640))
-    (tmp_path / "two.gif").write_bytes(_animated_gif(2, 640))
+    (tmp_path / "three.gif").write_bytes(animated_gif(3, 640))
+    (tmp_path / "two.gif").write_bytes(animated_gif(2, 640))
     assert checks.read_problem(str(tmp_path / "three.gif")) == (
         "declares 3 frames of 640 x 640 pixels, more than the 1 megapixel limit")
     assert checks.read_problem(str(tmp_path / "two.gif")) is None
-    assert checks.gif_frames(_animated_gif(3, 64)) == 3
+    assert checks.gif_frames(animated_gif(3, 64)) == 3

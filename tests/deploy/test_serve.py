@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_cli, tiny_config, write_pairs
+from conftest import animated_gif, run_cli, tiny_config, write_pairs
 
 from pix2pix_tf.deploy import pretrained, serve
 from pix2pix_tf.deploy.drain import serve_until_stopped
@@ -534,28 +534,16 @@ def test_an_image_its_decoder_refuses_is_answered_in_the_decoders_words(tmp_path
     assert "function_node" not in str(refused.value) and "[Op:" not in str(refused.value)
 
 
-def _animated_gif(frames: int, side: int) -> bytes:
-    """A GIF of ``frames`` frames of ``side`` x ``side`` pixels, each frame a different gray."""
-    import io
-
-    from PIL import Image
-
-    images = [Image.new("L", (side, side), 40 * index) for index in range(frames)]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=10, optimize=False)
-    return buffer.getvalue()
-
-
 def test_an_animated_gif_is_refused_by_all_its_frames_pixels_before_decoding(server, monkeypatch):
     """The decoder reads every frame of a GIF before keeping the first, so 3 frames of 64 x 64 are
     12,288 pixels: 413 under a 10,000 limit, before decoding; 2 frames are decoded as TensorFlow does."""
     from pix2pix_tf.deploy import service
 
     monkeypatch.setattr(service, "MAX_PIXELS", 10_000)
-    status, kind, body = _request(server, "POST", "/translate", _animated_gif(3, 64))
+    status, kind, body = _request(server, "POST", "/translate", animated_gif(3, 64))
     assert (status, kind) == (413, "application/json")
     assert json.loads(body) == {"error": "3 frames of 64 x 64 pixels is more than the 10000 allowed"}
-    two = _animated_gif(2, 64)
+    two = animated_gif(2, 64)
     expected = tf.io.decode_image(two, channels=3, expand_animations=False).numpy()
     np.testing.assert_array_equal(service.decode_request_image(two), expected)
 
