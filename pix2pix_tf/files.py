@@ -35,6 +35,12 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
+def printable(path: str | os.PathLike) -> str:
+    """``path`` for messages and logs: a name that is not UTF-8 (``caf\\udce9.png`` to Python) as
+    ``caf\\xe9.png``, which any UTF-8 stream takes; other names unchanged."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def is_disk_full(error: BaseException) -> bool:
     """Whether ``error`` (an OSError, or a TensorFlow op's error) says the disk or quota is full."""
     if isinstance(error, OSError):

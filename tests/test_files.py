@@ -36,3 +36,11 @@ def test_tensorflow_decorations_are_taken_off_an_error_message():
                     "No space left on device [Op:WriteFile]\nmore lines")
     assert files.op_error_text(error) == "ev/00002_output.png; No space left on device"
     assert files.is_disk_full(error) and not files.is_disk_full(ValueError("No space left on device"))
+
+
+def test_a_name_that_is_not_utf8_is_printable_in_any_utf8_stream():
+    import os
+
+    latin1 = os.fsdecode(b"data/caf\xe9.png")  # as Python holds it: data/caf\udce9.png
+    assert files.printable(latin1) == "data/caf\\xe9.png"
+    assert files.printable(latin1).encode("utf-8") and files.printable("data/é.png") == "data/é.png"

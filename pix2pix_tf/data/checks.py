@@ -12,6 +12,7 @@ from absl import logging
 
 from pix2pix_tf import images
 from pix2pix_tf.config import TASKS
+from pix2pix_tf.files import printable
 
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
 # would make the decoder allocate 2.7 GB whatever the file really holds. Every frame of an
@@ -272,7 +273,7 @@ def usable(
         return a, b
     hint = f"\n{PHOTOS_HINT}" if len(not_pairs) == len(a) else ""
     if not skip_bad:
-        lines = [f"{path}: {problem}" for path, problem in sorted(problems.items())]
+        lines = [f"{printable(path)}: {problem}" for path, problem in sorted(problems.items())]
         raise ValueError(
             f"{len(problems)} unusable image(s); fix or remove them, or pass --skip_bad_images:\n  "
             + "\n  ".join(lines) + hint

@@ -17,6 +17,7 @@ from absl import logging
 
 from pix2pix_tf.config import COMBINE_FORMATS, DataConfig, check_choice
 from pix2pix_tf.data import checks, layout
+from pix2pix_tf.files import printable
 
 DEFAULT_SPLITS = ("train", "val", "test")
 # Enlarging more than this (to reach the resize target) leaves training inputs mostly interpolation.
@@ -41,7 +42,7 @@ class CheckReport:
     def lines(self) -> list[str]:
         """``PATH: problem`` and ``PATH: warning: ...`` lines in path order, then a one-line summary."""
         findings = self.problems + [(path, f"warning: {warning}") for path, warning in self.warnings]
-        lines = [f"{path}: {finding}" for path, finding in sorted(findings)]
+        lines = [f"{printable(path)}: {finding}" for path, finding in sorted(findings)]
         pairs = ", ".join(f"{split} {count}" for split, count in self.pairs_per_split.items()) or "none"
         files = len({path for path, _ in self.problems})
         summary = f"{len(self.problems)} problems in {files} files" if self.problems else "no problems found"
@@ -201,7 +202,7 @@ def _combine_plan(
     elif unmatched:
         errors += unmatched
     unreadable = checks.scan([path for pairs in plan.values() for pair in pairs for path in pair], _WORKERS)
-    errors = [f"{path}: {problem}" for path, problem in sorted(unreadable.items())] + errors
+    errors = [f"{printable(path)}: {problem}" for path, problem in sorted(unreadable.items())] + errors
     if errors:
         stopped_by_unmatched = unmatched and not skip_unmatched
         hint = "; pass --skip_unmatched to combine the matched files only" if stopped_by_unmatched else ""

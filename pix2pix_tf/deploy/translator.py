@@ -305,7 +305,7 @@ class Translator:
         for path, output in zip(paths, outputs):
             pixels, problem = checks.read_image(str(path), pixels=True)
             if problem:
-                bad.append(f"{path}: {problem}")
+                bad.append(f"{files.printable(path)}: {problem}")
                 logging.warning("skipping %s", bad[-1])
                 continue
             encoded = OUTPUT_ENCODERS[output.suffix.lower()](self.translate(pixels.numpy())).numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -15,9 +16,9 @@ from pix2pix_tf.data import pipeline
 from pix2pix_tf.data import tools as data_tools
 
 
-def run_data(*args: str) -> subprocess.CompletedProcess:
+def run_data(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pix2pix_tf", "data", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env={**os.environ, **(env or {})})
 
 
 def write_image(path: pathlib.Path, image: np.ndarray, image_format: str = "png") -> pathlib.Path:
@@ -195,8 +196,6 @@ def test_check_on_a_flat_folder_of_photos_tells_about_task(tmp_path):
 def test_a_file_name_that_is_not_utf8_is_named_as_a_problem_of_that_file(tmp_path):
     """A Latin-1 name from an old archive stopped check, train and translate with TensorFlow's
     "Error converting unicode string", naming no file; it is now one bad file among good ones."""
-    import os
-
     root = tmp_path / "data"
     write_image(root / "train" / "good.png", noise(32, 64))
     latin1 = root / "train" / os.fsdecode(b"caf\xe9.png")
@@ -205,3 +204,9 @@ def test_a_file_name_that_is_not_utf8_is_named_as_a_problem_of_that_file(tmp_pat
     assert dict(report.problems) == {str(latin1): "its name is not UTF-8, which TensorFlow's file reading needs; "
                                                   "rename the file"}
     assert report.pairs_per_split == {"train": 1}
+    # A UTF-8 terminal's stdout refuses the escaped name Python holds: the report prints it as \xe9.
+    result = run_data("check", f"--data={root}", "--image_size=32", "--preprocess=crop",
+                      env={"PYTHONIOENCODING": "utf-8:strict"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.splitlines()[0] == (f"{root / 'train'}/caf\\xe9.png: its name is not UTF-8, which "
+                                             "TensorFlow's file reading needs; rename the file")
