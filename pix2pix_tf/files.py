@@ -22,12 +22,14 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
         with open(temp_path, "xb") as file:
             file.write(data)
         os.replace(temp_path, path)
-    except OSError as error:
+    except BaseException as error:  # a full disk, and Ctrl-C or SIGTERM mid-write too: each name is new, none may stay
         try:
             os.remove(temp_path)
         except OSError:
             pass
-        raise OSError(error.errno, f"writing {path}: {error.strerror or error}") from error
+        if isinstance(error, OSError):
+            raise OSError(error.errno, f"writing {path}: {error.strerror or error}") from error
+        raise
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:

@@ -23,6 +23,14 @@ def test_a_write_that_fails_names_the_file_and_leaves_no_temporary_file(tmp_path
         files.write_bytes_atomically(target, b"new picture")
     assert files.is_disk_full(raised.value)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"] and target.read_bytes() == b"old"
+
+    def interrupted(source, destination):  # Ctrl-C, or SIGTERM as the commands raise it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_bytes_atomically(target, b"new picture")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.png"]
     monkeypatch.undo()
     files.write_bytes_atomically(target, b"new picture")
     assert target.read_bytes() == b"new picture" and len(list(tmp_path.iterdir())) == 1

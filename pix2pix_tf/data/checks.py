@@ -282,5 +282,5 @@ def usable(
     logging.warning("skipping %d unusable image(s) of %d (--skip_bad_images)", len(a) - len(keep), len(a))
     if not keep:
         first = min(problems)
-        raise ValueError(f"every image is unusable; nothing to train on ({first}: {problems[first]}){hint}")
+        raise ValueError(f"every image is unusable; nothing to train on ({printable(first)}: {problems[first]}){hint}")
     return [a[index] for index in keep], None if b is None else [b[index] for index in keep]
