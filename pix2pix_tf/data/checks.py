@@ -91,15 +91,12 @@ def gif_frames(data: bytes) -> int:
     return frames
 
 
-def pixels_beyond(data: tf.Tensor, limit: int) -> str | None:
-    """The pixels the decoder would allocate for ``data`` when more than ``limit`` ("6000 x 5000
-    pixels", "150 frames of 4000 x 4000 pixels"), read from its header (and a GIF's blocks) before
-    decoding; None within ``limit`` or for a format whose size ``declared_size`` cannot read.
-
-    Raises tf.errors.InvalidArgumentError for a JPEG whose header cannot be parsed.
-    """
-    height, width = declared_size(data) or (0, 0)
-    encoded = data.numpy()
+def pixels_beyond(encoded: bytes, size: tuple[int, int] | None, limit: int) -> str | None:
+    """The pixels the decoder would allocate for the image file ``encoded``, whose header declares
+    ``size`` (``declared_size``), when more than ``limit`` ("6000 x 5000 pixels", "150 frames of
+    4000 x 4000 pixels": a GIF's frames are counted from its blocks), all before decoding; None
+    within ``limit`` or when ``size`` is None (a format whose size the header does not give)."""
+    height, width = size or (0, 0)
     frames = max(gif_frames(encoded), 1) if encoded[:3] == b"GIF" else 1
     if frames * height * width <= limit:
         return None
@@ -154,10 +151,11 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
         if os.path.getsize(path) == 0:
             return None, "empty file (0 bytes)"
         data = tf.io.read_file(path)
-        beyond = pixels_beyond(data, MAX_PIXELS)
+        encoded = data.numpy()
+        beyond = pixels_beyond(encoded, declared_size(data), MAX_PIXELS)
         if beyond:
             return None, f"declares {beyond}, more than the {MAX_PIXELS // 10**6} megapixel limit"
-        unsupported = unsupported_format(data.numpy()[:64])
+        unsupported = unsupported_format(encoded[:64])
         if unsupported:
             return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"
         return (images.decode_pixels(data) if pixels else images.decode_bytes(data)), None

@@ -155,7 +155,7 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
         size = checks.declared_size(data)
         if size is None:
             raise RequestError(400, "send a PNG, JPEG, GIF, BMP or WebP image (its size is read before decoding)")
-        beyond = checks.pixels_beyond(data, MAX_PIXELS)
+        beyond = checks.pixels_beyond(encoded, size, MAX_PIXELS)
         if beyond:
             raise RequestError(413, f"{beyond} is more than the {MAX_PIXELS} allowed")
         pixels = image_ops.decode_pixels(data).numpy()
