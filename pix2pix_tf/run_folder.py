@@ -140,12 +140,11 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
                     # A truncated file surfaces as IndexError or DataLossError, a config that does not
                     # fit the weights as a shape ValueError: either way, name both files.
                     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            if reason is not None:
+            if reason is not None:  # the handler has let go of the error: what it held goes now, quietly
                 del generator
                 gc.collect()
-        if reason is not None:
-            raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
-                             f"(damaged checkpoint, or a {CONFIG} of another run): {reason}")
+                raise ValueError(f"{path} cannot be restored with the architecture in {workdir / CONFIG} "
+                                 f"(damaged checkpoint, or a {CONFIG} of another run): {reason}")
         if checkpoint not in (None, "latest", "best"):
             break
         # Rotated out by a run training in workdir between finding and reading it: the newest again.
