@@ -1,14 +1,19 @@
-"""Writing and reading the package's small files: text replaced atomically, JSON read with an error
-that names the file."""
+"""Files and what is said about them: bytes and text replaced atomically, JSON read with an error
+that names the file, names and TensorFlow's I/O errors as a person reads them."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import re
 import uuid
 from typing import Any
+
+# TensorFlow's words around an op's own message: "{{function_node __wrapped__DecodeImage_device_...}} "
+# before it, " [Op:DecodeImage] name:" after it.
+_OP_DETAILS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$")
 
 
 def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
@@ -23,10 +28,8 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> None:
             file.write(data)
         os.replace(temp_path, path)
     except BaseException as error:  # a full disk, and Ctrl-C or SIGTERM mid-write too: each name is new, none may stay
-        try:
+        with contextlib.suppress(OSError):
             os.remove(temp_path)
-        except OSError:
-            pass
         if isinstance(error, OSError):
             raise OSError(error.errno, f"writing {path}: {error.strerror or error}") from error
         raise
@@ -51,11 +54,12 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def op_error_text(error: BaseException) -> str:
-    """The first line of an error's message without TensorFlow's decorations (``{{function_node
-    ...}}``, `` [Op:SaveV2]``): what a person needs, e.g. ``PATH; No space left on device``."""
-    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
-    return re.sub(r"\s*\[Op:\w+\]\s*$", "", text).strip() or type(error).__name__
+    """The first line of an error's message without TensorFlow's op details (``{{function_node
+    ...}}``, `` [Op:SaveV2]``): what a person needs, e.g. ``PATH; No space left on device``, or the
+    decoder's own words for an image it cannot read; the error's type when that leaves nothing."""
+    message = (getattr(error, "message", None) or str(error)).strip()
+    first = message.splitlines()[0] if message else ""
+    return _OP_DETAILS.sub("", first).strip() or type(error).__name__
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import re
 import struct
 
 import tensorflow as tf
@@ -12,7 +11,7 @@ from absl import logging
 
 from pix2pix_tf import images
 from pix2pix_tf.config import TASKS
-from pix2pix_tf.files import printable
+from pix2pix_tf.files import op_error_text, printable
 
 # Images declaring more pixels than this are refused before decoding: a 30000 x 30000 header
 # would make the decoder allocate 2.7 GB whatever the file really holds. Every frame of an
@@ -122,17 +121,6 @@ def unsupported_format(header: bytes) -> str | None:
     return None
 
 
-# TensorFlow's words around a decoder's message: "{{function_node __wrapped__DecodeImage_device_...}} "
-# before it, " [Op:DecodeImage] name:" after it.
-_OP_DETAILS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]( name:.*)?$")
-
-
-def decoder_words(error: Exception) -> str:
-    """The first line of a decoding error as the decoder said it, without TensorFlow's op details."""
-    message = (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
-    return _OP_DETAILS.sub("", message).strip()
-
-
 def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str | None]:
     """``path`` decoded as training decodes it (``images.decode_bytes``: float32 (H, W, 3) in
     [0, 255]; with ``pixels``, ``images.decode_pixels``: uint8) and None; or None and why it
@@ -160,7 +148,7 @@ def read_image(path: str, pixels: bool = False) -> tuple[tf.Tensor | None, str |
             return None, f"{unsupported} format, which TensorFlow cannot decode; convert it to PNG or JPEG"
         return (images.decode_pixels(data) if pixels else images.decode_bytes(data)), None
     except (tf.errors.OpError, OSError) as error:
-        return None, f"unreadable: {decoder_words(error)}"
+        return None, f"unreadable: {op_error_text(error)}"
 
 
 def read_problem(path: str) -> str | None:

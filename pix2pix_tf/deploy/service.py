@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import numpy as np
 import tensorflow as tf
 
+from pix2pix_tf import files, palettes
 from pix2pix_tf import images as image_ops
-from pix2pix_tf import palettes
 from pix2pix_tf.data import checks
 from pix2pix_tf.deploy import pretrained
 from pix2pix_tf.deploy.translator import Translator
@@ -160,7 +160,7 @@ def decode_request_image(encoded: bytes) -> np.ndarray:
             raise RequestError(413, f"{beyond} is more than the {MAX_PIXELS} allowed")
         pixels = image_ops.decode_pixels(data).numpy()
     except tf.errors.OpError as error:
-        raise RequestError(400, f"the body is not a readable image ({checks.decoder_words(error)})") from None
+        raise RequestError(400, f"the body is not a readable image ({files.op_error_text(error)})") from None
     if pixels.shape[0] * pixels.shape[1] > MAX_PIXELS:
         raise RequestError(413, f"{pixels.shape[1]} x {pixels.shape[0]} pixels is more than the {MAX_PIXELS} allowed")
     return pixels

@@ -74,7 +74,7 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
     from absl import logging
     from google.protobuf import message
 
-    from pix2pix_tf.data import checks
+    from pix2pix_tf import files
 
     series: dict[str, dict[int, float]] = {}
     for path in sorted(pathlib.Path(logdir).expanduser().rglob("events.out.tfevents.*")):
@@ -92,7 +92,7 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
                 logging.warning("%s is truncated or damaged after %d events (%s): plotting those", path, count, reason)
                 break
             except tf.errors.OpError as error:  # a folder, a dangling or looping link: not a file to read
-                reason = checks.decoder_words(error).split(f"{path}; ")[-1]  # TF's op details and the path off
+                reason = files.op_error_text(error).split(f"{path}; ")[-1]  # TF's op details and the path off
                 logging.warning("%s cannot be read (%s): leaving it out", path, reason)
                 break
             for value in event.summary.value:
