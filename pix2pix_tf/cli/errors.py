@@ -30,8 +30,8 @@ def _terminate(signum, frame) -> None:
 @contextlib.contextmanager
 def reported_errors(command: str, exit_code: int = 2) -> Iterator[None]:
     """Turns ValueError/OSError (bad flags, files, data) and a full disk into ``fail``; Ctrl-C exits
-    130 quietly; SIGTERM exits 143 with one line saying the command stopped before it finished (commands that
-    handle SIGTERM themselves, as training does, install their own handler inside).
+    130 quietly; SIGTERM exits 143 with one line saying the command stopped before it finished
+    (commands that handle SIGTERM themselves, as training does, install their own handler inside).
 
     The traceback is still logged at debug level (``--verbosity=1`` shows it).
     """

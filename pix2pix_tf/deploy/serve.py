@@ -17,9 +17,9 @@ A server serves one model or several (``serve`` without --model: every shipped m
 its own name); the first is the default, which the page opens on.
 
 Every limit is a named constant (the body size, socket timeout and listen backlog below; pixels,
-instances and the queue in ``service.py``, which runs the model) and answers 4xx (413 for size, 400 for a malformed
-request, 404 for an unknown path, 405 for a method, 408 for a request that stops arriving midway,
-411 without Content-Length) or 503 when the queue is full, always with a one-line JSON body
+instances and the queue in ``service.py``, which runs the model) and answers 4xx (413 for size,
+400 for a malformed request, 404 for an unknown path, 405 for a method, 408 for a request that
+stops arriving midway, 411 without Content-Length) or 503 when the queue is full, always with a one-line JSON body
 ``{"error": "..."}``: nothing a client sends reaches a traceback or ends the process. Any model
 ``Translator.load`` reads can be served.
 """

@@ -230,8 +230,9 @@ def write_site(out: pathlib.Path, pages: PageModel | Sequence[PageModel]) -> dic
     files beside it (copied unless already in ``out``). With several, the first is the one the page
     opens on and each other's page.json and files are in ``models/NAME/`` (NAME: its folder's name);
     every page.json lists them all (``models``: name, title and page.json URL; one model lists
-    itself, as a server does), so the page offers the choice with no server. Returns the bytes a browser downloads: {"page", "runtime", "model"}
-    (the model the page opens on) and "models" (each model's file, by name)."""
+    itself, as a server does), so the page offers the choice with no server. Returns the bytes a
+    browser downloads: {"page", "runtime", "model"} (the model the page opens on) and "models"
+    (each model's file, by name)."""
     pages = [pages] if isinstance(pages, PageModel) else list(pages)
     names = [page.name for page in pages]
     if not pages or len(set(names)) < len(names):
