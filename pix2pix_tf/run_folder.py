@@ -26,6 +26,7 @@ import pathlib
 import re
 from typing import TYPE_CHECKING, Iterator
 
+from pix2pix_tf import files
 from pix2pix_tf.config import Config
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def load_generator(workdir: str | os.PathLike, checkpoint: str | None = None) ->
                 if _exists(path):
                     # A truncated file surfaces as IndexError or DataLossError, a config that does not
                     # fit the weights as a shape ValueError: either way, name both files.
-                    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                    reason = files.op_error_text(error)
             if reason is not None:  # the handler has let go of the error: what it held goes now, quietly
                 del generator
                 gc.collect()

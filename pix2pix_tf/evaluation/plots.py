@@ -88,7 +88,7 @@ def read_scalars(logdir: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.nd
             except StopIteration:
                 break
             except (tf.errors.DataLossError, message.DecodeError) as error:
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                reason = files.op_error_text(error)
                 logging.warning("%s is truncated or damaged after %d events (%s): plotting those", path, count, reason)
                 break
             except tf.errors.OpError as error:  # a folder, a dangling or looping link: not a file to read

@@ -175,10 +175,10 @@ class RunCheckpoints:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.OpError, IndexError) as error:  # a damaged file
-                logging.warning("checkpoint %s cannot be read (%s); trying the one before it", path, _first_line(error))
+                logging.warning("checkpoint %s cannot be read (%s); trying the one before it", path, files.op_error_text(error))
                 continue
             except (ValueError, AssertionError) as error:  # readable, but other shapes or objects
-                mismatches.append(f"{pathlib.Path(path).name}: {_first_line(error)}")
+                mismatches.append(f"{pathlib.Path(path).name}: {files.op_error_text(error)}")
                 continue
             if path != candidates[0]:
                 logging.warning("resuming from %s, the newest checkpoint that reads back whole", path)
@@ -223,7 +223,3 @@ class RunCheckpoints:
     def has(self, step: int) -> bool:
         latest = self.latest()
         return latest is not None and latest.endswith(f"-{step}")
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
